@@ -248,6 +248,28 @@ def canonical_names() -> list[str]:
     return [spec.name for spec in COLUMNS]
 
 
+@cache
+def example_names() -> tuple[str, ...]:
+    """Concrete canonical names, families expanded (for close-name suggestions).
+
+    Examples
+    --------
+    >>> "ppt_local_pre_3" in example_names() and "pcs_13" in example_names()
+    True
+    """
+    names = [s.name for s in COLUMNS if s.pattern is None]
+    names += [f"ppt_{s}_{p}_{k}" for s in SITES for p in PPT_PHASES for k in range(1, 6)]
+    names += [
+        f"cpm_{t}_{w}_{k}"
+        for t in ("test", "sham")
+        for w in ("before", "during")
+        for k in range(1, 4)
+    ]
+    names += [f"ts_rating_{i}" for i in range(1, 16)] + [f"ts_single_{k}" for k in range(1, 6)]
+    names += [f"{q.prefix}_{i}" for q in QUESTIONNAIRES.values() for i in range(1, q.n_items + 1)]
+    return tuple(names)
+
+
 def ppt_columns(columns: list[str] | tuple[str, ...]) -> dict[tuple[str, str], list[str]]:
     """Group PPT trial columns by (site, phase), trials in order.
 

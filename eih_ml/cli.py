@@ -1,0 +1,141 @@
+"""The ``eih-ml`` command: a thin typer layer over the library.
+
+Heavy libraries are imported inside each command so that ``eih-ml --help`` answers at once.
+A user's error (bad data, dictionary or config) is printed without a traceback and exits with 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from eih_ml.errors import EihMlError
+
+app = typer.Typer(
+    name="eih-ml",
+    help="Predict an individual's exercise-induced hypoalgesia (EIH) response: simulate, validate, "
+    "derive features, train, explain, track and serve.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DictionaryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dictionary",
+        "-d",
+        help="Column dictionary (YAML) mapping the study's columns, units and codes to the "
+        "data contract. Default: canonical names.",
+    ),
+]
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def validate(
+    data: Annotated[Path, typer.Argument(help="Study file: CSV, TSV, Parquet or Excel (.xlsx).")],
+    dictionary: DictionaryOpt = None,
+    lenient: Annotated[
+        bool,
+        typer.Option(help="Blank offending cells and exclude unusable rows instead of failing."),
+    ] = False,
+    max_rows: Annotated[int, typer.Option(help="Violations to print (0 = all).", min=0)] = 50,
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Write every violation and the participant flow as JSON."),
+    ] = None,
+) -> None:
+    """Check a study file against the data contract and print a readable report.
+
+    Exit code 0 when the data are valid (or, with --lenient, were made usable), 2 on a data error.
+    """
+    from eih_ml.data.load import load_study
+    from eih_ml.data.validate import CohortValidationError, validate_cohort
+
+    study = load_study(data, dictionary)
+    try:
+        report = validate_cohort(study, lenient=lenient)
+    except CohortValidationError as exc:
+        if json_out:
+            _write_report_json(json_out, exc.report)
+        _console().print(exc.report.format(max_rows=max_rows or None), markup=False)
+        _console(stderr=True).print(
+            f"[bold red]error:[/] {exc.report.n_errors} data error(s) in {data}. Fix them, "
+            "or run with --lenient to blank them and go on."
+        )
+        raise typer.Exit(2) from None
+    if json_out:
+        _write_report_json(json_out, report)
+    _console().print(report.format(max_rows=max_rows or None), markup=False)
+    verdict = "valid" if report.ok else f"usable after blanking {report.n_errors} cell(s)"
+    _console().print(f"[bold green]{data}: {verdict}.[/]")
+
+
+def _write_report_json(path: Path, report) -> None:
+    import json
+
+    from eih_ml.atomic_io import write_text
+
+    payload = report.summary() | {
+        "violations": report.violations.astype(str).to_dict(orient="records"),
+        "exclusions": report.exclusions.astype(str).to_dict(orient="records"),
+        "notes": report.notes,
+    }
+    write_text(path, json.dumps(payload, indent=2) + "\n")
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Folder for cohort.csv and ground_truth.csv.")],
+    n: Annotated[int, typer.Option("--n", help="Number of participants.", min=1)] = 300,
+    scenario: Annotated[
+        str, typer.Option(help="healthy, chronic_mixed, fibromyalgia, biomarker_signal or null.")
+    ] = "chronic_mixed",
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 0,
+) -> None:
+    """Simulate a literature-calibrated cohort in canonical columns (with its ground truth)."""
+    from eih_ml.data.simulate import simulate_cohort, write_simulation
+
+    sim = simulate_cohort(n, scenario=scenario, seed=seed)
+    paths = write_simulation(sim, out)
+    _console().print(f"{sim!r}")
+    for name, path in paths.items():
+        _console().print(f"  {name}: {path}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for everything the demo writes.")] = Path(
+        "demo_output"
+    ),
+    n: Annotated[int, typer.Option("--n", help="Participants to simulate.", min=20)] = 300,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Run the main job end to end on the built-in default: a simulated cohort."""
+    from eih_ml.demo import run_demo
+
+    run_demo(out, n_participants=n, seed=seed, console=_console())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``eih-ml`` console script."""
+    try:
+        app(args=argv, prog_name="eih-ml")
+    except EihMlError as exc:
+        from rich.markup import escape
+
+        _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,218 @@
+"""Column dictionaries: how a study's own columns, units and codes map to the data contract.
+
+A dictionary is a small YAML file (examples in ``configs/dictionaries/``). The default dictionary,
+shipped inside the package, describes data already in canonical names and declares the units,
+matrix and limit of detection (LOD) of the common biomarkers.
+
+Example
+-------
+.. code-block:: yaml
+
+    description: Knee OA study, PPT recorded in kg/cm2
+    columns:            # study column -> canonical column
+      ID: participant_id
+      Visit: session_id
+    patterns:           # regular-expression renames, applied after `columns`
+      - match: 'PPT_quad_(pre|post)_(\\d)'
+        to: 'ppt_local_\\1_\\2'
+    units:              # canonical column or glob -> unit in the file (converted on load)
+      'ppt_*': kg/cm2
+    categories:         # canonical column -> {study code: canonical value}
+      sex: {'1': female, '2': male}
+    biomarkers:
+      il6: {unit: pg/mL, matrix: plasma, lod: 0.7}
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from eih_ml.errors import DictionaryError
+
+#: Conversions to each canonical unit: {canonical unit: {unit in the file: factor}}.
+#: 1 kg/cm^2 = 98.0665 kPa (EIH_REFERENCE.md section 1); 1 N/cm^2 = 10 kPa; 1 psi = 6.894757 kPa.
+UNIT_FACTORS: dict[str, dict[str, float]] = {
+    "kPa": {
+        "kpa": 1.0,
+        "kg/cm2": 98.0665,
+        "kgf/cm2": 98.0665,
+        "n/cm2": 10.0,
+        "psi": 6.894757,
+        "lbf/in2": 6.894757,
+        "g/cm2": 0.0980665,
+    },
+    "years": {"years": 1.0, "months": 1.0 / 12.0},
+    "months": {"months": 1.0, "years": 12.0, "weeks": 12.0 / 52.1775, "days": 12.0 / 365.25},
+    "min": {"min": 1.0, "s": 1.0 / 60.0, "h": 60.0},
+    "kg/m2": {"kg/m2": 1.0},
+}
+
+#: Values read as missing in every text file, besides those a dictionary adds.
+DEFAULT_MISSING = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RenamePattern(_Strict):
+    """A regular-expression rename: a study column fully matching ``match`` becomes ``to``."""
+
+    match: str
+    to: str
+
+    @field_validator("match")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc})") from None
+        return value
+
+
+class BiomarkerSpec(_Strict):
+    """What a biomarker column holds: its unit, the sample matrix and the limit of detection."""
+
+    unit: str = ""
+    matrix: str = ""
+    lod: float | None = Field(default=None, gt=0)
+    label: str = ""
+
+
+class RedcapSpec(_Strict):
+    """How a REDCap export (one row per record and event) maps to participants and sessions."""
+
+    record_id: str = "record_id"
+    event_column: str = "redcap_event_name"
+    #: event name -> session id; events not listed keep their name as session id.
+    events: dict[str, str] = Field(default_factory=dict)
+    #: events that hold baseline data only (e.g. screening): merged into the record's sessions.
+    baseline_events: list[str] = Field(default_factory=list)
+
+
+class ColumnDictionary(_Strict):
+    """A validated column dictionary (see the module docstring for the YAML form)."""
+
+    description: str = ""
+    format: Literal["auto", "canonical", "redcap"] = "auto"
+    delimiter: str | None = None
+    decimal: str = "."
+    encoding: str = "utf-8"
+    sheet: str | int | None = None
+    missing_values: list[str] = Field(default_factory=list)
+    columns: dict[str, str] = Field(default_factory=dict)
+    patterns: list[RenamePattern] = Field(default_factory=list)
+    units: dict[str, str] = Field(default_factory=dict)
+    categories: dict[str, dict[str, str]] = Field(default_factory=dict)
+    biomarkers: dict[str, BiomarkerSpec] = Field(default_factory=dict)
+    hads_items: Literal["scored", "positions"] = "scored"
+    ignore: list[str] = Field(default_factory=list)
+    redcap: RedcapSpec | None = None
+    source: str = Field(default="<default>", exclude=True)
+
+    @field_validator("units")
+    @classmethod
+    def _known_units(cls, value: dict[str, str]) -> dict[str, str]:
+        known = sorted({u for table in UNIT_FACTORS.values() for u in table})
+        for column, unit in value.items():
+            if unit.lower() not in known:
+                raise ValueError(
+                    f"unit {unit!r} for {column!r} is not one the toolkit can convert; "
+                    f"known units: {', '.join(known)}"
+                )
+        return value
+
+    def merged_with(self, other: ColumnDictionary) -> ColumnDictionary:
+        """Return this dictionary with ``other``'s biomarker declarations added where missing."""
+        markers = {**other.biomarkers, **self.biomarkers}
+        return self.model_copy(update={"biomarkers": markers})
+
+
+def _format_pydantic_error(exc: ValidationError, source: str) -> str:
+    lines = [f"Column dictionary {source} is not valid:"]
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            allowed = ", ".join(ColumnDictionary.model_fields) if len(err["loc"]) == 1 else None
+            msg = "unknown key" + (f"; allowed keys: {allowed}" if allowed else "")
+        else:
+            msg = err["msg"]
+        lines.append(f"  - {path}: {msg} (found {err.get('input')!r})")
+    lines.append("Fix the keys above; configs/dictionaries/ has commented examples.")
+    return "\n".join(lines)
+
+
+def default_dictionary() -> ColumnDictionary:
+    """The dictionary for data already in canonical names (biomarker units and LODs declared)."""
+    text = resources.files("eih_ml.data").joinpath("default_dictionary.yaml").read_text("utf-8")
+    return _parse(yaml.safe_load(text), "<default dictionary>")
+
+
+def _parse(raw: object, source: str) -> ColumnDictionary:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise DictionaryError(
+            f"Column dictionary {source} must be a YAML mapping (key: value lines), "
+            f"found {type(raw).__name__}."
+        )
+    try:
+        return ColumnDictionary(**raw, source=source)
+    except ValidationError as exc:
+        raise DictionaryError(_format_pydantic_error(exc, source)) from None
+
+
+def load_dictionary(path: str | Path | None) -> ColumnDictionary:
+    """Read and validate a column dictionary; ``None`` gives the default dictionary.
+
+    The default dictionary's biomarker declarations (unit, matrix, LOD) are kept for markers
+    the file does not declare.
+
+    Raises
+    ------
+    DictionaryError
+        When the file is missing, is not YAML, or has unknown keys or invalid values; the
+        message names the key path and the allowed keys.
+    """
+    default = default_dictionary()
+    if path is None:
+        return default
+    path = Path(path)
+    if not path.is_file():
+        raise DictionaryError(
+            f"Column dictionary {path} does not exist. Pass an existing YAML file to "
+            "--dictionary, or leave it out for data in canonical column names."
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise DictionaryError(
+            f"Column dictionary {path} is not valid YAML: {exc}. Check indentation and quoting."
+        ) from None
+    return _parse(raw, str(path)).merged_with(default)
+
+
+def unit_factor(from_unit: str, to_unit: str, column: str) -> float:
+    """Multiplier converting ``column`` from ``from_unit`` to the canonical ``to_unit``.
+
+    Raises
+    ------
+    DictionaryError
+        When the conversion is not known (e.g. kg/cm2 declared for an age column).
+    """
+    table = UNIT_FACTORS.get(to_unit)
+    factor = None if table is None else table.get(from_unit.lower())
+    if factor is None:
+        options = ", ".join(sorted(table)) if table else "none (the column has no unit)"
+        raise DictionaryError(
+            f"The dictionary declares unit {from_unit!r} for {column}, whose canonical unit is "
+            f"{to_unit or 'unitless'}; units that convert to it: {options}."
+        )
+    return factor

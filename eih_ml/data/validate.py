@@ -1,0 +1,615 @@
+"""Check a study table against the data contract: ``validate_cohort()``.
+
+Every violation is listed with its row (as numbered in the source file), participant, column,
+value and rule. Strict mode (the default) raises :class:`CohortValidationError` carrying the full
+report when any error is found. Lenient mode blanks each offending cell, excludes rows that cannot
+be used (missing or duplicate ids) and reports every change; nothing is dropped or changed
+silently. Rows that carry no EIH outcome (no pre and post PPT at any site) are excluded in both
+modes and counted in the participant flow (a CONSORT-style flow; TRIPOD+AI item 20a).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from eih_ml.data import contract
+from eih_ml.data.load import StudyTable
+from eih_ml.errors import DataError
+
+Severity = Literal["error", "warning"]
+
+_VIOLATION_COLUMNS = ["row", "participant_id", "column", "value", "rule", "severity", "message"]
+
+
+@dataclass
+class CohortReport:
+    """The outcome of validation.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        The typed canonical table (in lenient mode with offending cells blanked and unusable rows
+        excluded). Index ``row`` = row number in the source file.
+    violations : pandas.DataFrame
+        One row per violation: row, participant_id, column, value, rule, severity, message.
+    exclusions : pandas.DataFrame
+        One row per excluded source row: row, participant_id, session_id, reason.
+    flow : dict
+        Participant flow: rows read, rows excluded by reason, rows and participants analysed.
+    notes : list of str
+        What the loader did (conversions, recodes, unmapped columns).
+    source : str
+        The validated file.
+    lenient : bool
+        Whether offending cells were blanked instead of raising.
+    """
+
+    data: pd.DataFrame
+    violations: pd.DataFrame
+    exclusions: pd.DataFrame
+    flow: dict
+    notes: list[str] = field(default_factory=list)
+    source: str = ""
+    lenient: bool = False
+
+    @property
+    def n_errors(self) -> int:
+        """Number of error-severity violations."""
+        return int((self.violations["severity"] == "error").sum())
+
+    @property
+    def ok(self) -> bool:
+        """True when no error-severity violation was found."""
+        return self.n_errors == 0
+
+    @property
+    def n_participants(self) -> int:
+        """Participants in the analysed table."""
+        return int(self.data["participant_id"].nunique())
+
+    def __repr__(self) -> str:
+        reasons = Counter(self.exclusions["reason_code"]) if len(self.exclusions) else {}
+        excl = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in reasons.items())
+        return (
+            f"<CohortReport: {self.n_participants} participants, {len(self.data)} sessions, "
+            f"{self.n_errors} errors, {len(self.violations) - self.n_errors} warnings, "
+            f"{len(self.exclusions)} rows excluded{f' ({excl})' if excl else ''}>"
+        )
+
+    def summary(self) -> dict:
+        """Counts only (no participant-level values): safe to log or track."""
+        by_rule = self.violations.groupby("rule").size().to_dict() if len(self.violations) else {}
+        return {
+            "source": self.source,
+            "lenient": self.lenient,
+            "n_errors": self.n_errors,
+            "n_warnings": len(self.violations) - self.n_errors,
+            "violations_by_rule": {k: int(v) for k, v in by_rule.items()},
+            "flow": self.flow,
+        }
+
+    def format(self, max_rows: int | None = 50) -> str:
+        """A readable report: flow, then violations grouped by rule, then loader notes."""
+        lines = [repr(self)]
+        f = self.flow
+        lines.append(
+            f"Rows read: {f['rows_read']}; excluded: {f['rows_excluded']}; "
+            f"analysed: {f['rows_analysed']} rows from {f['participants_analysed']} participants."
+        )
+        for reason, n in f["excluded_by_reason"].items():
+            lines.append(f"  excluded - {reason}: {n}")
+        if len(self.violations):
+            lines.append("")
+            lines.append(f"{len(self.violations)} violation(s):")
+            shown = self.violations if max_rows is None else self.violations.head(max_rows)
+            for v in shown.itertuples(index=False):
+                pid = f" participant {v.participant_id}" if v.participant_id else ""
+                lines.append(
+                    f"  row {v.row}{pid}, column {v.column}: {v.message} "
+                    f"[{v.rule}{_fix(v.rule) if self.lenient and v.severity == 'error' else ''}]"
+                )
+            if max_rows is not None and len(self.violations) > max_rows:
+                lines.append(
+                    f"  ... and {len(self.violations) - max_rows} more "
+                    "(--max-rows 0 prints all; --json FILE writes them all)."
+                )
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        return "\n".join(lines)
+
+
+def _fix(rule: str) -> str:
+    return ", row excluded" if rule in ("missing_id", "duplicate_id") else ", cell blanked"
+
+
+class CohortValidationError(DataError):
+    """Raised by strict validation; ``.report`` holds every violation."""
+
+    def __init__(self, report: CohortReport):
+        self.report = report
+        super().__init__(
+            f"{report.source}: {report.n_errors} data error(s) found.\n"
+            + report.format(max_rows=100)
+            + "\nFix these cells in the file (or the column dictionary), or validate with "
+            "--lenient to blank them and go on."
+        )
+
+
+def _show(value: object) -> str:
+    """A cell as the user would recognise it: 170 not 170.0, '(blank)' for a missing cell."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return "(blank)"
+    if isinstance(value, float | np.floating):
+        return f"{value:g}"
+    return str(value)
+
+
+class _Collector:
+    """Gathers violations as arrays (vectorised: no Python loop over rows)."""
+
+    def __init__(self, data: pd.DataFrame):
+        self.data = data
+        self.parts: list[pd.DataFrame] = []
+        self.pid = (
+            data["participant_id"].astype("string")
+            if "participant_id" in data.columns
+            else pd.Series(pd.NA, index=data.index, dtype="string")
+        )
+
+    def add(
+        self,
+        mask: np.ndarray | pd.Series,
+        column: str,
+        values: pd.Series,
+        rule: str,
+        message: str | Callable[[str], str],
+        severity: Severity = "error",
+    ) -> None:
+        """Record a violation for each row in ``mask``.
+
+        ``message`` is a template in which ``{value}`` becomes the value found, or a function of
+        that value; it is formatted only for the offending rows.
+        """
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        idx = self.data.index[mask]
+        found = [_show(v) for v in values.to_numpy()[mask]]
+        if callable(message):
+            msgs = [message(v) for v in found]
+        else:
+            msgs = [message.replace("{value}", v) for v in found]
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "row": idx.to_numpy(),
+                    "participant_id": self.pid[mask].fillna("").to_numpy(),
+                    "column": column,
+                    "value": found,
+                    "rule": rule,
+                    "severity": severity,
+                    "message": msgs,
+                }
+            )
+        )
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in _VIOLATION_COLUMNS})
+        out = pd.concat(self.parts, ignore_index=True)
+        return out.sort_values(["row", "column"], kind="stable").reset_index(drop=True)
+
+
+def validate_cohort(
+    study: StudyTable | pd.DataFrame,
+    *,
+    lenient: bool = False,
+) -> CohortReport:
+    """Validate a study table against the data contract.
+
+    Parameters
+    ----------
+    study : StudyTable or pandas.DataFrame
+        The output of :func:`eih_ml.data.load.load_study`, or a canonical DataFrame (its index is
+        taken as the row number).
+    lenient : bool, default False
+        Blank offending cells and exclude unusable rows instead of raising.
+
+    Returns
+    -------
+    CohortReport
+
+    Raises
+    ------
+    DataError
+        A required column is missing (in either mode: nothing can be analysed without it).
+    CohortValidationError
+        Strict mode, when any error-severity violation was found; ``.report`` has all of them.
+    """
+    if isinstance(study, StudyTable):
+        raw, source, notes, unmapped = study.data, study.source, list(study.notes), study.unmapped
+    else:
+        raw, source, notes, unmapped = study, "<DataFrame>", [], []
+        if raw.index.name != "row":
+            raw = raw.copy()
+            raw.index = pd.RangeIndex(1, len(raw) + 1, name="row")
+    _check_required(raw, source, unmapped)
+    data = raw.copy()
+    rows_read = len(data)
+    col = _Collector(data)
+
+    _check_types(data, col)
+    _check_ranges(data, col)
+    _check_categories(data, col)
+    _check_dependent_ranges(data, col)
+    _check_post_without_pre(data, col)
+    _check_biomarker_lod(data, col)
+    _check_baseline(data, col)
+    excluded = _check_ids(data, col)
+    violations = col.frame()
+
+    if lenient:
+        _blank(data, violations)
+    excluded_frame = _exclusions(data, excluded)
+    keep = ~data.index.isin(excluded_frame["row"])
+    data = data.loc[keep]
+    flow = _flow(rows_read, excluded_frame, data)
+    report = CohortReport(
+        data=data,
+        violations=violations,
+        exclusions=excluded_frame,
+        flow=flow,
+        notes=notes,
+        source=source,
+        lenient=lenient,
+    )
+    if not lenient and not report.ok:
+        raise CohortValidationError(report)
+    if len(data) == 0:
+        raise DataError(
+            f"{source}: no usable rows remain after validation.\n" + report.format(max_rows=20)
+        )
+    return report
+
+
+# ----------------------------------------------------------------------------------------- checks
+def _check_required(raw: pd.DataFrame, source: str, unmapped: list[str]) -> None:
+    problems = []
+    for name in contract.ID_COLUMNS:
+        if name not in raw.columns:
+            problems.append(f"  - {name}{_suggest(name, unmapped)}")
+    if not contract.outcome_sites(list(raw.columns)):
+        present = sorted({f"ppt_{s}_{p}_k" for (s, p) in contract.ppt_columns(list(raw.columns))})
+        problems.append(
+            "  - PPT trials before and after exercise at one site at least "
+            "(ppt_local_pre_1 and ppt_local_post_1, or the remote pair)"
+            + (f"; found only {', '.join(present)}" if present else "")
+            + _suggest("ppt_local_pre_1", unmapped)
+        )
+    if problems:
+        raise DataError(
+            f"{source}: required column(s) missing:\n"
+            + "\n".join(problems)
+            + "\nMap the study's names to these in a column dictionary (--dictionary FILE; "
+            "see configs/dictionaries/)."
+        )
+
+
+def _suggest(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=2, cutoff=0.5)
+    return (
+        f" (the file has {', '.join(map(repr, close))}: map it in the dictionary)" if close else ""
+    )
+
+
+def _numeric_columns(data: pd.DataFrame) -> list[tuple[str, contract.ColumnSpec]]:
+    out = []
+    for c in data.columns:
+        spec = contract.spec_for(c)
+        if spec is not None and spec.kind in ("numeric", "biomarker"):
+            out.append((c, spec))
+    return out
+
+
+def _check_types(data: pd.DataFrame, col: _Collector) -> None:
+    for name, spec in _numeric_columns(data):
+        values = data[name]
+        if pd.api.types.is_bool_dtype(values):
+            values = values.astype(float)
+        if not pd.api.types.is_numeric_dtype(values):
+            text = values.astype("string").str.strip()
+            numeric = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+            bad = text.notna() & numeric.isna()
+            col.add(
+                bad,
+                name,
+                values,
+                "type",
+                "expected a number"
+                + (" (or '<LOD' / '<0.5' for a non-detect)" if spec.kind == "biomarker" else "")
+                + ", found '{value}'",
+            )
+            data[name] = numeric.astype(float)
+        else:
+            data[name] = values.astype(float)
+        if spec.integer:
+            v = data[name]
+            frac = v.notna() & (v != np.round(v))
+            col.add(frac, name, v, "integer", f"expected a whole number ({spec.description})")
+
+
+def _check_ranges(data: pd.DataFrame, col: _Collector) -> None:
+    for name, spec in _numeric_columns(data):
+        if spec.valid_range is None:
+            continue
+        lo, hi = spec.valid_range
+        v = data[name]
+        bad = v.notna() & ((v < lo) | (v > hi))
+        span = f"{lo:g} to {hi:g}" if np.isfinite(hi) else f"at least {lo:g}"
+        unit = f" {spec.unit}" if spec.unit else ""
+        col.add(bad, name, v, "range", f"expected {span}{unit}, found {{value}}")
+
+
+def _check_categories(data: pd.DataFrame, col: _Collector) -> None:
+    for spec in contract.COLUMNS:
+        if spec.kind != "category" or spec.name not in data.columns:
+            continue
+        v = data[spec.name].astype("string")
+        bad = v.notna() & ~v.isin(spec.categories)
+        col.add(bad, spec.name, v, "category", partial(_category_message, spec.categories))
+        data[spec.name] = v
+
+
+def _category_message(allowed: tuple[str, ...], found: str) -> str:
+    close = difflib.get_close_matches(found.lower(), allowed, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"expected one of {', '.join(allowed)}, found '{found}'{hint}"
+
+
+def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
+    """Exercise intensity by its unit; CPM test stimuli by the test type."""
+    if "exercise_intensity" in data.columns:
+        v = data["exercise_intensity"]
+        unit = (
+            data["exercise_intensity_unit"].astype("string")
+            if "exercise_intensity_unit" in data.columns
+            else pd.Series(pd.NA, index=data.index, dtype="string")
+        )
+        col.add(
+            v.notna() & unit.isna(),
+            "exercise_intensity",
+            v,
+            "unit_missing",
+            "an intensity needs its unit in exercise_intensity_unit "
+            f"({', '.join(contract.INTENSITY_UNITS)})",
+        )
+        for u, (lo, hi) in contract.INTENSITY_RANGES.items():
+            bad = (unit == u).fillna(False) & v.notna() & ((v < lo) | (v > hi))
+            col.add(
+                bad,
+                "exercise_intensity",
+                v,
+                "range",
+                f"expected {lo:g} to {hi:g} for unit {u}, found {{value}}",
+            )
+    cpm_cols = [c for c in data.columns if c.startswith(("cpm_test_b", "cpm_test_d", "cpm_sham_"))]
+    if cpm_cols:
+        kind = (
+            data["cpm_test_type"].astype("string")
+            if "cpm_test_type" in data.columns
+            else pd.Series("threshold", index=data.index, dtype="string")
+        )
+        for name in cpm_cols:
+            v = data[name]
+            for t, (lo, hi) in contract.CPM_RANGES.items():
+                bad = (kind == t).fillna(False) & v.notna() & ((v < lo) | (v > hi))
+                unit = "kPa" if t == "threshold" else "(0-100 rating)"
+                col.add(
+                    bad,
+                    name,
+                    v,
+                    "range",
+                    f"expected {lo:g} to {hi:g} {unit} for a {t} test stimulus, found {{value}}",
+                )
+        if "cpm_test_type" not in data.columns:
+            col.add(
+                data[cpm_cols].notna().any(axis=1),
+                "cpm_test_type",
+                pd.Series(pd.NA, index=data.index, dtype="string"),
+                "unit_missing",
+                "CPM trials need cpm_test_type (threshold or rating) to be read with the right "
+                "sign; add the column or set it in the dictionary",
+                severity="error",
+            )
+
+
+def _check_post_without_pre(data: pd.DataFrame, col: _Collector) -> None:
+    groups = contract.ppt_columns(list(data.columns))
+    for site in contract.SITES:
+        for pre, post in (("pre", "post"), ("rest_pre", "rest_post")):
+            post_cols = groups.get((site, post), [])
+            if not post_cols:
+                continue
+            has_post = data[post_cols].notna().any(axis=1)
+            pre_cols = groups.get((site, pre), [])
+            has_pre = data[pre_cols].notna().any(axis=1) if pre_cols else False
+            bad = has_post & ~has_pre
+            col.add(
+                bad,
+                post_cols[0],
+                data[post_cols[0]],
+                "post_without_pre",
+                f"a {post} PPT at the {site} site needs its {pre} PPT (ppt_{site}_{pre}_k); "
+                "without it no change can be computed",
+            )
+
+
+def _check_biomarker_lod(data: pd.DataFrame, col: _Collector) -> None:
+    for name in contract.biomarker_columns(list(data.columns)):
+        nd = data.get(name + contract.BIOMARKER_ND_SUFFIX)
+        lod = data.get(name + contract.BIOMARKER_LOD_SUFFIX)
+        if nd is None or lod is None:
+            continue
+        bad = (nd == 1) & lod.isna()
+        marker = name.removeprefix("bio_")
+        col.add(
+            bad,
+            name,
+            pd.Series("<LOD", index=data.index),
+            "lod_undeclared",
+            f"a non-detect needs a limit of detection: write '<0.5' with the value, or declare "
+            f"'biomarkers: {{{marker}: {{lod: ...}}}}' in the column dictionary",
+        )
+
+
+def _check_baseline(data: pd.DataFrame, col: _Collector) -> None:
+    if "participant_id" not in data.columns:
+        return
+    pid = data["participant_id"]
+    multi = pid.duplicated(keep=False) & pid.notna()
+    if not multi.any():
+        return
+    sub = data.loc[multi]
+    for name, tol in contract.BASELINE_TOLERANCE.items():
+        if name not in sub.columns:
+            continue
+        g = sub.groupby("participant_id", sort=False)[name]
+        # Categories must match exactly; numbers within the field's tolerance.
+        spread = g.nunique(dropna=True) > 1 if tol == 0.0 else (g.max() - g.min()) > tol
+        bad_pids = spread[spread].index
+        if len(bad_pids) == 0:
+            continue
+        tol_txt = f" (allowed difference {tol:g})" if tol else ""
+        rows = sub[sub["participant_id"].isin(bad_pids)]
+        for pid_value, rows_of in rows.groupby("participant_id", sort=False)[name]:
+            seen = ", ".join(sorted({_show(x) for x in rows_of.to_numpy()}))
+            col.add(
+                data.index.isin(rows_of.index),
+                name,
+                data[name],
+                "baseline_disagreement",
+                f"a baseline field must agree across a participant's sessions{tol_txt}; "
+                f"participant {pid_value} has {seen}",
+            )
+
+
+def _check_ids(data: pd.DataFrame, col: _Collector) -> dict[str, np.ndarray]:
+    pid = data["participant_id"]
+    sid = data["session_id"]
+    missing = (pid.isna() | sid.isna()).to_numpy()
+    col.add(
+        pid.isna(),
+        "participant_id",
+        pid,
+        "missing_id",
+        "every row needs a participant_id; the row cannot be used",
+    )
+    col.add(
+        sid.isna() & pid.notna(),
+        "session_id",
+        sid,
+        "missing_id",
+        "every row needs a session_id; the row cannot be used",
+    )
+    key = pid.astype(str) + "\x1f" + sid.astype(str)
+    dup = (key.duplicated(keep="first") & ~missing).to_numpy()
+    if dup.any():
+        first_row = pd.Series(data.index, index=key).groupby(level=0).first()
+        first = key.map(first_row).astype(str)
+        col.add(
+            dup,
+            "session_id",
+            "row " + first,
+            "duplicate_id",
+            "duplicate of {value} (same participant_id and session_id); the row cannot be used",
+        )
+    groups = contract.ppt_columns(list(data.columns))
+    has_outcome = np.zeros(len(data), dtype=bool)
+    for site in contract.outcome_sites(list(data.columns)):
+        pre = data[groups[(site, "pre")]].notna().any(axis=1).to_numpy()
+        post = data[groups[(site, "post")]].notna().any(axis=1).to_numpy()
+        has_outcome |= pre & post
+    return {
+        "missing_id": missing,
+        "duplicate_id": dup,
+        "no_outcome": ~has_outcome & ~missing & ~dup,
+    }
+
+
+# ------------------------------------------------------------------------------------ lenient mode
+def _blank(data: pd.DataFrame, violations: pd.DataFrame) -> None:
+    """Blank every cell with an error (lenient mode); ids are handled by exclusion."""
+    errors = violations[
+        (violations["severity"] == "error")
+        & ~violations["rule"].isin(["missing_id", "duplicate_id", "unit_missing"])
+    ]
+    for name, rows in errors.groupby("column")["row"]:
+        if name in data.columns:
+            data.loc[rows.to_numpy(), name] = np.nan if data[name].dtype.kind == "f" else pd.NA
+    unit_missing = violations[violations["rule"] == "unit_missing"]
+    for name, rows in unit_missing.groupby("column")["row"]:
+        target = "exercise_intensity" if name == "exercise_intensity" else None
+        if target:
+            data.loc[rows.to_numpy(), target] = np.nan
+        else:  # CPM trials without a test type cannot be signed
+            cpm_cols = [c for c in data.columns if c.startswith(("cpm_test_b", "cpm_test_d"))]
+            data.loc[rows.to_numpy(), cpm_cols] = np.nan
+
+
+_REASONS = {
+    "missing_id": "missing participant_id or session_id",
+    "duplicate_id": "duplicate participant_id and session_id",
+    "no_outcome": "no pre and post PPT at any site (no EIH outcome)",
+}
+
+
+def _exclusions(data: pd.DataFrame, excluded: dict[str, np.ndarray]) -> pd.DataFrame:
+    parts = []
+    taken = np.zeros(len(data), dtype=bool)
+    for code, mask in excluded.items():
+        mask = mask & ~taken
+        taken |= mask
+        if mask.any():
+            sub = data.loc[mask, ["participant_id", "session_id"]]
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "row": sub.index.to_numpy(),
+                        "participant_id": sub["participant_id"].to_numpy(),
+                        "session_id": sub["session_id"].to_numpy(),
+                        "reason_code": code,
+                        "reason": _REASONS[code],
+                    }
+                )
+            )
+    if not parts:
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype=object)
+                for c in ("row", "participant_id", "session_id", "reason_code", "reason")
+            }
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _flow(rows_read: int, exclusions: pd.DataFrame, data: pd.DataFrame) -> dict:
+    by_reason = exclusions.groupby("reason").size().to_dict() if len(exclusions) else {}
+    sessions = data.groupby("participant_id").size() if len(data) else pd.Series(dtype=int)
+    return {
+        "rows_read": int(rows_read),
+        "rows_excluded": len(exclusions),
+        "excluded_by_reason": {k: int(v) for k, v in by_reason.items()},
+        "rows_analysed": len(data),
+        "participants_analysed": int(data["participant_id"].nunique()),
+        "sessions_per_participant": {
+            int(k): int(v) for k, v in sessions.value_counts().sort_index().items()
+        },
+    }

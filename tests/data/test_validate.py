@@ -1,0 +1,177 @@
+"""Validation: every rule names row, participant, column and value; strict raises, lenient blanks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eih_ml.data.load import load_study
+from eih_ml.data.validate import CohortValidationError, validate_cohort
+from eih_ml.errors import DataError
+from tests.conftest import canonical_rows
+
+
+def study_from(tmp_path, frame: pd.DataFrame, name: str = "c.csv"):
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return load_study(path)
+
+
+def only_violation(report, rule):
+    v = report.violations[report.violations["rule"] == rule]
+    assert len(v) >= 1, report.format()
+    return v.iloc[0]
+
+
+def test_valid_cohort_passes_with_typed_columns(tmp_path, cohort_frame):
+    report = validate_cohort(study_from(tmp_path, cohort_frame))
+    assert report.ok and report.n_errors == 0
+    assert report.n_participants == 4
+    assert report.data["ppt_local_pre_1"].dtype == np.float64
+    assert report.flow["rows_read"] == 8 and report.flow["rows_excluded"] == 0
+    assert report.flow["sessions_per_participant"] == {2: 4}
+    assert repr(report).startswith("<CohortReport: 4 participants, 8 sessions, 0 errors")
+
+
+def test_text_in_a_numeric_column_names_row_column_and_value(tmp_path, cohort_frame):
+    cohort_frame["ppt_local_pre_2"] = cohort_frame["ppt_local_pre_2"].astype(object)
+    cohort_frame.loc[2, "ppt_local_pre_2"] = "3o5"
+    with pytest.raises(CohortValidationError) as err:
+        validate_cohort(study_from(tmp_path, cohort_frame))
+    message = str(err.value)
+    assert (
+        "row 4 participant P002, column ppt_local_pre_2: expected a number, found '3o5'" in message
+    )
+    assert "--lenient" in message
+    assert err.value.report.n_errors == 1
+
+
+def test_out_of_range_values_per_rule(tmp_path, cohort_frame):
+    cohort_frame.loc[0, "ppt_local_post_1"] = 2500
+    cohort_frame.loc[1, "pain_nrs"] = 11
+    cohort_frame.loc[2, "pcs_1"] = 5
+    cohort_frame.loc[3, "exercise_intensity"] = 120  # pct_mvc
+    cohort_frame["hads_1"] = cohort_frame["hads_1"].astype(float)
+    cohort_frame.loc[4, "hads_1"] = 1.5
+    report = validate_cohort(study_from(tmp_path, cohort_frame), lenient=True)
+    msgs = dict(zip(report.violations["column"], report.violations["message"], strict=True))
+    assert msgs["ppt_local_post_1"] == "expected 0 to 2000 kPa, found 2500"
+    assert msgs["pain_nrs"] == "expected 0 to 10 NRS 0-10, found 11"
+    assert msgs["pcs_1"] == "expected 0 to 4, found 5"
+    assert msgs["exercise_intensity"] == "expected 0 to 100 for unit pct_mvc, found 120"
+    assert msgs["hads_1"].startswith("expected a whole number")
+    assert set(report.violations["row"]) == {2, 3, 4, 5, 6}
+
+
+def test_unknown_category_suggests_the_close_one(tmp_path, cohort_frame):
+    cohort_frame.loc[0, "exercise_modality"] = "aerobc"
+    report = validate_cohort(study_from(tmp_path, cohort_frame), lenient=True)
+    v = only_violation(report, "category")
+    assert v["message"] == (
+        "expected one of aerobic, isometric, dynamic_resistance, found 'aerobc' "
+        "(did you mean aerobic?)"
+    )
+    assert pd.isna(report.data.loc[2, "exercise_modality"])
+
+
+def test_duplicate_ids_are_reported_and_excluded_in_lenient_mode(tmp_path, cohort_frame):
+    frame = pd.concat([cohort_frame, cohort_frame.iloc[[0]]], ignore_index=True)
+    with pytest.raises(CohortValidationError, match=r"row 10 .*duplicate of row 2"):
+        validate_cohort(study_from(tmp_path, frame))
+    report = validate_cohort(study_from(tmp_path, frame), lenient=True)
+    assert report.flow["excluded_by_reason"] == {"duplicate participant_id and session_id": 1}
+    assert 10 not in report.data.index and 2 in report.data.index
+
+
+def test_missing_ids_are_excluded_with_reason(tmp_path, cohort_frame):
+    cohort_frame.loc[1, "session_id"] = None
+    report = validate_cohort(study_from(tmp_path, cohort_frame), lenient=True)
+    assert only_violation(report, "missing_id")["column"] == "session_id"
+    assert report.exclusions["reason_code"].tolist() == ["missing_id"]
+    assert len(report.data) == 7
+
+
+def test_post_without_pre(tmp_path, cohort_frame):
+    cohort_frame.loc[0, ["ppt_remote_pre_1"]] = np.nan
+    report = validate_cohort(study_from(tmp_path, cohort_frame), lenient=True)
+    v = only_violation(report, "post_without_pre")
+    assert (v["row"], v["column"]) == (2, "ppt_remote_post_1")
+    assert "needs its pre PPT" in v["message"]
+
+
+def test_row_without_any_outcome_is_excluded_in_both_modes(tmp_path, cohort_frame):
+    cohort_frame.loc[0, ["ppt_local_post_1", "ppt_local_post_2", "ppt_remote_post_1"]] = np.nan
+    report = validate_cohort(study_from(tmp_path, cohort_frame))
+    assert report.ok
+    assert report.exclusions.iloc[0]["reason"] == "no pre and post PPT at any site (no EIH outcome)"
+    assert report.flow["rows_analysed"] == 7
+
+
+def test_baseline_fields_must_agree_across_sessions(tmp_path, cohort_frame):
+    cohort_frame.loc[1, "sex"] = "male"  # P001 is female in S1
+    cohort_frame["age"] = cohort_frame["age"].astype(float)
+    cohort_frame.loc[3, "age"] = 32.5  # P002 is 32 in S1: within one year, fine
+    with pytest.raises(CohortValidationError) as err:
+        validate_cohort(study_from(tmp_path, cohort_frame))
+    v = err.value.report.violations
+    assert set(v["rule"]) == {"baseline_disagreement"}
+    assert set(v["row"]) == {2, 3} and set(v["column"]) == {"sex"}
+    assert "participant P001 has female, male" in v["message"].iloc[0]
+
+
+def test_missing_required_columns_suggest_close_names(tmp_path, cohort_frame):
+    frame = cohort_frame.rename(columns={"participant_id": "participant"})
+    with pytest.raises(DataError) as err:
+        validate_cohort(study_from(tmp_path, frame))
+    assert "required column(s) missing" in str(err.value)
+    assert "participant_id (the file has 'participant'" in str(err.value)
+    no_post = cohort_frame.drop(
+        columns=["ppt_local_post_1", "ppt_local_post_2", "ppt_remote_post_1"]
+    )
+    with pytest.raises(DataError, match=r"PPT trials before and after exercise.*found only"):
+        validate_cohort(study_from(tmp_path, no_post))
+
+
+def test_strict_mode_lists_every_violation(tmp_path, cohort_frame):
+    cohort_frame.loc[:, "pain_nrs"] = 12
+    with pytest.raises(CohortValidationError) as err:
+        validate_cohort(study_from(tmp_path, cohort_frame))
+    assert err.value.report.n_errors == 8
+    assert str(err.value).count("column pain_nrs") == 8
+
+
+def test_lenient_mode_blanks_cells_and_reports_each_change(tmp_path, cohort_frame):
+    cohort_frame.loc[0, "ppt_local_pre_1"] = -5
+    report = validate_cohort(study_from(tmp_path, cohort_frame), lenient=True)
+    assert not report.ok and report.n_errors == 1
+    assert np.isnan(report.data.loc[2, "ppt_local_pre_1"])
+    assert report.data.loc[2, "ppt_local_pre_2"] == 320.0  # the rest of the row is kept
+    assert "cell blanked" in report.format()
+
+
+def test_undeclared_lod_is_an_error_that_says_how_to_declare_it(tmp_path, cohort_frame):
+    cohort_frame["bio_zonulin"] = ["<LOD"] + ["1.0"] * 7
+    report = validate_cohort(study_from(tmp_path, cohort_frame), lenient=True)
+    v = only_violation(report, "lod_undeclared")
+    assert "biomarkers: {zonulin: {lod: ...}}" in v["message"]
+
+
+def test_cpm_rating_range_depends_on_test_type(tmp_path, cohort_frame):
+    cohort_frame.loc[0, "cpm_test_type"] = "rating"  # 300 is not a 0-100 rating
+    report = validate_cohort(study_from(tmp_path, cohort_frame), lenient=True)
+    v = only_violation(report, "range")
+    assert v["message"].startswith("expected 0 to 100 (0-100 rating) for a rating test stimulus")
+
+
+def test_summary_holds_counts_only(tmp_path, cohort_frame):
+    cohort_frame.loc[0, "pain_nrs"] = 12
+    report = validate_cohort(study_from(tmp_path, cohort_frame), lenient=True)
+    summary = report.summary()
+    assert summary["violations_by_rule"] == {"range": 1}
+    assert "P001" not in repr(summary)
+
+
+def test_dataframe_input_uses_1_based_rows():
+    report = validate_cohort(canonical_rows(2, 1))
+    assert list(report.data.index) == [1, 2]

@@ -94,6 +94,31 @@ def _write_report_json(path: Path, report) -> None:
 
 
 @app.command()
+def features(
+    data: Annotated[Path, typer.Argument(help="Study file: CSV, TSV, Parquet or Excel (.xlsx).")],
+    out: Annotated[Path, typer.Option(help="Feature table to write (.csv or .parquet).")],
+    dictionary: DictionaryOpt = None,
+    lenient: Annotated[
+        bool, typer.Option(help="Blank offending cells instead of failing on a data error.")
+    ] = False,
+) -> None:
+    """Write the participant x session feature table with the EIH outcome columns."""
+    from eih_ml.data.load import load_study
+    from eih_ml.data.validate import validate_cohort
+    from eih_ml.features.derive import derive_features
+    from eih_ml.features.summary import feature_summary, write_table
+
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise typer.BadParameter(f"--out must end in .csv or .parquet, got {out.name!r}")
+    report = validate_cohort(load_study(data, dictionary), lenient=lenient)
+    table = derive_features(report.data)
+    write_table(table, out)
+    _console().print(repr(report), markup=False)
+    _console().print(feature_summary(table))
+    _console().print(f"Wrote {table.shape[0]} rows x {table.shape[1]} columns to {out}.")
+
+
+@app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="Folder for cohort.csv and ground_truth.csv.")],
     n: Annotated[int, typer.Option("--n", help="Number of participants.", min=1)] = 300,

@@ -36,6 +36,7 @@ TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 _DELIMITERS = (",", ";", "\t", "|")
+_HELPER_SUFFIXES = (contract.BIOMARKER_ND_SUFFIX, contract.BIOMARKER_LOD_SUFFIX)
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _NONDETECT = re.compile(
     r"^\s*(?:<\s*(?P<lod>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)|<\s*LOD|ND|BLQ|<LLOQ)\s*$", re.I
@@ -113,6 +114,27 @@ def load_study(
         dictionary = load_dictionary(dictionary)
     notes: list[str] = []
     frame = _read_table(path, dictionary, notes)
+    return load_frame(frame, dictionary, source=str(path), notes=notes)
+
+
+def load_frame(
+    frame: pd.DataFrame,
+    dictionary: ColumnDictionary | str | Path | None = None,
+    *,
+    source: str = "<DataFrame>",
+    notes: list[str] | None = None,
+) -> StudyTable:
+    """Map an in-memory table to canonical columns (what :func:`load_study` does after reading).
+
+    The index is kept as the row number when it is named ``row``; otherwise rows are numbered
+    from 1.
+    """
+    if not isinstance(dictionary, ColumnDictionary):
+        dictionary = load_dictionary(dictionary)
+    notes = [] if notes is None else notes
+    if frame.index.name != "row":
+        frame = frame.copy()
+        frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     frame = _drop_blank_rows(frame, notes)
     is_redcap = dictionary.format == "redcap" or (
         dictionary.format == "auto"
@@ -128,7 +150,11 @@ def load_study(
             + (" ..." if len(unmapped) > 20 else "")
             + ". Map them in the column dictionary, or list them under 'ignore'."
         )
-    keep = [c for c in frame.columns if contract.spec_for(c) is not None]
+    keep = [
+        c
+        for c in frame.columns
+        if contract.spec_for(c) is not None and not c.endswith(_HELPER_SUFFIXES)
+    ]
     frame = frame[keep]
     if is_redcap:
         frame = _merge_redcap_events(frame, dictionary, notes)
@@ -138,7 +164,7 @@ def load_study(
     frame = _split_biomarkers(frame, dictionary, notes)
     return StudyTable(
         data=frame,
-        source=str(path),
+        source=source,
         dictionary=dictionary,
         column_map={k: v for k, v in column_map.items() if k != v},
         unmapped=unmapped,

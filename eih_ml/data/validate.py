@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from eih_ml.data import contract
-from eih_ml.data.load import StudyTable
+from eih_ml.data.load import StudyTable, load_frame
 from eih_ml.errors import DataError
 
 Severity = Literal["error", "warning"]
@@ -218,8 +218,9 @@ def validate_cohort(
     Parameters
     ----------
     study : StudyTable or pandas.DataFrame
-        The output of :func:`eih_ml.data.load.load_study`, or a canonical DataFrame (its index is
-        taken as the row number).
+        The output of :func:`eih_ml.data.load.load_study`, or a DataFrame in canonical names
+        (mapped with :func:`eih_ml.data.load.load_frame`; rows numbered from 1 unless its index
+        is named ``row``).
     lenient : bool, default False
         Blank offending cells and exclude unusable rows instead of raising.
 
@@ -234,13 +235,9 @@ def validate_cohort(
     CohortValidationError
         Strict mode, when any error-severity violation was found; ``.report`` has all of them.
     """
-    if isinstance(study, StudyTable):
-        raw, source, notes, unmapped = study.data, study.source, list(study.notes), study.unmapped
-    else:
-        raw, source, notes, unmapped = study, "<DataFrame>", [], []
-        if raw.index.name != "row":
-            raw = raw.copy()
-            raw.index = pd.RangeIndex(1, len(raw) + 1, name="row")
+    if not isinstance(study, StudyTable):
+        study = load_frame(study)
+    raw, source, notes, unmapped = study.data, study.source, list(study.notes), study.unmapped
     _check_required(raw, source, unmapped)
     data = raw.copy()
     rows_read = len(data)

@@ -1,0 +1,175 @@
+"""``derive_features()``: the participant x session feature table with its outcome columns.
+
+Only per-participant arithmetic runs here (nothing learned from the cohort; ARCHITECTURE.md, the
+leakage rule): PPT trial means, CPM, temporal summation, questionnaire scores, protocol dose and
+the EIH outcomes. Biomarker values pass through raw (value, non-detect flag, LOD): their LOD
+substitution and transforms use cohort statistics and live in the model pipeline
+(:class:`eih_ml.features.biomarkers.BiomarkerTransformer`).
+
+Model feature blocks (what :func:`model_features` offers a model):
+
+=============== ===============================================================================
+block           features
+=============== ===============================================================================
+demographic     age, sex, bmi
+clinical        condition, pain_nrs, pain_duration_months, expected_exercise_pain
+qst             ppt_local_pre, ppt_remote_pre, cpm_abs, ts_diff (+ ts_ratio when singles exist)
+psychological   pcs_total, tsk_total, hads_anxiety, hads_depression, csi_total, pseq_total
+biomarker       every bio_{marker} (with its _nd and _lod helper columns)
+protocol        exercise_modality, exercise_intensity_rel, exercise_duration_min
+=============== ===============================================================================
+
+Post-exercise PPTs and every outcome column are never features.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from eih_ml.data import contract
+from eih_ml.features.protocol import RpeScale, protocol_features
+from eih_ml.features.qst import cpm_features, ppt_means, ts_features
+from eih_ml.features.questionnaires import QuestionnaireScoring, score_questionnaires
+from eih_ml.outcomes import eih_outcomes
+
+BLOCKS: dict[str, tuple[str, ...]] = {
+    "demographic": ("age", "sex", "bmi"),
+    "clinical": ("condition", "pain_nrs", "pain_duration_months", "expected_exercise_pain"),
+    "qst": ("ppt_local_pre", "ppt_remote_pre", "cpm_abs", "ts_diff", "ts_ratio"),
+    "psychological": (
+        "pcs_total",
+        "tsk_total",
+        "hads_anxiety",
+        "hads_depression",
+        "csi_total",
+        "pseq_total",
+    ),
+    "biomarker": (),  # every bio_{marker} present
+    "protocol": ("exercise_modality", "exercise_intensity_rel", "exercise_duration_min"),
+}
+CATEGORICAL = ("sex", "condition", "exercise_modality")
+_PASS_THROUGH = (
+    "age",
+    "sex",
+    "bmi",
+    "condition",
+    "pain_nrs",
+    "pain_duration_months",
+    "expected_exercise_pain",
+)
+
+
+def derive_features(
+    data: pd.DataFrame,
+    *,
+    scoring: QuestionnaireScoring | None = None,
+    ts_last_index: int | None = None,
+    rpe_scale: RpeScale = "borg_6_20",
+) -> pd.DataFrame:
+    """Turn a validated canonical table into features and outcomes.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        ``CohortReport.data`` (typed canonical columns; index = source row).
+    scoring : QuestionnaireScoring, optional
+        Missing-item rules and questionnaire forms (defaults documented there).
+    ts_last_index : int, optional
+        Last stimulus used by temporal-summation metrics (default: the last of the train).
+    rpe_scale : {"borg_6_20", "cr10"}
+        How RPE intensities are normalised.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``participant_id``, ``session_id``, demographic and clinical fields, PPT trial means
+        (with trial counts and single-trial flags), CPM, TS, questionnaire scores (with missing
+        item counts), protocol features, raw biomarker columns and the EIH outcome columns.
+    """
+    ids = data[list(contract.ID_COLUMNS)].astype("string")
+    base = data[[c for c in _PASS_THROUGH if c in data.columns]]
+    ppt = ppt_means(data)
+    parts = [
+        ids,
+        base,
+        ppt,
+        cpm_features(data),
+        ts_features(data, last_index=ts_last_index) if _has(data, "ts_rating_") else None,
+        score_questionnaires(_without_passed_totals(data), scoring),
+        protocol_features(data, rpe_scale),
+        data[_biomarker_inputs(data)],
+        eih_outcomes(ppt),
+    ]
+    table = pd.concat([p for p in parts if p is not None and p.shape[1]], axis=1)
+    return table.loc[:, ~table.columns.duplicated()]
+
+
+def _has(data: pd.DataFrame, prefix: str) -> bool:
+    return any(c.startswith(prefix) for c in data.columns)
+
+
+def _without_passed_totals(data: pd.DataFrame) -> pd.DataFrame:
+    """Scoring reads items, or passes precomputed totals through: give it only those columns."""
+    keep = [
+        c
+        for c in data.columns
+        if (s := contract.spec_for(c)) is not None
+        and s.block in ("questionnaire", "questionnaire_total")
+    ]
+    return data[keep]
+
+
+def _biomarker_inputs(data: pd.DataFrame) -> list[str]:
+    cols = []
+    for m in contract.biomarker_columns(list(data.columns)):
+        cols += [
+            c
+            for c in (m, m + contract.BIOMARKER_ND_SUFFIX, m + contract.BIOMARKER_LOD_SUFFIX)
+            if c in data.columns
+        ]
+    return cols
+
+
+def model_features(
+    table: pd.DataFrame,
+    blocks: dict[str, bool] | None = None,
+    include: list[str] | tuple[str, ...] = (),
+    exclude: list[str] | tuple[str, ...] = (),
+) -> list[str]:
+    """Feature columns offered to a model: the enabled blocks' features present in ``table``.
+
+    A column with no observed value is left out. Outcome columns and post-exercise PPTs are
+    never returned, whatever ``include`` says.
+    """
+    blocks = blocks or dict.fromkeys(BLOCKS, True)
+    unknown = set(blocks) - set(BLOCKS)
+    if unknown:
+        from eih_ml.errors import ConfigError
+
+        raise ConfigError(
+            f"Unknown feature block(s) {', '.join(sorted(unknown))}; blocks: {', '.join(BLOCKS)}."
+        )
+    chosen: list[str] = []
+    for block, on in blocks.items():
+        if not on:
+            continue
+        if block == "biomarker":
+            chosen += _biomarker_inputs(table)
+        else:
+            chosen += [c for c in BLOCKS[block] if c in table.columns]
+    chosen += [c for c in include if c in table.columns and c not in chosen]
+    forbidden = {c for c in table.columns if c.startswith(("eih_", "rest_change_"))} | {
+        c for c in table.columns if c.startswith("ppt_") and "_post" in c
+    }
+    out = [c for c in chosen if c not in exclude and c not in forbidden]
+    return [c for c in out if table[c].notna().any()]
+
+
+def block_of(feature: str) -> str | None:
+    """The block a model feature belongs to (biomarker helper columns: biomarker)."""
+    if feature.startswith("bio_"):
+        return "biomarker"
+    for block, cols in BLOCKS.items():
+        if feature in cols:
+            return block
+    return None

@@ -1,0 +1,214 @@
+"""Feature metadata: domain, clinician-readable label, unit and the direction of better modulation.
+
+Explanations, reports and the web app read names from here, never from column names.
+``better`` says which direction of the feature goes with better pain modulation in the
+literature (EIH_REFERENCE.md): "higher", "lower", or None where the evidence is mixed (age: younger
+> older in healthy adults, Naugle 2016; older > younger in knee OA, Toomey 2025) or absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Domain = Literal["demographic", "clinical", "QST", "psychological", "biomarker", "protocol"]
+Better = Literal["higher", "lower"] | None
+
+#: Domains in the order reports show them.
+DOMAINS: tuple[str, ...] = (
+    "QST",
+    "psychological",
+    "biomarker",
+    "clinical",
+    "demographic",
+    "protocol",
+)
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    """What a feature means to a clinician."""
+
+    name: str
+    domain: Domain
+    label: str
+    unit: str = ""
+    better: Better = None
+    categorical: bool = False
+    description: str = ""
+
+    def as_dict(self) -> dict:
+        """Plain dict (for JSON, reports and the web app)."""
+        return asdict(self)
+
+
+def _f(name, domain, label, unit="", better=None, categorical=False, description=""):
+    return FeatureInfo(name, domain, label, unit, better, categorical, description)
+
+
+_KNOWN: dict[str, FeatureInfo] = {
+    f.name: f
+    for f in (
+        _f("age", "demographic", "Age", "years"),
+        _f("sex", "demographic", "Sex", categorical=True),
+        _f("bmi", "demographic", "Body-mass index", "kg/m²"),
+        _f("condition", "clinical", "Pain condition", categorical=True),
+        _f("pain_nrs", "clinical", "Current pain intensity", "0-10", "lower"),
+        _f("pain_duration_months", "clinical", "Pain duration", "months", "lower"),
+        _f(
+            "expected_exercise_pain",
+            "clinical",
+            "Expected pain during exercise",
+            "0-10",
+            "lower",
+            description="Lower expected exercise pain went with larger EIH (Toomey 2025).",
+        ),
+        _f(
+            "ppt_local_pre",
+            "QST",
+            "Pain threshold at the exercising muscle",
+            "kPa",
+            "higher",
+            description="Low baseline thresholds (high pain sensitivity) went with impaired EIH "
+            "(Vaegter, Handberg & Graven-Nielsen 2016).",
+        ),
+        _f("ppt_remote_pre", "QST", "Pain threshold at a remote site", "kPa", "higher"),
+        _f(
+            "cpm_abs",
+            "QST",
+            "Conditioned pain modulation",
+            "kPa",
+            "higher",
+            description="Positive = inhibition (the descending pain control works).",
+        ),
+        _f("cpm_pct", "QST", "Conditioned pain modulation", "%", "higher"),
+        _f(
+            "cpm_sham_corrected_abs",
+            "QST",
+            "Conditioned pain modulation, sham-corrected",
+            "kPa",
+            "higher",
+        ),
+        _f(
+            "ts_diff",
+            "QST",
+            "Temporal summation of pain",
+            "rating points",
+            "lower",
+            description="Last minus first rating of a stimulus train; higher = facilitated "
+            "pain processing.",
+        ),
+        _f(
+            "ts_peak_nadir", "QST", "Temporal summation (peak over nadir)", "rating points", "lower"
+        ),
+        _f("ts_ratio", "QST", "Wind-up ratio", "ratio", "lower"),
+        _f("ts_slope", "QST", "Temporal summation slope", "points per stimulus", "lower"),
+        _f("pcs_total", "psychological", "Pain catastrophizing (PCS)", "0-52", "lower"),
+        _f("pcs_rumination", "psychological", "Catastrophizing: rumination", "0-16", "lower"),
+        _f("pcs_magnification", "psychological", "Catastrophizing: magnification", "0-12", "lower"),
+        _f("pcs_helplessness", "psychological", "Catastrophizing: helplessness", "0-24", "lower"),
+        _f("tsk_total", "psychological", "Fear of movement (TSK)", "score", "lower"),
+        _f(
+            "hads_anxiety",
+            "psychological",
+            "Anxiety (HADS-A)",
+            "0-21",
+            "lower",
+            description="Less anxiety went with larger EIH in knee OA (Toomey 2025).",
+        ),
+        _f("hads_depression", "psychological", "Depression (HADS-D)", "0-21", "lower"),
+        _f("csi_total", "psychological", "Central sensitization symptoms (CSI)", "0-100", "lower"),
+        _f("pseq_total", "psychological", "Pain self-efficacy (PSEQ)", "0-60", "higher"),
+        _f("exercise_modality", "protocol", "Exercise type", categorical=True),
+        _f(
+            "exercise_intensity_rel",
+            "protocol",
+            "Exercise intensity",
+            "fraction of maximum",
+            "higher",
+            description="Aerobic EIH needs roughly > 50 % VO2max (Hoffman 2004; Naugle 2014).",
+        ),
+        _f("exercise_duration_min", "protocol", "Exercise duration", "min", "higher"),
+        _f("bio_panel_missing", "biomarker", "Biomarker panel not measured"),
+    )
+}
+
+#: Readable category names for categorical features (for plain-language text).
+CATEGORY_LABELS: dict[str, dict[str, str]] = {
+    "condition": {
+        "healthy": "no pain condition",
+        "low_back_pain": "low back pain",
+        "knee_oa": "knee osteoarthritis",
+        "neck_pain": "neck pain",
+        "fibromyalgia": "fibromyalgia",
+        "whiplash": "whiplash-associated disorder",
+        "other": "another pain condition",
+    },
+    "exercise_modality": {
+        "aerobic": "aerobic exercise",
+        "isometric": "isometric exercise",
+        "dynamic_resistance": "dynamic resistance exercise",
+    },
+    "sex": {"female": "female", "male": "male", "other": "other"},
+}
+
+
+def feature_info(name: str, biomarkers: dict | None = None) -> FeatureInfo:
+    """Metadata of a model feature (biomarker labels and units from the column dictionary).
+
+    Parameters
+    ----------
+    name : str
+        A feature name such as ``pcs_total`` or ``bio_il6``.
+    biomarkers : dict, optional
+        Marker -> object with ``label`` and ``unit`` attributes (the dictionary's ``biomarkers``).
+
+    Examples
+    --------
+    >>> feature_info("pcs_total").label
+    'Pain catastrophizing (PCS)'
+    >>> feature_info("bio_il6").domain
+    'biomarker'
+    """
+    if name in _KNOWN:
+        return _KNOWN[name]
+    if name.startswith("bio_"):
+        base = name.removesuffix("_below_lod")
+        marker = base.removeprefix("bio_")
+        spec = (biomarkers or {}).get(marker)
+        label = (
+            (getattr(spec, "label", "") or marker.replace("_", " ").upper())
+            if spec
+            else (marker.replace("_", " ").upper())
+        )
+        unit = getattr(spec, "unit", "") if spec else ""
+        if name.endswith("_below_lod"):
+            return FeatureInfo(name, "biomarker", f"{label} below detection limit")
+        return FeatureInfo(name, "biomarker", label, unit)
+    if name.startswith(("ppt_", "cpm_", "ts_")):
+        return FeatureInfo(name, "QST", name.replace("_", " "))
+    return FeatureInfo(name, "clinical", name.replace("_", " "))
+
+
+def source_feature(transformed_name: str, inputs: list[str]) -> str:
+    """The clinical input feature a transformed column comes from (one-hot, indicators).
+
+    Examples
+    --------
+    >>> source_feature("condition_knee_oa", ["age", "condition"])
+    'condition'
+    >>> source_feature("missingindicator_pcs_total", ["pcs_total"])
+    'pcs_total'
+    >>> source_feature("bio_il6_below_lod", ["bio_il6"])
+    'bio_il6'
+    """
+    name = transformed_name.split("__", 1)[-1]
+    name = name.removeprefix("missingindicator_")
+    if name in inputs:
+        return name
+    if name.endswith("_below_lod") and name.removesuffix("_below_lod") in inputs:
+        return name.removesuffix("_below_lod")
+    for col in sorted(inputs, key=len, reverse=True):
+        if name.startswith(col + "_"):
+            return col
+    return name

@@ -138,6 +138,61 @@ def simulate(
 
 
 @app.command()
+def train(
+    config: Annotated[
+        Path | None, typer.Argument(help="Experiment config (YAML); default: configs/default.yaml")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Study file replacing data.path of the config.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config value: key.path=value (repeatable)."),
+    ] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option(help="Results folder (default runs/<config name>).")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db "
+            "in the project folder)."
+        ),
+    ] = None,
+    no_track: Annotated[bool, typer.Option("--no-track", help="Do not log to MLflow.")] = False,
+) -> None:
+    """Train and validate models with participant-grouped nested cross-validation."""
+    from eih_ml.config import load_config
+    from eih_ml.experiment import run_experiment
+    from eih_ml.progress import RichProgress
+    from eih_ml.summary_table import print_summary
+
+    overrides = list(set_ or [])
+    if tracking_uri:
+        overrides.append(f"tracking.tracking_uri={tracking_uri}")
+    cfg = load_config(config or _default_config(), overrides, data=str(data) if data else None)
+    with RichProgress(_console()) as progress:
+        result = run_experiment(
+            cfg, output_dir=output_dir, progress=progress, track=not no_track and None
+        )
+    print_summary(result.summary, _console())
+    _console().print(f"Results: {result.output_dir}/summary.json")
+    if result.run_id:
+        _console().print(f"MLflow run: {result.run_id}")
+
+
+def _default_config() -> Path:
+    path = Path("configs/default.yaml")
+    if not path.is_file():
+        from eih_ml.errors import ConfigError
+
+        raise ConfigError(
+            "No config given and configs/default.yaml is not in this folder; pass a config path."
+        )
+    return path
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for everything the demo writes.")] = Path(
         "demo_output"

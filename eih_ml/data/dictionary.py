@@ -112,7 +112,6 @@ class ColumnDictionary(_Strict):
     units: dict[str, str] = Field(default_factory=dict)
     categories: dict[str, dict[str, str]] = Field(default_factory=dict)
     biomarkers: dict[str, BiomarkerSpec] = Field(default_factory=dict)
-    hads_items: Literal["scored", "positions"] = "scored"
     ignore: list[str] = Field(default_factory=list)
     redcap: RedcapSpec | None = None
     source: str = Field(default="<default>", exclude=True)

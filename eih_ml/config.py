@@ -1,0 +1,362 @@
+"""Typed experiment configs: ``load_config(path, overrides)``.
+
+A config is a YAML file in ``configs/`` validated by pydantic models with ``extra="forbid"``: an
+unknown key is an error naming its key path and the allowed keys. ``--set key.path=value``
+overrides any leaf (the value is read as YAML: ``--set cv.outer_folds=10``,
+``--set models=[xgboost]``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from eih_ml.errors import ConfigError
+
+ModelName = Literal["elastic_net", "random_forest", "xgboost"]
+MODEL_NAMES: tuple[str, ...] = ("elastic_net", "random_forest", "xgboost")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SimulateConfig(_Section):
+    """Simulated cohort used when ``data.path`` is empty (the built-in default)."""
+
+    n_participants: int = Field(300, ge=20)
+    scenario: str = "chronic_mixed"
+    seed: int = 0
+
+
+class DataConfig(_Section):
+    """Where the cohort comes from."""
+
+    path: str | None = None
+    dictionary: str | None = None
+    lenient: bool = False
+    simulate: SimulateConfig = Field(default_factory=SimulateConfig)
+
+
+class QuestionnaireConfig(_Section):
+    """Questionnaire scoring options (see eih_ml.features.questionnaires for defaults/sources)."""
+
+    tsk_form: Literal["tsk17", "tsk11"] = "tsk17"
+    hads_items: Literal["scored", "positions"] = "scored"
+    max_missing: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per scale or subscale, e.g. {pcs: 1, hads_anxiety: 3, csi: 2}",
+    )
+
+
+class BiomarkerConfig(_Section):
+    """Biomarker preprocessing inside the pipeline."""
+
+    lod_method: Literal["auto", "sqrt2", "half", "censored"] = "auto"
+    value_transform: Literal["auto", "log", "sqrt", "none"] = "auto"
+    missing_indicator: bool = True
+
+
+class FeatureConfig(_Section):
+    """Feature blocks on/off, and single features added or removed."""
+
+    blocks: dict[
+        Literal["demographic", "clinical", "qst", "psychological", "biomarker", "protocol"], bool
+    ] = Field(
+        default_factory=lambda: {
+            "demographic": True,
+            "clinical": True,
+            "qst": True,
+            "psychological": True,
+            "biomarker": True,
+            "protocol": True,
+        }
+    )
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    questionnaires: QuestionnaireConfig = Field(default_factory=QuestionnaireConfig)
+    biomarkers: BiomarkerConfig = Field(default_factory=BiomarkerConfig)
+    ts_last_index: int | None = None
+    rpe_scale: Literal["borg_6_20", "cr10"] = "borg_6_20"
+
+
+class ReliabilityConfig(_Section):
+    """Reliability of the outcome, for SEM-based responder rules and the reliability ceiling.
+
+    Default ICC 0.5: between-session ICC of EIH_abs 0.40-0.54 (Gomolka 2019) and 0.45-0.57
+    (Vaegter 2019).
+    """
+
+    icc: float = Field(0.5, gt=0, lt=1)
+    sd: float | None = Field(None, gt=0)
+    sem: float | None = Field(None, gt=0)
+    source: str = "Gomolka 2019 (Pain Med 20:2272); Vaegter 2019 (Eur J Appl Physiol 119:91)"
+
+
+class OutcomeConfig(_Section):
+    """Which EIH outcome, and how a responder is defined."""
+
+    site: Literal["local", "remote", "global"] = "local"
+    measure: Literal["abs", "rel", "adj"] = "abs"
+    task: Literal["classification", "regression"] = "classification"
+    rule: Literal["gt0", "sem", "2sem", "mdc95", "pct"] = "gt0"
+    pct_threshold: float = 10.0
+    against_rest: bool = False
+    sem_source: Literal["published", "training"] = "training"
+    reliability: ReliabilityConfig = Field(default_factory=ReliabilityConfig)
+
+
+class CVConfig(_Section):
+    """Participant-grouped nested cross-validation."""
+
+    outer_folds: int = Field(5, ge=2)
+    inner_folds: int = Field(3, ge=2)
+    repeats: int = Field(1, ge=1)
+    calibration: Literal["none", "sigmoid", "isotonic"] = "none"
+    n_jobs: int = Field(1, ge=1, description="Parallel outer folds (processes)")
+
+
+class SearchConfig(_Section):
+    """Hyperparameter search inside the inner folds."""
+
+    n_iter: int = Field(8, ge=1, description="Random-search candidates per model and outer fold")
+
+
+class BootstrapConfig(_Section):
+    """Participant-level bootstrap for CIs and optional Harrell optimism correction."""
+
+    n_resamples: int = Field(500, ge=50)
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    optimism: bool = False
+    optimism_resamples: int = Field(50, ge=10)
+
+
+class EvaluationConfig(_Section):
+    """Subgroups, decision-curve thresholds and added-value comparisons."""
+
+    subgroups: list[Literal["sex", "condition", "age_band"]] = Field(
+        default_factory=lambda: ["sex", "condition", "age_band"]
+    )
+    age_bands: list[float] = Field(default_factory=lambda: [40.0, 60.0])
+    min_subgroup_participants: int = Field(20, ge=5)
+    decision_thresholds: list[float] = Field(
+        default_factory=lambda: [round(0.05 * i, 2) for i in range(2, 19)]
+    )
+    added_value: list[Literal["biomarker", "psychological", "qst", "clinical", "protocol"]] = Field(
+        default_factory=lambda: ["biomarker"]
+    )
+    added_value_model: ModelName | None = Field(
+        None, description="Model used for added-value comparisons (default: the first model)"
+    )
+    primary_metric: str | None = Field(
+        None, description="Default: auroc for classification, r2 for regression"
+    )
+    anticipated_r2: float = Field(
+        0.15,
+        gt=0,
+        lt=1,
+        description="Anticipated R2 for the continuous sample size (EIH: about 0.05-0.25)",
+    )
+    anticipated_r2_cs: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Anticipated Cox-Snell R2 (binary); default 15 % of its maximum (Riley 2020)",
+    )
+
+    @model_validator(mode="after")
+    def _thresholds_in_range(self) -> EvaluationConfig:
+        bad = [t for t in self.decision_thresholds if not 0 < t < 1]
+        if bad:
+            raise ValueError(f"decision_thresholds must lie strictly between 0 and 1; got {bad}")
+        return self
+
+
+class RegistryConfig(_Section):
+    """The registered model and its champion alias."""
+
+    enabled: bool = True
+    name: str = "eih_ml_responder"
+    force_champion: bool = False
+
+
+class TrackingConfig(_Section):
+    """MLflow tracking. ``tracking_uri`` empty: a SQLite store in the project folder."""
+
+    enabled: bool = True
+    tracking_uri: str | None = None
+    experiment: str = "eih_ml"
+    log_participant_data: bool = Field(
+        False,
+        description="Opt in to logging participant-level rows (out-of-fold predictions with ids)",
+    )
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+
+
+class ExperimentConfig(_Section):
+    """A whole experiment, top to bottom in the order ``run_experiment`` runs it."""
+
+    name: str = "default"
+    description: str = ""
+    seed: int = 0
+    data: DataConfig = Field(default_factory=DataConfig)
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    outcome: OutcomeConfig = Field(default_factory=OutcomeConfig)
+    models: list[ModelName] = Field(
+        default_factory=lambda: ["elastic_net", "random_forest", "xgboost"], min_length=1
+    )
+    cv: CVConfig = Field(default_factory=CVConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentConfig:
+        if len(set(self.models)) != len(self.models):
+            raise ValueError(f"models lists a model twice: {self.models}")
+        return self
+
+    @property
+    def primary_metric(self) -> str:
+        """The metric that ranks models and decides the champion."""
+        if self.evaluation.primary_metric:
+            return self.evaluation.primary_metric
+        return "auroc" if self.outcome.task == "classification" else "r2"
+
+    def digest(self) -> str:
+        """A short hash of the resolved config (for run names and provenance)."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def flat(self) -> dict[str, str]:
+        """Readable flattened ``section.key`` -> value (for MLflow params and comparisons)."""
+        out: dict[str, str] = {}
+
+        def walk(prefix: str, value: object) -> None:
+            if isinstance(value, dict) and value:
+                for k, v in value.items():
+                    walk(f"{prefix}.{k}" if prefix else str(k), v)
+            else:
+                out[prefix] = json.dumps(value) if isinstance(value, list | dict) else str(value)
+
+        walk("", self.model_dump(mode="json"))
+        return out
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys allowed at a key path (for 'unknown key' messages)."""
+    current: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if current is None:
+            return []
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return []
+        ann = field.annotation
+        current = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return list(current.model_fields) if current else []
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = [f"Config {source} is not valid:"]
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(ExperimentConfig, err["loc"])
+            lines.append(f"  - {path}: unknown key; allowed keys here: {', '.join(allowed)}")
+        else:
+            lines.append(f"  - {path}: {err['msg']} (found {err.get('input')!r})")
+    lines.append("Fix the keys above (configs/default.yaml documents every key).")
+    return "\n".join(lines)
+
+
+def _apply_override(raw: dict, override: str) -> None:
+    if "=" not in override:
+        raise ConfigError(
+            f"--set expects key.path=value (e.g. cv.outer_folds=10); got {override!r}"
+        )
+    key, value = override.split("=", 1)
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"--set {override!r}: empty key in {key!r}")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {override!r}: the value is not valid YAML ({exc})") from None
+    node = raw
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {override!r}: {part} is a value, not a section")
+        node = child
+    node[parts[-1]] = parsed
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    data: str | None = None,
+) -> ExperimentConfig:
+    """Read, override and validate an experiment config.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        YAML file; ``None`` gives the built-in defaults (a simulated cohort).
+    overrides : list of str
+        ``key.path=value`` items, applied in order.
+    data : str, optional
+        Study file replacing ``data.path`` (the CLI's ``--data``).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not YAML, a key is unknown (the message names its path and the
+        allowed keys) or a value is invalid.
+    """
+    source = str(path) if path else "<defaults>"
+    raw: object = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"Config {p} does not exist; configs/ holds the shipped ones.")
+        try:
+            raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Config {p} is not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"Config {p} must be a YAML mapping, found {type(raw).__name__}.")
+        base_dir = p.resolve().parent
+        _resolve_paths(raw, base_dir)
+    assert isinstance(raw, dict)
+    for item in overrides:
+        _apply_override(raw, item)
+    if data is not None:
+        raw.setdefault("data", {})["path"] = str(Path(data).resolve())
+    try:
+        return ExperimentConfig(**raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+
+
+def _resolve_paths(raw: dict, base_dir: Path) -> None:
+    """Relative data and dictionary paths are read relative to the project or the config."""
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        return
+    for key in ("path", "dictionary"):
+        value = data.get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            for root in (Path.cwd(), base_dir, base_dir.parent):
+                if (root / value).exists():
+                    data[key] = str((root / value).resolve())
+                    break

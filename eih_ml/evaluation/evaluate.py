@@ -1,0 +1,169 @@
+"""``evaluate()``: discrimination, calibration, decision curve and subgroups of out-of-fold predictions.
+
+All confidence intervals come from a participant-level bootstrap (participants resampled with all
+their rows). With repeated outer CV the out-of-fold predictions of every repeat are stacked, so the
+point estimate averages over repeats and the bootstrap resamples participants across all of them.
+Metric names are fixed (``eih_ml.evaluation.metrics``) so runs compare cleanly everywhere.
+Calibration follows Van Calster 2019 (BMC Med 17:230): intercept, slope and a flexible curve;
+decision curves follow Vickers & Elkin 2006. Subgroups (sex, condition, age band) report the
+same metrics per group (TRIPOD+AI item 3c).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from eih_ml.evaluation.bootstrap import bootstrap_metrics
+from eih_ml.evaluation.metrics import classification_metrics, regression_metrics
+
+
+def metric_fn(task: str):
+    """The metric function of a task."""
+    return classification_metrics if task == "classification" else regression_metrics
+
+
+def _clean(value):
+    if isinstance(value, float | np.floating):
+        return None if not math.isfinite(float(value)) else float(value)
+    return value
+
+
+def clean_dict(d: dict) -> dict:
+    """Floats made JSON-safe (NaN and infinities become null)."""
+    return {k: _clean(v) for k, v in d.items()}
+
+
+def evaluate_predictions(
+    oof: pd.DataFrame,
+    task: str,
+    *,
+    n_boot: int = 500,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> dict:
+    """Metrics with participant-bootstrap CIs for stacked out-of-fold predictions.
+
+    Parameters
+    ----------
+    oof : pandas.DataFrame
+        Columns ``participant_id``, ``repeat``, ``y``, ``pred`` (:class:`ModelCV.oof`).
+    """
+    fn = metric_fn(task)
+    result = bootstrap_metrics(
+        oof["y"].to_numpy(float),
+        oof["pred"].to_numpy(float),
+        oof["participant_id"].to_numpy(),
+        fn,
+        n_boot=n_boot,
+        alpha=alpha,
+        seed=seed,
+    )
+    per_repeat = {}
+    if oof["repeat"].nunique() > 1:
+        rows = [
+            fn(g["y"].to_numpy(float), g["pred"].to_numpy(float)) for _, g in oof.groupby("repeat")
+        ]
+        per_repeat = {
+            k: {
+                "mean": float(np.mean([r[k] for r in rows])),
+                "sd": float(np.std([r[k] for r in rows], ddof=1)),
+            }
+            for k in rows[0]
+        }
+    return {"metrics": clean_dict(result.as_dict()), "per_repeat": per_repeat}
+
+
+def curves(oof: pd.DataFrame, task: str, thresholds: list[float], seed: int = 0) -> dict:
+    """Decision curve and calibration curves (classification), or binned calibration (regression)."""
+    y = oof["y"].to_numpy(float)
+    p = oof["pred"].to_numpy(float)
+    if task != "classification":
+        bins = pd.qcut(p, q=min(10, len(np.unique(p))), duplicates="drop")
+        table = (
+            pd.DataFrame({"pred": p, "y": y, "bin": bins})
+            .groupby("bin", observed=True)
+            .agg(mean_predicted=("pred", "mean"), mean_observed=("y", "mean"), n=("y", "size"))
+            .reset_index(drop=True)
+        )
+        return {"calibration": table.to_dict(orient="list")}
+    from eih_ml.evaluation.calibration import calibration_curve, spline_calibration_curve
+    from eih_ml.evaluation.decision_curve import decision_curve
+
+    dc = decision_curve(
+        y, p, thresholds, groups=oof["participant_id"].to_numpy(), n_boot=200, seed=seed
+    )
+    out = {
+        "decision_curve": dc.to_dict(orient="list"),
+        "calibration": calibration_curve(y, p, n_bins=10).to_dict(orient="list"),
+    }
+    try:
+        out["calibration_smooth"] = spline_calibration_curve(y, p).to_dict(orient="list")
+    except Exception as exc:  # a flexible curve can fail to converge on tiny data
+        out["calibration_smooth_error"] = str(exc)
+    return out
+
+
+def subgroup_labels(table: pd.DataFrame, subgroups: list[str], age_bands: list[float]) -> dict:
+    """Per analysed row, the subgroup it belongs to (sex, condition, age band)."""
+    out = {}
+    for name in subgroups:
+        if name == "age_band":
+            if "age" not in table.columns:
+                continue
+            edges = [-np.inf, *sorted(age_bands), np.inf]
+            labels = []
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+                if not np.isfinite(lo):
+                    labels.append(f"<{hi:g}")
+                elif not np.isfinite(hi):
+                    labels.append(f">={lo:g}")
+                else:
+                    labels.append(f"{lo:g}-{hi:g}")
+            out[name] = pd.cut(table["age"], bins=edges, labels=labels, right=False).astype(
+                "string"
+            )
+        elif name in table.columns:
+            out[name] = table[name].astype("string")
+    return out
+
+
+def evaluate_subgroups(
+    oof: pd.DataFrame,
+    labels: dict[str, pd.Series],
+    task: str,
+    *,
+    min_participants: int = 20,
+    n_boot: int = 200,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> dict:
+    """Metrics with CIs per subgroup; groups below ``min_participants`` are named, not scored."""
+    fn = metric_fn(task)
+    out: dict[str, dict] = {}
+    for name, per_row in labels.items():
+        group_of = per_row.to_numpy()[oof["position"].to_numpy()]
+        out[name] = {}
+        for value in sorted({v for v in group_of if v is not pd.NA and v is not None}):
+            sub = oof[group_of == value]
+            n_part = int(sub["participant_id"].nunique())
+            entry: dict = {"n_participants": n_part, "n_rows": len(sub)}
+            if n_part < min_participants:
+                entry["note"] = f"fewer than {min_participants} participants: not scored"
+            elif task == "classification" and sub["y"].nunique() < 2:
+                entry["note"] = "one outcome class only: not scored"
+            else:
+                res = bootstrap_metrics(
+                    sub["y"].to_numpy(float),
+                    sub["pred"].to_numpy(float),
+                    sub["participant_id"].to_numpy(),
+                    fn,
+                    n_boot=n_boot,
+                    alpha=alpha,
+                    seed=seed,
+                )
+                entry["metrics"] = clean_dict(res.as_dict())
+            out[name][str(value)] = entry
+    return out

@@ -1,0 +1,325 @@
+"""Participant-grouped nested cross-validation with an explicit outer loop.
+
+Outer folds are grouped by participant (a participant's sessions never straddle train and test)
+and stratified on the label where possible; inner folds, used only for the hyperparameter search,
+are grouped the same way inside each outer training set. The outer loop is written out (rather
+than ``cross_validate(RandomizedSearchCV(...))``) so that ``groups`` reach the inner search without
+metadata routing, and so that a responder threshold estimated from training data (SEM rules) is
+re-estimated inside every outer training fold (the leakage rule, ARCHITECTURE.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from eih_ml.errors import DataError
+from eih_ml.models import make_pipeline, predict_scores, search_space
+from eih_ml.outcomes import ResponderRule, label
+
+
+@dataclass(frozen=True)
+class Split:
+    """One outer split: positions of the training and test rows."""
+
+    repeat: int
+    fold: int
+    train: np.ndarray
+    test: np.ndarray
+
+
+@dataclass
+class FoldFit:
+    """What one outer fold learned (hyperparameters, inner score, threshold, the pipeline)."""
+
+    repeat: int
+    fold: int
+    best_params: dict
+    inner_score: float
+    threshold: float | None
+    n_train_participants: int
+    n_test_participants: int
+    pipeline: object | None = None
+
+
+@dataclass
+class ModelCV:
+    """Out-of-fold predictions of one model over all outer folds and repeats.
+
+    ``oof`` has one row per (analysed row, repeat): position, participant_id, repeat, fold,
+    y (label or value under that fold's threshold) and pred (probability or EIH).
+    """
+
+    model: str
+    task: str
+    features: list[str]
+    oof: pd.DataFrame
+    folds: list[FoldFit] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"<ModelCV {self.model}: {self.task}, {len(self.folds)} outer folds, "
+            f"{len(self.oof)} out-of-fold predictions, {self.seconds:.1f} s>"
+        )
+
+
+def check_cv_feasible(
+    y_labels: np.ndarray | None, groups: np.ndarray, outer_folds: int, inner_folds: int
+) -> None:
+    """Raise a clear error when the cohort is too small for the chosen folds.
+
+    Each inner training set must still hold participants of both classes.
+    """
+    n = len(pd.unique(groups))
+    need = outer_folds * inner_folds
+    if n < need:
+        raise DataError(
+            f"The cohort has {n} participants with an outcome; {outer_folds} outer x "
+            f"{inner_folds} inner folds need at least {need}. Lower cv.outer_folds / "
+            "cv.inner_folds (e.g. --set cv.outer_folds=3 --set cv.inner_folds=2) or add data."
+        )
+    if y_labels is None:
+        return
+    classes = pd.Series(y_labels).dropna().unique()
+    if len(classes) < 2:
+        only = "responders" if classes.size and classes[0] == 1 else "non-responders"
+        raise DataError(
+            f"Every analysed row is one class ({only}): a classifier cannot be trained. "
+            "Choose another responder rule or threshold (outcome.rule, outcome.pct_threshold), "
+            "or use outcome.task: regression."
+        )
+    per_class = pd.DataFrame({"y": y_labels, "g": groups}).groupby("y")["g"].nunique()
+    if per_class.min() < outer_folds:
+        minority = per_class.idxmin()
+        raise DataError(
+            f"Only {per_class.min()} participants have label {int(minority)}; each of the "
+            f"{outer_folds} outer folds needs at least one. Lower cv.outer_folds, change the "
+            "responder rule, or add data."
+        )
+
+
+def outer_splits(
+    y_strat: np.ndarray,
+    groups: np.ndarray,
+    *,
+    n_splits: int,
+    repeats: int = 1,
+    seed: int = 0,
+) -> list[Split]:
+    """Participant-grouped outer splits, stratified on ``y_strat`` where possible.
+
+    For regression pass quantile bins of the outcome as ``y_strat``. Every split is checked: no
+    participant is in both its training and test rows.
+    """
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+    splits = []
+    for r in range(repeats):
+        try:
+            cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed + r)
+            parts = list(cv.split(np.zeros(len(groups)), y_strat, groups))
+        except ValueError:
+            cv = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed + r)
+            parts = list(cv.split(np.zeros(len(groups)), None, groups))
+        for k, (train, test) in enumerate(parts):
+            assert not set(groups[train]) & set(groups[test]), "participant in train and test"
+            splits.append(Split(r, k, train, test))
+    return splits
+
+
+def strat_labels(values: np.ndarray, task: str, rule: ResponderRule | None) -> np.ndarray:
+    """Labels to stratify outer folds on: the responder label, or outcome quintiles."""
+    if task == "classification":
+        return label(values, (rule or ResponderRule()).threshold(values), task).astype(int)
+    return pd.qcut(values, q=5, labels=False, duplicates="drop").astype(int)
+
+
+def _inner_cv(y: np.ndarray, groups: np.ndarray, task: str, n_splits: int, seed: int):
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+    if task == "classification":
+        cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        return list(cv.split(np.zeros(len(y)), y, groups))
+    return list(GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(y, y, groups))
+
+
+def fit_fold(
+    split: Split,
+    X: pd.DataFrame,
+    values: np.ndarray,
+    groups: np.ndarray,
+    *,
+    model: str,
+    task: str,
+    rule: ResponderRule | None,
+    inner_folds: int,
+    n_iter: int,
+    seed: int,
+    biomarkers: dict | None = None,
+    calibration: str = "none",
+    keep_model: bool = True,
+) -> tuple[FoldFit, np.ndarray, np.ndarray]:
+    """Tune on the inner folds of one outer training set, predict its test rows.
+
+    Returns
+    -------
+    (FoldFit, y_test, predictions)
+    """
+    from sklearn.model_selection import RandomizedSearchCV
+
+    tr, te = split.train, split.test
+    g_tr = groups[tr]
+    threshold = None
+    if task == "classification":
+        rule = rule or ResponderRule()
+        threshold = rule.threshold(values[tr], g_tr)
+        y_tr = label(values[tr], threshold, task).astype(int)
+        y_te = label(values[te], threshold, task).astype(int)
+        if len(np.unique(y_tr)) < 2:
+            raise DataError(
+                f"Outer fold {split.fold + 1} (repeat {split.repeat + 1}) has a single-class "
+                "training set; use fewer folds or another responder rule."
+            )
+    else:
+        y_tr, y_te = values[tr], values[te]
+    pipe = make_pipeline(model, list(X.columns), task, seed=seed, biomarkers=biomarkers)
+    inner = _inner_cv(y_tr, g_tr, task, inner_folds, seed + 1000 * split.repeat + split.fold)
+    search = RandomizedSearchCV(
+        pipe,
+        search_space(model, task),
+        n_iter=n_iter,
+        cv=inner,
+        scoring="roc_auc" if task == "classification" else "neg_mean_squared_error",
+        refit=True,
+        random_state=seed + 1000 * split.repeat + split.fold,
+        n_jobs=1,
+        error_score="raise",
+    )
+    X_tr, X_te = X.iloc[tr], X.iloc[te]
+    search.fit(X_tr, y_tr)
+    fitted = search.best_estimator_
+    if task == "classification" and calibration != "none":
+        fitted = grouped_calibration(fitted, X_tr, y_tr, inner, calibration)
+    pred = predict_scores(fitted, X_te, task)
+    fit = FoldFit(
+        repeat=split.repeat,
+        fold=split.fold,
+        best_params={k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()},
+        inner_score=float(search.best_score_),
+        threshold=threshold,
+        n_train_participants=len(np.unique(g_tr)),
+        n_test_participants=len(np.unique(groups[te])),
+        pipeline=fitted if keep_model else None,
+    )
+    return fit, y_te, pred
+
+
+def grouped_calibration(estimator, X, y, inner_splits, method: str):
+    """Recalibrate probabilities on grouped inner out-of-fold predictions.
+
+    ``CalibratedClassifierCV(ensemble=False)`` fits the calibrator on cross-validated predictions
+    from the given participant-grouped splits and refits the tuned estimator on all training rows.
+    """
+    from sklearn.base import clone
+    from sklearn.calibration import CalibratedClassifierCV
+
+    calibrated = CalibratedClassifierCV(
+        clone(estimator), method=method, cv=inner_splits, ensemble=False
+    )
+    return calibrated.fit(X, y)
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def nested_cross_validate(
+    X: pd.DataFrame,
+    values: np.ndarray,
+    groups: np.ndarray,
+    splits: list[Split],
+    *,
+    model: str,
+    task: str,
+    rule: ResponderRule | None = None,
+    inner_folds: int = 3,
+    n_iter: int = 8,
+    seed: int = 0,
+    biomarkers: dict | None = None,
+    calibration: str = "none",
+    n_jobs: int = 1,
+    keep_models: bool = True,
+    on_fold: Callable[[FoldFit], None] | None = None,
+) -> ModelCV:
+    """Nested CV of one model over the given outer splits.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Model matrix (:func:`eih_ml.models.model_matrix`).
+    values : array
+        Continuous outcome (labels are made per fold from it for classification).
+    groups : array
+        Participant id of each row.
+    splits : list of Split
+        From :func:`outer_splits`; identical splits let models be compared pairwise.
+    n_jobs : int
+        Outer folds fitted in parallel processes.
+    on_fold : callable, optional
+        Called after each outer fold (progress bars).
+    """
+    start = time.perf_counter()
+    values = np.asarray(values, dtype=float)
+    groups = np.asarray(groups)
+    kwargs = {
+        "model": model,
+        "task": task,
+        "rule": rule,
+        "inner_folds": inner_folds,
+        "n_iter": n_iter,
+        "seed": seed,
+        "biomarkers": biomarkers,
+        "calibration": calibration,
+        "keep_model": keep_models,
+    }
+    if n_jobs > 1:
+        from joblib import Parallel, delayed
+
+        results_iter = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(fit_fold)(s, X, values, groups, **kwargs) for s in splits
+        )
+    else:
+        results_iter = (fit_fold(s, X, values, groups, **kwargs) for s in splits)
+    folds, frames = [], []
+    for split, (fit, y_te, pred) in zip(splits, results_iter, strict=True):
+        folds.append(fit)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "position": split.test,
+                    "participant_id": groups[split.test],
+                    "repeat": split.repeat,
+                    "fold": split.fold,
+                    "y": y_te,
+                    "pred": pred,
+                }
+            )
+        )
+        if on_fold:
+            on_fold(fit)
+    oof = pd.concat(frames, ignore_index=True).sort_values(["repeat", "position"])
+    return ModelCV(
+        model=model,
+        task=task,
+        features=list(X.columns),
+        oof=oof.reset_index(drop=True),
+        folds=folds,
+        seconds=time.perf_counter() - start,
+    )

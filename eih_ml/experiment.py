@@ -1,0 +1,555 @@
+"""``run_experiment(config)``: the whole flow, top to bottom, in the order data moves through it.
+
+load -> validate -> derive features -> define outcome -> choose features -> sample size ->
+nested CV per model -> evaluate -> added value of feature blocks -> final model -> track -> write.
+
+Outputs go to a temporary folder beside the output folder and are moved into place only when the
+run has succeeded, so a failed run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eih_ml import __version__
+from eih_ml.config import ExperimentConfig
+from eih_ml.data.validate import CohortReport
+from eih_ml.errors import ConfigError, DataError
+from eih_ml.outcomes import Outcome, ResponderRule, define_outcome, reliability_ceiling
+
+
+class Progress:
+    """Receives progress events; the CLI passes a rich progress bar, tests pass nothing."""
+
+    def stage(self, text: str) -> None:
+        """A new stage starts."""
+
+    def start_model(self, name: str, total_folds: int) -> None:
+        """A model's nested CV starts."""
+
+    def fold_done(self, name: str) -> None:
+        """One outer fold of a model finished."""
+
+
+@dataclass
+class ExperimentResult:
+    """Everything an experiment produced (in memory), and where its files are."""
+
+    config: ExperimentConfig
+    cohort: CohortReport
+    table: pd.DataFrame
+    outcome: Outcome
+    features: list[str]
+    X: pd.DataFrame
+    groups: np.ndarray
+    cvs: dict = field(default_factory=dict)
+    evaluations: dict = field(default_factory=dict)
+    added_value: dict = field(default_factory=dict)
+    sample_size: dict = field(default_factory=dict)
+    best_model: str = ""
+    final_model: object | None = None
+    final_params: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    rows: np.ndarray | None = None
+    output_dir: Path | None = None
+    run_id: str | None = None
+
+    def __repr__(self) -> str:
+        pm = self.config.primary_metric
+        scores = ", ".join(
+            f"{m} {e['metrics'].get(pm, float('nan')):.3f}" for m, e in self.evaluations.items()
+        )
+        return (
+            f"<ExperimentResult {self.config.name!r}: {len(np.unique(self.groups))} participants, "
+            f"{len(self.groups)} sessions, {pm}: {scores}; best {self.best_model}>"
+        )
+
+
+# ---------------------------------------------------------------------------------------- stages
+def load_cohort(config: ExperimentConfig) -> tuple[CohortReport, dict]:
+    """Load and validate the study file, or simulate the built-in default cohort."""
+    from eih_ml.data.load import load_frame, load_study
+    from eih_ml.data.validate import validate_cohort
+
+    d = config.data
+    if d.path:
+        study = load_study(d.path, d.dictionary)
+        source = {"kind": "file", "path": str(Path(d.path).name)}
+    else:
+        from eih_ml.data.simulate import simulate_cohort
+
+        sim = simulate_cohort(
+            d.simulate.n_participants, scenario=d.simulate.scenario, seed=d.simulate.seed
+        )
+        study = load_frame(sim.cohort, d.dictionary, source=f"simulated:{d.simulate.scenario}")
+        source = {"kind": "simulated", **d.simulate.model_dump()}
+    report = validate_cohort(study, lenient=d.lenient)
+    return report, source
+
+
+def data_fingerprint(frame: pd.DataFrame) -> str:
+    """A digest of the analysed table (values and column names): provenance without the data."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update("|".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def responder_rule(config: ExperimentConfig) -> ResponderRule:
+    """The responder rule of the config."""
+    o = config.outcome
+    return ResponderRule(
+        rule=o.rule,
+        pct=o.pct_threshold,
+        sem=o.reliability.sem,
+        sd=o.reliability.sd,
+        icc=o.reliability.icc,
+        sem_source=o.sem_source,
+    )
+
+
+def count_parameters(X: pd.DataFrame) -> int:
+    """Candidate predictor parameters (Riley): numeric features + (categories - 1) per category."""
+    from eih_ml.models import FeatureLayout
+
+    layout = FeatureLayout.of(list(X.columns))
+    p = len(layout.numeric)
+    p += sum(max(X[c].nunique() - 1, 1) for c in layout.categorical)
+    markers = [c for c in layout.biomarker if not c.endswith(("_nd", "_lod"))]
+    p += len(markers) + (1 if markers else 0)
+    return int(p)
+
+
+def sample_size(config: ExperimentConfig, outcome: Outcome, X: pd.DataFrame, groups) -> dict:
+    """Riley et al. minimum sample size against the participants available."""
+    from eih_ml.evaluation.sample_size import sample_size_binary, sample_size_continuous
+
+    p = count_parameters(X)
+    n_avail = int(len(np.unique(groups)))
+    if config.outcome.task == "classification":
+        phi = float(np.nanmean(outcome.y))
+        if not 0 < phi < 1:
+            raise DataError("The outcome has a single class; see the responder rule.")
+        max_r2 = 1.0 - math.exp(2.0 * (phi * math.log(phi) + (1 - phi) * math.log(1 - phi)))
+        r2_cs = config.evaluation.anticipated_r2_cs or 0.15 * max_r2
+        res = sample_size_binary(p, phi, r2_cs=r2_cs, available_n=n_avail)
+        events = int(round(phi * n_avail))
+        verdict = res.verdict(n_avail, events)
+        extra = {"prevalence": phi, "anticipated_r2_cs": r2_cs, "events_available": events}
+    else:
+        v = outcome.values.dropna()
+        r2 = config.evaluation.anticipated_r2
+        res = sample_size_continuous(
+            p, r2, intercept=float(v.mean()), sd=float(v.std()), available_n=n_avail
+        )
+        verdict = res.verdict(n_avail)
+        extra = {"anticipated_r2": r2}
+    return {
+        "n_parameters": p,
+        "n_required": int(res.n_required),
+        "n_available": n_avail,
+        "criteria": {k: int(v) for k, v in res.criteria.items()},
+        "adequate": bool(n_avail >= res.n_required),
+        "verdict": verdict,
+        **extra,
+    }
+
+
+def fit_final_model(
+    config: ExperimentConfig, model: str, X: pd.DataFrame, values: np.ndarray, groups: np.ndarray
+) -> tuple[object, dict, float | None]:
+    """Tune on grouped folds of all participants, then refit on all of them."""
+    from sklearn.model_selection import RandomizedSearchCV
+
+    from eih_ml.evaluation.nested_cv import _inner_cv, _plain, grouped_calibration
+    from eih_ml.models import make_pipeline, search_space
+    from eih_ml.outcomes import label
+
+    task = config.outcome.task
+    threshold = None
+    if task == "classification":
+        threshold = responder_rule(config).threshold(values, groups)
+        y = label(values, threshold, task).astype(int)
+    else:
+        y = values
+    bio = config.features.biomarkers.model_dump()
+    pipe = make_pipeline(model, list(X.columns), task, seed=config.seed, biomarkers=bio)
+    inner = _inner_cv(y, groups, task, config.cv.inner_folds, config.seed)
+    search = RandomizedSearchCV(
+        pipe,
+        search_space(model, task),
+        n_iter=config.search.n_iter,
+        cv=inner,
+        scoring="roc_auc" if task == "classification" else "neg_mean_squared_error",
+        random_state=config.seed,
+        n_jobs=1,
+        error_score="raise",
+    )
+    search.fit(X, y)
+    fitted = search.best_estimator_
+    if task == "classification" and config.cv.calibration != "none":
+        fitted = grouped_calibration(fitted, X, y, inner, config.cv.calibration)
+    params = {k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()}
+    return fitted, params, threshold
+
+
+def added_value(
+    config: ExperimentConfig, result: ExperimentResult, splits, progress: Progress
+) -> dict:
+    """Base vs extended model on identical folds, for each configured feature block."""
+    from eih_ml.evaluation.bootstrap import paired_bootstrap_difference
+    from eih_ml.evaluation.evaluate import clean_dict, metric_fn
+    from eih_ml.evaluation.nested_cv import nested_cross_validate
+    from eih_ml.features.derive import block_of
+
+    model = config.evaluation.added_value_model or config.models[0]
+    if model not in result.cvs:
+        raise ConfigError(
+            f"evaluation.added_value_model {model!r} is not among the models {config.models}."
+        )
+    task = config.outcome.task
+    metrics = ("auroc", "brier") if task == "classification" else ("r2", "rmse")
+    out = {}
+    for block in config.evaluation.added_value:
+        cols = [f for f in result.features if block_of(f) == block]
+        if not cols:
+            out[block] = {"note": f"no {block} features in these data: nothing to compare"}
+            continue
+        base_features = [f for f in result.features if f not in cols]
+        if not base_features:
+            out[block] = {"note": f"the model has only {block} features: no base model"}
+            continue
+        progress.start_model(f"{model} without {block}", len(splits))
+        base = nested_cross_validate(
+            result.X[base_features],
+            result.outcome.values.to_numpy(float)[result.rows],
+            result.groups,
+            splits,
+            model=model,
+            task=task,
+            rule=responder_rule(config) if task == "classification" else None,
+            inner_folds=config.cv.inner_folds,
+            n_iter=config.search.n_iter,
+            seed=config.seed,
+            biomarkers=config.features.biomarkers.model_dump(),
+            calibration=config.cv.calibration,
+            n_jobs=config.cv.n_jobs,
+            keep_models=False,
+            on_fold=lambda _f, m=f"{model} without {block}": progress.fold_done(m),
+        )
+        ext = result.cvs[model].oof
+        merged = ext.merge(base.oof, on=["repeat", "position"], suffixes=("_ext", "_base"))
+        diff = paired_bootstrap_difference(
+            merged["y_ext"].to_numpy(float),
+            merged["pred_base"].to_numpy(float),
+            merged["pred_ext"].to_numpy(float),
+            merged["participant_id_ext"].to_numpy(),
+            metric_fn(task),
+            metrics=metrics,
+            n_boot=config.bootstrap.n_resamples,
+            alpha=config.bootstrap.alpha,
+            seed=config.seed,
+        )
+        out[block] = {
+            "model": model,
+            "features_added": cols,
+            "n_base_features": len(base_features),
+            **clean_dict(diff.as_dict()),
+        }
+    return out
+
+
+# ------------------------------------------------------------------------------------- the flow
+def run_experiment(
+    config: ExperimentConfig,
+    *,
+    output_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    track: bool | None = None,
+) -> ExperimentResult:
+    """Run an experiment end to end and write ``summary.json`` and ``metrics.csv``.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        From :func:`eih_ml.config.load_config`.
+    output_dir : path, optional
+        Where results go (default ``runs/<config.name>``). Replaced only when the run succeeds.
+    progress : Progress, optional
+        Progress receiver (the CLI's progress bar).
+    track : bool, optional
+        Log to MLflow; default ``config.tracking.enabled``.
+    """
+    from eih_ml.evaluation.evaluate import (
+        curves,
+        evaluate_predictions,
+        evaluate_subgroups,
+        subgroup_labels,
+    )
+    from eih_ml.evaluation.nested_cv import (
+        check_cv_feasible,
+        nested_cross_validate,
+        outer_splits,
+        strat_labels,
+    )
+    from eih_ml.features.derive import derive_features, model_features
+    from eih_ml.features.questionnaires import QuestionnaireScoring
+    from eih_ml.models import model_matrix
+
+    progress = progress or Progress()
+    started = time.perf_counter()
+    task = config.outcome.task
+
+    progress.stage("Loading and validating the cohort")
+    cohort, source = load_cohort(config)
+
+    progress.stage("Deriving features and outcomes")
+    q = config.features.questionnaires
+    scoring = QuestionnaireScoring(tsk_form=q.tsk_form, hads_items=q.hads_items, **_rules(q))
+    table = derive_features(
+        cohort.data,
+        scoring=scoring,
+        ts_last_index=config.features.ts_last_index,
+        rpe_scale=config.features.rpe_scale,
+    )
+    rule = responder_rule(config)
+    outcome = define_outcome(
+        table,
+        site=config.outcome.site,
+        measure=config.outcome.measure,
+        task=task,
+        rule=rule,
+        against_rest=config.outcome.against_rest,
+    )
+    rows = outcome.values.notna().to_numpy()
+    analysed = table.loc[rows]
+    features = model_features(
+        analysed, dict(config.features.blocks), config.features.include, config.features.exclude
+    )
+    if not features:
+        raise ConfigError(
+            "No feature is left: every enabled block is empty in these data. Turn on more "
+            "blocks under features.blocks."
+        )
+    X = model_matrix(analysed, features)
+    groups = analysed["participant_id"].to_numpy(dtype=object)
+    values = outcome.values.to_numpy(float)[rows]
+    y_strat = strat_labels(values, task, rule)
+    check_cv_feasible(
+        y_strat if task == "classification" else None,
+        groups,
+        config.cv.outer_folds,
+        config.cv.inner_folds,
+    )
+    result = ExperimentResult(config, cohort, table, outcome, features, X, groups, rows=rows)
+    result.sample_size = sample_size(config, outcome, X, groups)
+
+    splits = outer_splits(
+        y_strat, groups, n_splits=config.cv.outer_folds, repeats=config.cv.repeats, seed=config.seed
+    )
+    labels = subgroup_labels(
+        analysed.reset_index(drop=True), config.evaluation.subgroups, config.evaluation.age_bands
+    )
+    for model in config.models:
+        progress.start_model(model, len(splits))
+        cv = nested_cross_validate(
+            X,
+            values,
+            groups,
+            splits,
+            model=model,
+            task=task,
+            rule=rule if task == "classification" else None,
+            inner_folds=config.cv.inner_folds,
+            n_iter=config.search.n_iter,
+            seed=config.seed,
+            biomarkers=config.features.biomarkers.model_dump(),
+            calibration=config.cv.calibration,
+            n_jobs=config.cv.n_jobs,
+            on_fold=lambda _f, m=model: progress.fold_done(m),
+        )
+        result.cvs[model] = cv
+        progress.stage(f"Evaluating {model}")
+        ev = evaluate_predictions(
+            cv.oof,
+            task,
+            n_boot=config.bootstrap.n_resamples,
+            alpha=config.bootstrap.alpha,
+            seed=config.seed,
+        )
+        ev["curves"] = curves(cv.oof, task, config.evaluation.decision_thresholds, config.seed)
+        ev["subgroups"] = evaluate_subgroups(
+            cv.oof,
+            labels,
+            task,
+            min_participants=config.evaluation.min_subgroup_participants,
+            n_boot=min(200, config.bootstrap.n_resamples),
+            alpha=config.bootstrap.alpha,
+            seed=config.seed,
+        )
+        ev["folds"] = [
+            {
+                "repeat": f.repeat,
+                "fold": f.fold,
+                "best_params": f.best_params,
+                "inner_score": f.inner_score,
+                "threshold": f.threshold,
+                "n_train_participants": f.n_train_participants,
+                "n_test_participants": f.n_test_participants,
+            }
+            for f in cv.folds
+        ]
+        ev["seconds"] = cv.seconds
+        result.evaluations[model] = ev
+
+    if config.evaluation.added_value:
+        progress.stage("Added value of feature blocks")
+        result.added_value = added_value(config, result, splits, progress)
+
+    result.best_model = _best_model(config, result.evaluations)
+    progress.stage(f"Refitting {result.best_model} on all participants")
+    result.final_model, result.final_params, final_threshold = fit_final_model(
+        config, result.best_model, X, values, groups
+    )
+    result.summary = _summary(
+        config, result, source, final_threshold, time.perf_counter() - started
+    )
+
+    out = Path(output_dir) if output_dir else Path("runs") / config.name
+    progress.stage(f"Writing results to {out}")
+    _write_outputs(result, out)
+    result.output_dir = out
+    if config.tracking.enabled if track is None else track:
+        progress.stage("Tracking in MLflow")
+        from eih_ml.tracking import track_experiment
+
+        result.run_id = track_experiment(result)
+    return result
+
+
+def _rules(q) -> dict:
+    from eih_ml.features.questionnaires import _RULE_DEFAULTS, ProrateRule
+
+    allowed = set(_RULE_DEFAULTS)
+    out = {}
+    for key, value in q.max_missing.items():
+        if key not in allowed:
+            raise ConfigError(
+                f"features.questionnaires.max_missing.{key}: unknown scale; allowed: "
+                + ", ".join(sorted(allowed))
+            )
+        out[key] = ProrateRule(value)
+    return out
+
+
+def _best_model(config: ExperimentConfig, evaluations: dict) -> str:
+    from eih_ml.evaluation.metrics import higher_is_better
+
+    pm = config.primary_metric
+    scores = {m: e["metrics"].get(pm) for m, e in evaluations.items()}
+    if any(v is None for v in scores.values()):
+        raise ConfigError(
+            f"evaluation.primary_metric {pm!r} is not a metric of this task; metrics: "
+            + ", ".join(k for k in next(iter(evaluations.values()))["metrics"] if "_ci_" not in k)
+        )
+    sign = 1 if higher_is_better(pm) else -1
+    return max(scores, key=lambda m: sign * scores[m])
+
+
+def _summary(
+    config, result: ExperimentResult, source: dict, final_threshold, seconds: float
+) -> dict:
+    from eih_ml.evaluation.evaluate import clean_dict
+
+    y = result.outcome.y.to_numpy(float)[result.rows]
+    prevalence = float(np.mean(y)) if config.outcome.task == "classification" else None
+    icc = config.outcome.reliability.icc
+    ceiling = reliability_ceiling(icc, prevalence if prevalence and 0 < prevalence < 1 else 0.5)
+    return {
+        "name": config.name,
+        "toolkit_version": __version__,
+        "config_digest": config.digest(),
+        "primary_metric": config.primary_metric,
+        "best_model": result.best_model,
+        "data": {
+            "source": source,
+            "fingerprint": data_fingerprint(result.X),
+            "n_participants": int(len(np.unique(result.groups))),
+            "n_sessions": len(result.groups),
+            "flow": result.cohort.flow,
+            "validation": result.cohort.summary() | {"source": source.get("path", source["kind"])},
+        },
+        "outcome": result.outcome.provenance()
+        | {
+            "prevalence": prevalence,
+            "final_threshold": final_threshold,
+            "notes": result.outcome.notes,
+        },
+        "reliability_ceiling": ceiling,
+        "features": result.features,
+        "sample_size": result.sample_size,
+        "models": {m: dict(e) for m, e in result.evaluations.items()},
+        "added_value": result.added_value,
+        "final_model": {"model": result.best_model, "params": clean_dict(result.final_params)},
+        "seconds": seconds,
+    }
+
+
+def metrics_table(summary: dict) -> pd.DataFrame:
+    """One row per model: every metric with its CI (the table the CLI prints)."""
+    rows = []
+    for model, ev in summary["models"].items():
+        rows.append({"model": model, **ev["metrics"]})
+    return pd.DataFrame(rows)
+
+
+def _write_outputs(result: ExperimentResult, out: Path) -> None:
+    import yaml
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / "summary.json").write_text(to_json(result.summary) + "\n", encoding="utf-8")
+        metrics_table(result.summary).to_csv(tmp / "metrics.csv", index=False, lineterminator="\n")
+        (tmp / "config.yaml").write_text(
+            yaml.safe_dump(result.config.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def json_safe(value):
+    """Recursively turn numpy values into Python ones and NaN / infinities into None."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NA:
+        return None
+    return value
+
+
+def to_json(value) -> str:
+    """Strict JSON (no NaN) of a summary."""
+    return json.dumps(json_safe(value), indent=2, allow_nan=False)

@@ -1,0 +1,235 @@
+"""Model factory: a scikit-learn Pipeline per model family, with its search space.
+
+Everything learned from data sits inside the Pipeline (the leakage rule, ARCHITECTURE.md), so each
+training fold refits it:
+
+=============== ==================================================================================
+model           preprocessing
+=============== ==================================================================================
+elastic_net     median imputation + missing-value indicators + standardisation; one-hot
+                categories; biomarkers: LOD substitution, log/sqrt, imputation, scaling.
+                Penalised logistic regression (saga, elastic net) or ElasticNet on a
+                standardised target.
+random_forest   one-hot categories; biomarker transform; missing values handled natively by
+                scikit-learn's trees (>= 1.4).
+xgboost         one-hot categories; biomarker transform; native missing values.
+=============== ==================================================================================
+
+Penalised, low-parameter models are preferred for cohorts of EIH-study size (Riley et al. 2019;
+EIH_REFERENCE.md section 6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from eih_ml.errors import ConfigError
+from eih_ml.features.derive import CATEGORICAL
+
+Task = Literal["classification", "regression"]
+
+
+@dataclass(frozen=True)
+class FeatureLayout:
+    """Which input columns go through which preprocessing branch."""
+
+    categorical: tuple[str, ...]
+    biomarker: tuple[str, ...]
+    numeric: tuple[str, ...]
+
+    @classmethod
+    def of(cls, features: list[str]) -> FeatureLayout:
+        """Split model features into categorical, biomarker and numeric columns."""
+        cat = tuple(f for f in features if f in CATEGORICAL)
+        bio = tuple(f for f in features if f.startswith("bio_"))
+        num = tuple(f for f in features if f not in cat and f not in bio)
+        return cls(cat, bio, num)
+
+
+def _categorical_branch():
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    return make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="missing"),
+        OneHotEncoder(handle_unknown="ignore", sparse_output=False, min_frequency=5),
+    )
+
+
+def make_preprocessor(model: str, features: list[str], biomarkers: dict | None = None):
+    """The ColumnTransformer of a model family (see the module docstring)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from eih_ml.features.biomarkers import BiomarkerTransformer
+
+    layout = FeatureLayout.of(features)
+    bio_args = biomarkers or {}
+    linear = model == "elastic_net"
+    branches = []
+    if layout.numeric:
+        num = (
+            make_pipeline(
+                SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+                StandardScaler(),
+            )
+            if linear
+            else "passthrough"
+        )
+        branches.append(("num", num, list(layout.numeric)))
+    if layout.categorical:
+        branches.append(("cat", _categorical_branch(), list(layout.categorical)))
+    if layout.biomarker:
+        bio = BiomarkerTransformer(**bio_args)
+        if linear:
+            bio = make_pipeline(
+                bio, SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+            )
+        branches.append(("bio", bio, list(layout.biomarker)))
+    return ColumnTransformer(branches, verbose_feature_names_out=False)
+
+
+def make_estimator(model: str, task: Task, seed: int = 0):
+    """The final estimator of a model family with sensible defaults (tuned by the search)."""
+    if model == "elastic_net":
+        if task == "classification":
+            from sklearn.linear_model import LogisticRegression
+
+            return LogisticRegression(
+                solver="saga", l1_ratio=0.5, C=0.1, max_iter=5000, tol=1e-3, random_state=seed
+            )
+        from sklearn.compose import TransformedTargetRegressor
+        from sklearn.linear_model import ElasticNet
+        from sklearn.preprocessing import StandardScaler
+
+        return TransformedTargetRegressor(
+            regressor=ElasticNet(alpha=0.1, l1_ratio=0.5, max_iter=5000, random_state=seed),
+            transformer=StandardScaler(),
+        )
+    if model == "random_forest":
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
+        return cls(
+            n_estimators=150, min_samples_leaf=10, max_features=0.5, n_jobs=1, random_state=seed
+        )
+    if model == "xgboost":
+        from xgboost import XGBClassifier, XGBRegressor
+
+        common = {
+            "n_estimators": 150,
+            "learning_rate": 0.05,
+            "max_depth": 3,
+            "subsample": 0.8,
+            "colsample_bytree": 0.8,
+            "min_child_weight": 5,
+            "tree_method": "hist",
+            "n_jobs": 1,
+            "random_state": seed,
+        }
+        if task == "classification":
+            return XGBClassifier(eval_metric="logloss", **common)
+        return XGBRegressor(**common)
+    raise ConfigError(f"Unknown model {model!r}; models: elastic_net, random_forest, xgboost.")
+
+
+def make_pipeline(
+    model: str,
+    features: list[str],
+    task: Task,
+    *,
+    seed: int = 0,
+    biomarkers: dict | None = None,
+):
+    """A Pipeline ``prep -> model`` for one model family.
+
+    Parameters
+    ----------
+    model : {"elastic_net", "random_forest", "xgboost"}
+    features : list of str
+        Model feature columns (from :func:`eih_ml.features.derive.model_features`).
+    task : {"classification", "regression"}
+    seed : int
+        Random state of the estimator.
+    biomarkers : dict, optional
+        Keyword arguments of :class:`~eih_ml.features.biomarkers.BiomarkerTransformer`.
+    """
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline(
+        [
+            ("prep", make_preprocessor(model, features, biomarkers)),
+            ("model", make_estimator(model, task, seed)),
+        ]
+    )
+
+
+def search_space(model: str, task: Task) -> dict:
+    """Random-search distributions (parameter names prefixed for the Pipeline)."""
+    from scipy.stats import loguniform, randint, uniform
+
+    if model == "elastic_net":
+        if task == "classification":
+            return {"model__C": loguniform(1e-3, 10.0), "model__l1_ratio": uniform(0.05, 0.9)}
+        return {
+            "model__regressor__alpha": loguniform(1e-3, 1.0),
+            "model__regressor__l1_ratio": uniform(0.05, 0.9),
+        }
+    if model == "random_forest":
+        return {
+            "model__min_samples_leaf": randint(3, 40),
+            "model__max_features": uniform(0.2, 0.6),
+            "model__max_depth": [None, 3, 5, 8],
+        }
+    if model == "xgboost":
+        return {
+            "model__learning_rate": loguniform(0.01, 0.2),
+            "model__max_depth": randint(2, 6),
+            "model__n_estimators": randint(50, 300),
+            "model__min_child_weight": randint(1, 20),
+            "model__subsample": uniform(0.6, 0.4),
+            "model__colsample_bytree": uniform(0.5, 0.5),
+            "model__reg_lambda": loguniform(0.1, 10.0),
+        }
+    raise ConfigError(f"Unknown model {model!r}; models: elastic_net, random_forest, xgboost.")
+
+
+def predict_scores(pipeline, X, task: Task) -> np.ndarray:
+    """Probability of the responder class (classification) or the predicted EIH (regression)."""
+    if task == "classification":
+        return pipeline.predict_proba(X)[:, 1]
+    return np.asarray(pipeline.predict(X), dtype=float)
+
+
+def model_matrix(table, features: list[str]):
+    """The model input: categoricals as object with NaN for missing, everything else float.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Feature table (:func:`eih_ml.features.derive.derive_features`).
+    features : list of str
+        Columns to keep, in this order.
+    """
+    import pandas as pd
+
+    X = pd.DataFrame(index=table.index)
+    for col in features:
+        values = table[col]
+        if col in CATEGORICAL:
+            X[col] = values.astype(object).where(values.notna(), np.nan)
+        else:
+            X[col] = pd.to_numeric(values, errors="coerce").astype(float)
+    return X
+
+
+def n_parameters(pipeline, X) -> int:
+    """Candidate predictor parameters after preprocessing (for the Riley sample size)."""
+    prep = pipeline.named_steps["prep"]
+    return int(prep.fit(X).transform(X[:5]).shape[1])

@@ -1,0 +1,64 @@
+"""Print an experiment's metrics as a table: each metric with its confidence interval."""
+
+from __future__ import annotations
+
+CLASSIFICATION_COLUMNS = (
+    "auroc",
+    "auprc",
+    "brier",
+    "brier_scaled",
+    "calibration_intercept",
+    "calibration_slope",
+)
+REGRESSION_COLUMNS = ("rmse", "mae", "r2", "calibration_slope")
+
+
+def _fmt(metrics: dict, name: str) -> str:
+    value = metrics.get(name)
+    if value is None:
+        return "-"
+    lo, hi = metrics.get(f"{name}_ci_low"), metrics.get(f"{name}_ci_high")
+    ci = f" ({lo:.2f} to {hi:.2f})" if lo is not None and hi is not None else ""
+    return f"{value:.3f}{ci}"
+
+
+def print_summary(summary: dict, console) -> None:
+    """A rich table of models x metrics, then sample size, reliability ceiling and added value."""
+    from rich.table import Table
+
+    task = summary["outcome"]["task"]
+    cols = CLASSIFICATION_COLUMNS if task == "classification" else REGRESSION_COLUMNS
+    table = Table(title=f"{summary['name']}: {summary['outcome']['outcome']} ({task})")
+    table.add_column("model")
+    for c in cols:
+        table.add_column(c, justify="right")
+    for model, ev in summary["models"].items():
+        mark = " *" if model == summary["best_model"] else ""
+        table.add_row(model + mark, *(_fmt(ev["metrics"], c) for c in cols))
+    console.print(table)
+    console.print(f"* best by {summary['primary_metric']}; 95 % participant-bootstrap CIs.")
+    ss = summary["sample_size"]
+    console.print(f"Sample size: {ss['verdict']}")
+    rc = summary["reliability_ceiling"]
+    console.print(
+        f"Reliability ceiling (ICC {rc['icc']:.2f}): max R2 {rc['max_r2']:.2f}, max AUROC "
+        f"{rc['max_auroc']:.2f}, test-retest kappa of the label {rc['retest_kappa']:.2f}."
+    )
+    for block, av in summary.get("added_value", {}).items():
+        if "note" in av:
+            console.print(f"Added value of {block}: {av['note']}")
+        else:
+            console.print(f"Added value of {block} ({av['model']}): {added_value_text(av)}")
+
+
+def added_value_text(av: dict) -> str:
+    """'auroc +0.012 (-0.010 to +0.035); brier ...' from a paired comparison."""
+    parts = []
+    for key in av:
+        if key.endswith("_difference"):
+            m = key.removesuffix("_difference")
+            lo, hi = av.get(f"{key}_ci_low"), av.get(f"{key}_ci_high")
+            if av[key] is None or lo is None or hi is None:
+                continue
+            parts.append(f"{m} {av[key]:+.3f} ({lo:+.3f} to {hi:+.3f})")
+    return "; ".join(parts)

@@ -148,13 +148,32 @@ def sample_size(config: ExperimentConfig, outcome: Outcome, X: pd.DataFrame, gro
         verdict = res.verdict(n_avail, events)
         extra = {"prevalence": phi, "anticipated_r2_cs": r2_cs, "events_available": events}
     else:
+        import dataclasses
+
         v = outcome.values.dropna()
         r2 = config.evaluation.anticipated_r2
-        res = sample_size_continuous(
-            p, r2, intercept=float(v.mean()), sd=float(v.std()), available_n=n_avail
+        # EIH is a change score whose mean can lie near 0, where Riley's criterion 4 (precise
+        # intercept, relative margin) explodes; it is reported as advisory, not required.
+        mean = float(v.mean())
+        intercept = (
+            mean
+            if abs(mean) >= 0.5 * float(v.std())
+            else float(np.sign(mean) or 1) * 0.5 * float(v.std())
         )
+        res = sample_size_continuous(
+            p, r2, intercept=intercept, sd=float(v.std()), available_n=n_avail
+        )
+        criteria = dict(res.criteria)
+        advisory = criteria.pop("intercept", None)
+        res = dataclasses.replace(res, n_required=max(criteria.values()))
         verdict = res.verdict(n_avail)
-        extra = {"anticipated_r2": r2}
+        extra = {
+            "anticipated_r2": r2,
+            "intercept_criterion_advisory": advisory,
+            "note": "Criterion 4 (precise intercept) is advisory for a change score whose mean "
+            "can be near 0; it is computed with |intercept| floored at half the outcome's SD "
+            f"(observed mean {mean:.3g}).",
+        }
     return {
         "n_parameters": p,
         "n_required": int(res.n_required),

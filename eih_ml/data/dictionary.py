@@ -26,6 +26,7 @@ Example
 from __future__ import annotations
 
 import re
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -148,6 +149,7 @@ def _format_pydantic_error(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+@cache
 def default_dictionary() -> ColumnDictionary:
     """The dictionary for data already in canonical names (biomarker units and LODs declared)."""
     text = resources.files("eih_ml.data").joinpath("default_dictionary.yaml").read_text("utf-8")

@@ -1,0 +1,328 @@
+"""The model bundle: the final pipeline with everything a prediction needs to be explained.
+
+A bundle holds the fitted pipeline (refit on all participants with the chosen hyperparameters),
+a participant-grouped cross-conformal predictor for its uncertainty, and aggregates of the
+training cohort (percentile grids, category counts: never a participant's row) for percentiles
+and out-of-distribution warnings. It is saved as a folder:
+
+* ``pipeline.skops`` and ``conformal.skops``: scikit-learn objects stored with skops, loaded with
+  an explicit allowlist of trusted type families (never pickle);
+* ``bundle.json``: task, features and their metadata, outcome definition, the threshold, the
+  training cohort's aggregates and provenance.
+
+:meth:`ModelBundle.predict` takes rows in the data contract's canonical columns (questionnaire
+items or totals, PPT trials, protocol...) and returns, per row, the prediction, its uncertainty,
+the top contributing factors and the out-of-distribution flag. The MLflow pyfunc, the CLI and the
+web app all call it, so they return the same columns.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from eih_ml import __version__
+from eih_ml.errors import DataError, ModelError
+from eih_ml.explain.reference import CohortReference
+from eih_ml.features.metadata import feature_info
+
+BUNDLE_FORMAT = 1
+#: Type families a bundle may contain; anything else in a file is refused at load.
+TRUSTED_MODULES = ("sklearn.", "xgboost.", "mapie.", "eih_ml.", "numpy.", "scipy.", "builtins.")
+CLASSES = ("non-responder", "responder")
+
+
+def _dump(obj, path: Path) -> None:
+    import skops.io as sio
+
+    sio.dump(obj, path)
+
+
+def _load(path: Path):
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=path)
+    refused = [t for t in untrusted if not t.startswith(TRUSTED_MODULES)]
+    if refused:
+        raise ModelError(
+            f"{path} contains types outside the trusted families ({', '.join(TRUSTED_MODULES)}): "
+            f"{', '.join(refused)}. It was not written by eih_ml; refusing to load it."
+        )
+    return sio.load(path, trusted=untrusted)
+
+
+@dataclass
+class ModelBundle:
+    """A fitted model with its uncertainty, reference cohort and metadata."""
+
+    pipeline: object
+    conformal: object | None
+    meta: dict
+    reference: CohortReference = field(default_factory=CohortReference)
+    _attributor: object | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------------------- properties
+    @property
+    def task(self) -> str:
+        """classification or regression."""
+        return self.meta["task"]
+
+    @property
+    def features(self) -> list[str]:
+        """Model input features, in order."""
+        return list(self.meta["features"])
+
+    def __repr__(self) -> str:
+        o = self.meta["outcome"]
+        return (
+            f"<ModelBundle {self.meta['model']}: {self.task} of {o['outcome']}, "
+            f"{len(self.features)} features, trained on {self.reference.n_participants} "
+            "participants>"
+        )
+
+    @property
+    def attributor(self):
+        """The SHAP attributor (built once)."""
+        if self._attributor is None:
+            from eih_ml.explain.attribution import Attributor
+
+            mean = self.meta.get("background_mean")
+            self._attributor = Attributor(
+                self.pipeline, self.task, None if mean is None else np.asarray(mean)
+            )
+        return self._attributor
+
+    # ------------------------------------------------------------------------------------ build
+    @classmethod
+    def build(cls, result, *, confidence_level: float = 0.9) -> ModelBundle:
+        """Bundle the final model of an experiment (:class:`eih_ml.experiment.ExperimentResult`)."""
+        from sklearn.base import clone
+
+        from eih_ml.explain.attribution import background_mean
+        from eih_ml.explain.conformal import fit_conformal
+        from eih_ml.outcomes import label
+
+        config = result.config
+        task = config.outcome.task
+        values = result.outcome.values.to_numpy(float)[result.rows]
+        threshold = result.summary["outcome"].get("final_threshold")
+        y = label(values, threshold, task).astype(int) if task == "classification" else values
+        conformal = fit_conformal(
+            clone(result.final_model),
+            result.X,
+            y,
+            result.groups,
+            task,
+            confidence_level=confidence_level,
+            n_folds=config.cv.outer_folds,
+        )
+        reference = CohortReference.from_training(result.X, result.groups)
+        from eih_ml.data.dictionary import load_dictionary
+
+        biomarkers = load_dictionary(config.data.dictionary).biomarkers
+        meta = {
+            "format": BUNDLE_FORMAT,
+            "toolkit_version": __version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "model": result.best_model,
+            "params": result.final_params,
+            "task": task,
+            "features": list(result.X.columns),
+            "feature_info": {f: feature_info(f, biomarkers).as_dict() for f in result.X.columns},
+            "outcome": result.summary["outcome"],
+            "threshold": threshold,
+            "confidence_level": confidence_level,
+            "primary_metric": config.primary_metric,
+            "performance": result.summary["models"][result.best_model]["metrics"],
+            "derive": {
+                "questionnaires": config.features.questionnaires.model_dump(),
+                "ts_last_index": config.features.ts_last_index,
+                "rpe_scale": config.features.rpe_scale,
+            },
+            "training_cohort": {
+                "n_participants": reference.n_participants,
+                "n_sessions": reference.n_sessions,
+                "source": result.summary["data"]["source"],
+                "fingerprint": result.summary["data"]["fingerprint"],
+                "conditions": reference.categories.get("condition", {}),
+                "sex": reference.categories.get("sex", {}),
+            },
+            "reliability_ceiling": result.summary["reliability_ceiling"],
+            "background_mean": (
+                background_mean(result.final_model, result.X).tolist()
+                if result.best_model == "elastic_net"
+                else None
+            ),
+        }
+        return cls(result.final_model, conformal, meta, reference)
+
+    # -------------------------------------------------------------------------------- save/load
+    def save(self, directory: str | Path) -> Path:
+        """Write the bundle folder (pipeline.skops, conformal.skops, bundle.json)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        _dump(self.pipeline, directory / "pipeline.skops")
+        if self.conformal is not None:
+            _dump(self.conformal, directory / "conformal.skops")
+        meta = {**self.meta, "reference": self.reference.to_dict()}
+        (directory / "bundle.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ModelBundle:
+        """Read a bundle folder written by :meth:`save`."""
+        directory = Path(directory)
+        meta_path = directory / "bundle.json"
+        if not meta_path.is_file():
+            raise ModelError(
+                f"{directory} is not an eih_ml model bundle (no bundle.json). Pass the folder "
+                "written by 'eih-ml train', or a models:/ or runs:/ URI."
+            )
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format") != BUNDLE_FORMAT:
+            raise ModelError(
+                f"{directory}: bundle format {meta.get('format')} is not {BUNDLE_FORMAT}; "
+                "retrain the model with this version of eih_ml."
+            )
+        reference = CohortReference.from_dict(meta.pop("reference"))
+        conformal_path = directory / "conformal.skops"
+        conformal = _load(conformal_path) if conformal_path.exists() else None
+        return cls(_load(directory / "pipeline.skops"), conformal, meta, reference)
+
+    # ------------------------------------------------------------------------------- prediction
+    def prepare(self, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
+        """Canonical input rows -> (ids, model matrix, per-row list of features not measured).
+
+        Raises
+        ------
+        DataError
+            Values out of range, text in number fields, unknown categories: every problem named
+            with its row and column.
+        """
+        from eih_ml.data.load import load_frame
+        from eih_ml.data.validate import validate_cohort
+        from eih_ml.features.derive import derive_features
+        from eih_ml.features.questionnaires import QuestionnaireScoring
+        from eih_ml.models import model_matrix
+
+        if not isinstance(raw, pd.DataFrame) or raw.empty:
+            raise DataError("Expected one or more patients as rows of a table; found none.")
+        raw = raw.copy()
+        if "participant_id" not in raw.columns:
+            raw["participant_id"] = [f"patient-{i + 1}" for i in range(len(raw))]
+        if "session_id" not in raw.columns:
+            raw["session_id"] = [f"row-{i + 1}" for i in range(len(raw))]
+        study = load_frame(raw, source="prediction input")
+        report = validate_cohort(study, require_outcome=False)
+        q = self.meta["derive"]["questionnaires"]
+        scoring = QuestionnaireScoring(tsk_form=q["tsk_form"], hads_items=q["hads_items"])
+        table = derive_features(
+            report.data,
+            scoring=scoring,
+            ts_last_index=self.meta["derive"]["ts_last_index"],
+            rpe_scale=self.meta["derive"]["rpe_scale"],
+        )
+        for col in self.features:
+            if col not in table.columns:
+                table[col] = np.nan
+        X = model_matrix(table, self.features)
+        missing = [
+            [f for f in self.features if not f.endswith(("_nd", "_lod")) and pd.isna(X.iloc[i][f])]
+            for i in range(len(X))
+        ]
+        ids = table[["participant_id", "session_id"]].astype(str).reset_index(drop=True)
+        return ids, X, missing
+
+    def predict(self, raw: pd.DataFrame, top_k: int = 5) -> pd.DataFrame:
+        """Prediction, uncertainty, top factors and OOD flag for each input row.
+
+        Columns: participant_id, session_id, predicted_class / probability (classification) or
+        eih_kpa (regression), prediction_set or interval_low / interval_high,
+        confidence_level, top_factors (JSON list), ood, ood_reasons.
+        """
+        ids, X, missing = self.prepare(raw)
+        return self.predict_matrix(X, ids, missing, top_k=top_k)
+
+    def predict_matrix(
+        self,
+        X: pd.DataFrame,
+        ids: pd.DataFrame | None = None,
+        missing: list[list[str]] | None = None,
+        top_k: int = 5,
+    ) -> pd.DataFrame:
+        """:meth:`predict` on an already prepared model matrix."""
+        from eih_ml.explain.conformal import describe_set, prediction_intervals, prediction_sets
+        from eih_ml.models import predict_scores
+
+        n = len(X)
+        ids = (
+            ids
+            if ids is not None
+            else pd.DataFrame(
+                {"participant_id": [f"patient-{i + 1}" for i in range(n)], "session_id": ""}
+            )
+        )
+        out = ids.reset_index(drop=True).copy()
+        scores = predict_scores(self.pipeline, X, self.task)
+        if self.task == "classification":
+            out["predicted_class"] = np.where(scores >= 0.5, CLASSES[1], CLASSES[0])
+            out["probability"] = scores
+            if self.conformal is not None:
+                sets = prediction_sets(self.conformal, X)
+                out["prediction_set"] = [describe_set(s) for s in sets]
+        else:
+            out["eih_kpa"] = scores
+            if self.conformal is not None:
+                bounds = prediction_intervals(self.conformal, X)
+                out["interval_low"], out["interval_high"] = bounds[:, 0], bounds[:, 1]
+        out["confidence_level"] = self.meta["confidence_level"]
+        factors = self.top_factors(X, top_k)
+        out["top_factors"] = [json.dumps(f) for f in factors]
+        ood = self.reference.out_of_range(X)
+        missing = missing or [[] for _ in range(n)]
+        for i in range(n):
+            if len(missing[i]) > len(self.features) / 2:
+                ood[i].append(f"{len(missing[i])} of {len(self.features)} inputs were not measured")
+        out["ood"] = [bool(r) for r in ood]
+        out["ood_reasons"] = ["; ".join(r) for r in ood]
+        return out
+
+    def top_factors(self, X: pd.DataFrame, top_k: int = 5) -> list[list[dict]]:
+        """Per row, the ``top_k`` features with the largest |SHAP|, in clinical terms."""
+        att = self.attributor.explain(X)
+        rows = []
+        info = self.meta["feature_info"]
+        for i in range(len(X)):
+            contrib = att.values.iloc[i]
+            order = contrib.abs().sort_values(ascending=False).index[:top_k]
+            row = []
+            for f in order:
+                value = X.iloc[i][f]
+                is_num = isinstance(value, int | float | np.floating) and not isinstance(
+                    value, bool
+                )
+                row.append(
+                    {
+                        "feature": f,
+                        "label": info.get(f, {}).get("label", f),
+                        "domain": info.get(f, {}).get("domain", ""),
+                        "unit": info.get(f, {}).get("unit", ""),
+                        "value": (
+                            None
+                            if value is None or (is_num and not np.isfinite(value))
+                            else (float(value) if is_num else str(value))
+                        ),
+                        "percentile": (
+                            self.reference.percentile(f, float(value)) if is_num else None
+                        ),
+                        "contribution": float(contrib[f]),
+                        "direction": "raises" if contrib[f] > 0 else "lowers",
+                    }
+                )
+            rows.append(row)
+        return rows

@@ -1,0 +1,173 @@
+"""SHAP attributions in clinical terms: one value per clinical input feature.
+
+The fast exact explainer of each model family runs on the transformed features
+(``pipeline[:-1].transform(X)``; ``shap.TreeExplainer`` rejects a Pipeline, STACK.md) and the
+columns are mapped back to the clinical inputs: one-hot columns, missing-value indicators and
+below-LOD indicators are summed into the feature they come from (names and labels from
+:mod:`eih_ml.features.metadata`).
+
+=============== ================================== =======================================
+model           explainer                          attribution space (``output_space``)
+=============== ================================== =======================================
+xgboost         TreeSHAP (shap.TreeExplainer)      log-odds (classification) / kPa
+random_forest   TreeSHAP (shap.TreeExplainer)      probability (classification) / kPa
+elastic_net     linear SHAP, interventional:       log-odds (classification) / kPa
+                coef x (x - training mean)
+=============== ================================== =======================================
+
+Additivity holds in that space: ``base_value + sum(values) = model output``. For an elastic net
+regression fitted on a standardised target the values are scaled back to kPa. With a recalibrated
+classifier the underlying (uncalibrated) model is explained: calibration is monotone, so the
+direction and ranking of contributions are unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from eih_ml.features.metadata import source_feature
+
+
+@dataclass
+class Attribution:
+    """Attributions of some rows.
+
+    Attributes
+    ----------
+    base_value : float
+        Expected model output over the training data (in ``output_space``).
+    values : pandas.DataFrame
+        Rows x clinical input features.
+    output : numpy.ndarray
+        Model output per row in ``output_space`` (``base_value + values.sum(axis=1)``).
+    output_space : str
+        "log-odds", "probability" or "kPa".
+    """
+
+    base_value: float
+    values: pd.DataFrame
+    output: np.ndarray
+    output_space: str
+
+
+def unwrap(fitted):
+    """The fitted Pipeline inside a recalibrated classifier (or the pipeline itself)."""
+    inner = getattr(fitted, "calibrated_classifiers_", None)
+    if inner:
+        return inner[0].estimator
+    return fitted
+
+
+class Attributor:
+    """Explains a fitted model pipeline (``prep`` -> ``model``) row by row.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Fitted, or a fitted ``CalibratedClassifierCV`` around one.
+    task : {"classification", "regression"}
+    background_mean : numpy.ndarray, optional
+        Mean of the transformed training features (linear models): the reference point of
+        interventional linear SHAP. Stored in the model bundle (an aggregate, not patient data).
+    """
+
+    def __init__(self, pipeline, task: str, background_mean: np.ndarray | None = None):
+        self.pipeline = unwrap(pipeline)
+        self.task = task
+        self.prep = self.pipeline[:-1]
+        self.model = self.pipeline[-1]
+        self.inputs = list(self.prep.feature_names_in_)
+        self.transformed_names = [str(n) for n in self.prep.get_feature_names_out()]
+        sources = [source_feature(n, self.inputs) for n in self.transformed_names]
+        self._groups = pd.Index(sources)
+        self._kind = self._model_kind()
+        self.background_mean = None if background_mean is None else np.asarray(background_mean)
+        self._tree = None
+        if self._kind == "tree":
+            import shap
+
+            self._tree = shap.TreeExplainer(self.model)
+
+    def _model_kind(self) -> str:
+        name = type(self.model).__name__
+        if name.startswith(("XGB", "RandomForest")):
+            return "tree"
+        return "linear"
+
+    @property
+    def output_space(self) -> str:
+        """The space in which attributions add up."""
+        if self.task == "regression":
+            return "kPa"
+        if type(self.model).__name__.startswith("RandomForest"):
+            return "probability"
+        return "log-odds"
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Model input after preprocessing."""
+        return np.asarray(self.prep.transform(X), dtype=float)
+
+    def explain(self, X: pd.DataFrame) -> Attribution:
+        """Attributions per clinical input feature for each row of ``X``."""
+        Xt = self.transform(X)
+        if self._kind == "tree":
+            raw = self._tree.shap_values(Xt)
+            base = self._tree.expected_value
+            raw = np.asarray(raw)
+            if raw.ndim == 3:  # (rows, features, classes): responder class
+                raw = raw[:, :, 1]
+                base = np.asarray(base).reshape(-1)[1]
+            base = float(np.asarray(base).reshape(-1)[0])
+        else:
+            raw, base = self._linear(Xt)
+        values = pd.DataFrame(raw, columns=self._groups, index=X.index)
+        values = values.T.groupby(level=0, sort=False).sum().T
+        values = values.reindex(columns=self.inputs, fill_value=0.0)
+        return Attribution(base, values, base + values.sum(axis=1).to_numpy(), self.output_space)
+
+    def _linear(self, Xt: np.ndarray) -> tuple[np.ndarray, float]:
+        model = self.model
+        scale, shift = 1.0, 0.0
+        if hasattr(model, "regressor_"):  # TransformedTargetRegressor on a standardised target
+            scale = float(model.transformer_.scale_[0])
+            shift = float(model.transformer_.mean_[0])
+            model = model.regressor_
+        coef = np.asarray(model.coef_, dtype=float).reshape(-1)
+        intercept = float(np.asarray(model.intercept_).reshape(-1)[0])
+        mean = self.background_mean if self.background_mean is not None else np.zeros(len(coef))
+        values = (Xt - mean) * coef * scale
+        base = (intercept + float(mean @ coef)) * scale + shift
+        return values, base
+
+
+def background_mean(pipeline, X: pd.DataFrame) -> np.ndarray:
+    """Mean of the transformed training features (the linear SHAP reference point)."""
+    prep = unwrap(pipeline)[:-1]
+    return np.asarray(prep.transform(X), dtype=float).mean(axis=0)
+
+
+def model_output(pipeline, X: pd.DataFrame, task: str, output_space: str) -> np.ndarray:
+    """The model's output in ``output_space`` (to check additivity)."""
+    inner = unwrap(pipeline)
+    if task == "regression":
+        return np.asarray(inner.predict(X), dtype=float)
+    p = inner.predict_proba(X)[:, 1]
+    if output_space == "probability":
+        return p
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.log(p / (1 - p))
+
+
+def global_importance(values: pd.DataFrame) -> pd.DataFrame:
+    """Mean |SHAP| per feature, largest first."""
+    imp = values.abs().mean(axis=0).sort_values(ascending=False)
+    return imp.rename("mean_abs_shap").to_frame()
+
+
+def domain_attribution(values: pd.DataFrame, domains: dict[str, str]) -> pd.DataFrame:
+    """Attributions summed per domain (QST, psychological, biomarker, clinical, ...)."""
+    mapping = {c: domains.get(c, "clinical") for c in values.columns}
+    return values.T.groupby(mapping).sum().T

@@ -1,0 +1,99 @@
+"""The training cohort as a reference: percentiles, plausible ranges and category counts.
+
+Stored with the model so that a patient's value can be placed in the training cohort ("higher
+than 80 % of the cohort") and flagged when it lies outside what the model has seen (the
+out-of-distribution warning). Only aggregates are kept: a grid of percentiles (1st, 5th, 10th,
+..., 95th, 99th), never a participant's value; categories with their counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from eih_ml.features.derive import CATEGORICAL
+
+#: Percentiles stored per numeric feature.
+GRID = (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99)
+#: A category seen in fewer training participants than this is "rare".
+RARE_PARTICIPANTS = 10
+
+
+@dataclass
+class CohortReference:
+    """Aggregates of the training cohort (JSON-serialisable)."""
+
+    quantiles: dict[str, list[float]] = field(default_factory=dict)
+    categories: dict[str, dict[str, int]] = field(default_factory=dict)
+    n_participants: int = 0
+    n_sessions: int = 0
+
+    @classmethod
+    def from_training(cls, X: pd.DataFrame, groups: np.ndarray) -> CohortReference:
+        """Percentile grids of numeric features and participant counts of categories."""
+        ref = cls(n_participants=int(len(pd.unique(groups))), n_sessions=len(X))
+        for col in X.columns:
+            if col.endswith(("_nd", "_lod")):
+                continue
+            if col in CATEGORICAL:
+                first = pd.DataFrame({"g": groups, "v": X[col].to_numpy()}).drop_duplicates("g")
+                counts = first["v"].dropna().astype(str).value_counts()
+                ref.categories[col] = {str(k): int(v) for k, v in counts.items()}
+            else:
+                v = X[col].dropna().to_numpy(float)
+                if len(v) >= 10:
+                    ref.quantiles[col] = [float(q) for q in np.percentile(v, GRID)]
+        return ref
+
+    def percentile(self, feature: str, value: float) -> float | None:
+        """Approximate percentile (0-100) of ``value`` in the training cohort."""
+        q = self.quantiles.get(feature)
+        if q is None or value is None or not np.isfinite(value):
+            return None
+        return float(np.interp(value, q, GRID, left=0.0, right=100.0))
+
+    def out_of_range(self, X: pd.DataFrame) -> list[list[str]]:
+        """Per row, the reasons it lies outside the training cohort (empty list: none)."""
+        reasons: list[list[str]] = [[] for _ in range(len(X))]
+        for col, q in self.quantiles.items():
+            if col not in X.columns:
+                continue
+            v = X[col].to_numpy(float)
+            lo, hi = q[0], q[-1]
+            for i in np.flatnonzero(np.isfinite(v) & ((v < lo) | (v > hi))):
+                side = "below" if v[i] < lo else "above"
+                reasons[i].append(
+                    f"{col} = {v[i]:.4g} is {side} the range of 98 % of the training cohort "
+                    f"({lo:.4g} to {hi:.4g})"
+                )
+        for col, counts in self.categories.items():
+            if col not in X.columns:
+                continue
+            for i, value in enumerate(X[col].to_numpy(object)):
+                if value is None or (isinstance(value, float) and np.isnan(value)):
+                    continue
+                n = counts.get(str(value), 0)
+                if n == 0:
+                    reasons[i].append(f"{col} '{value}' was absent from the training cohort")
+                elif n < RARE_PARTICIPANTS:
+                    reasons[i].append(
+                        f"{col} '{value}' was rare in the training cohort ({n} participants)"
+                    )
+        return reasons
+
+    def to_dict(self) -> dict:
+        """JSON form."""
+        return {
+            "grid": list(GRID),
+            "quantiles": self.quantiles,
+            "categories": self.categories,
+            "n_participants": self.n_participants,
+            "n_sessions": self.n_sessions,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CohortReference:
+        """Inverse of :meth:`to_dict`."""
+        return cls(d["quantiles"], d["categories"], d["n_participants"], d["n_sessions"])

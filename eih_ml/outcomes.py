@@ -38,6 +38,8 @@ Rule = Literal["gt0", "sem", "2sem", "mdc95", "pct"]
 Task = Literal["classification", "regression", "three_class"]
 
 RULES: tuple[str, ...] = ("gt0", "sem", "2sem", "mdc95", "pct")
+TASKS: tuple[str, ...] = ("classification", "three_class", "regression")
+SEM_SOURCES: tuple[str, ...] = ("published", "training")
 CLASS_NAMES = ("hyperalgesic", "non_responder", "hypoalgesic")
 
 
@@ -115,8 +117,19 @@ class ResponderRule:
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ConfigError(f"outcome.rule must be one of {', '.join(RULES)}; got {self.rule!r}")
+        if self.sem_source not in SEM_SOURCES:
+            raise ConfigError(
+                f"outcome.sem_source must be one of {', '.join(SEM_SOURCES)}; "
+                f"got {self.sem_source!r}"
+            )
         if self.icc is not None and not 0.0 <= self.icc < 1.0:
             raise ConfigError(f"outcome.reliability.icc must be in [0, 1); got {self.icc}")
+        for key in ("sem", "sd"):
+            value = getattr(self, key)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ConfigError(
+                    f"outcome.reliability.{key} must be a positive number (kPa); got {value}"
+                )
         published_sem_missing = self.sem is None and (self.sd is None or self.icc is None)
         if self.needs_sem and self.sem_source == "published" and published_sem_missing:
             raise ConfigError(
@@ -170,7 +183,12 @@ class ResponderRule:
             raise ValueError("this rule needs the training outcome values")
         v = pd.Series(np.asarray(values, dtype=float))
         if groups is not None:
-            v = v[~pd.Series(np.asarray(groups)).duplicated().to_numpy()]
+            # The first session *with an outcome* of each participant: drop missing values
+            # before keeping one session, so a missing first session does not drop the person.
+            g = pd.Series(np.asarray(groups))
+            ok = v.notna().to_numpy()
+            v, g = v[ok], g[ok]
+            v = v[~g.duplicated().to_numpy()]
         v = v.dropna()
         if len(v) < 3:
             raise DataError(
@@ -196,6 +214,8 @@ def label(values: np.ndarray | pd.Series, threshold: float, task: Task) -> np.nd
     >>> label(np.array([-30.0, 0.0, 12.0, np.nan]), 10.0, "three_class").tolist()
     [0.0, 1.0, 2.0, nan]
     """
+    if task not in TASKS:
+        raise ConfigError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
     v = np.asarray(values, dtype=float)
     out = np.full(v.shape, np.nan)
     ok = np.isfinite(v)
@@ -298,11 +318,16 @@ def define_outcome(
     DataError
         No row has this outcome.
     """
+    if task not in TASKS:
+        raise ConfigError(f"outcome.task must be one of {', '.join(TASKS)}; got {task!r}")
     rule = rule or ResponderRule()
     rule_used = None if task == "regression" else rule
     name = outcome_column(site, "adj" if against_rest else measure, rule_used and rule_used.rule)
-    if against_rest and rule_used and rule_used.rule == "pct":
-        raise ConfigError("The pct rule reads the relative change; it cannot be against_rest.")
+    if (against_rest or measure == "adj") and rule_used and rule_used.rule == "pct":
+        raise ConfigError(
+            "The pct rule reads the relative change (eih_rel_*); it cannot be against_rest or "
+            "use measure 'adj'. Use another rule (e.g. sem or gt0) for the rest-adjusted change."
+        )
     if name not in table.columns:
         available = sorted(c for c in table.columns if c.startswith("eih_"))
         hint = (
@@ -326,9 +351,14 @@ def define_outcome(
         notes.append(f"{excluded} row(s) without {name} are left out of this experiment.")
     if task == "regression":
         return Outcome(name, values, task, None, None, values, excluded, notes)
-    g = table["participant_id"] if groups is None else groups
     if rule.uses_training_data:
-        threshold_all = rule.threshold(values.to_numpy(), g.to_numpy())
+        if groups is None and "participant_id" not in table.columns:
+            raise ConfigError(
+                "An SEM threshold from the training data needs participant ids (one session "
+                "per participant): pass groups=... or keep the participant_id column."
+            )
+        g = table["participant_id"] if groups is None else groups
+        threshold_all = rule.threshold(values.to_numpy(), np.asarray(g))
         threshold = None
         notes.append(
             f"Threshold re-estimated in each training fold; on all participants it is "

@@ -28,7 +28,7 @@ from eih_ml.data.contract import BIOMARKER_LOD_SUFFIX, BIOMARKER_ND_SUFFIX
 LodMethod = Literal["auto", "sqrt2", "half", "censored"]
 Transform = Literal["auto", "log", "sqrt", "none"]
 
-#: Markers transformed with the square root under ``transform="auto"`` (Kobayashi 2015).
+#: Markers transformed with the square root under ``value_transform="auto"`` (Kobayashi 2015).
 SQRT_MARKERS = frozenset({"cortisol"})
 GSD_CUTOFF = 3.0
 PANEL_MISSING = "bio_panel_missing"
@@ -47,8 +47,10 @@ class BiomarkerTransformer(TransformerMixin, BaseEstimator):
         ``auto`` picks LOD/sqrt(2) or LOD/2 per marker from the training fold's GSD of detected
         values (Hornung & Reed 1990); ``censored`` substitutes the LOD and adds a
         ``bio_{m}_below_lod`` indicator.
-    transform : {"auto", "log", "sqrt", "none"}, default "auto"
-        ``auto``: square root for cortisol, natural log for the others.
+    value_transform : {"auto", "log", "sqrt", "none"}, default "auto"
+        ``auto``: square root for cortisol, natural log for the others. (Not named
+        ``transform``: scikit-learn stores each parameter as an attribute of the same name,
+        which would hide the :meth:`transform` method.)
     missing_indicator : bool, default True
         Add ``bio_panel_missing`` (1 when every marker of the row is missing).
 
@@ -67,16 +69,19 @@ class BiomarkerTransformer(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         lod_method: LodMethod = "auto",
-        transform: Transform = "auto",
+        value_transform: Transform = "auto",
         missing_indicator: bool = True,
     ):
         self.lod_method = lod_method
-        self.transform = transform
+        self.value_transform = value_transform
         self.missing_indicator = missing_indicator
 
     def _frame(self, X, reset: bool) -> pd.DataFrame:
-        names = getattr(X, "columns", None)
         arr = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
+        # Column names are those seen in fit (feature_names_in_), so a transform input given as
+        # an array, or with other names, is read by position exactly as in fit; validate_data has
+        # already checked the number of columns and warned about mismatched names.
+        names = getattr(self, "feature_names_in_", None)
         if names is None:
             names = [f"x{i}" for i in range(arr.shape[1])]
         return pd.DataFrame(arr, columns=[str(c) for c in names])
@@ -87,8 +92,10 @@ class BiomarkerTransformer(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"lod_method must be auto, sqrt2, half or censored; got {self.lod_method!r}"
             )
-        if self.transform not in ("auto", "log", "sqrt", "none"):
-            raise ValueError(f"transform must be auto, log, sqrt or none; got {self.transform!r}")
+        if self.value_transform not in ("auto", "log", "sqrt", "none"):
+            raise ValueError(
+                f"value_transform must be auto, log, sqrt or none; got {self.value_transform!r}"
+            )
         frame = self._frame(X, reset=True)
         self.markers_ = [c for c in frame.columns if not _is_helper(c)]
         self.gsd_, self.lod_divisor_, self.transform_ = {}, {}, {}
@@ -107,10 +114,10 @@ class BiomarkerTransformer(TransformerMixin, BaseEstimator):
                 divisor = float(np.sqrt(2.0))
             self.lod_divisor_[m] = divisor
             name = m.removeprefix("bio_")
-            if self.transform == "auto":
+            if self.value_transform == "auto":
                 self.transform_[m] = "sqrt" if name in SQRT_MARKERS else "log"
             else:
-                self.transform_[m] = self.transform
+                self.transform_[m] = self.value_transform
         return self
 
     def transform(self, X):
@@ -133,7 +140,7 @@ class BiomarkerTransformer(TransformerMixin, BaseEstimator):
                 out[m + "_below_lod"] = nd.astype(float)
         if self.missing_indicator:
             out[PANEL_MISSING] = all_missing.astype(float)
-        return pd.DataFrame(out, index=getattr(X, "index", None)).to_numpy(dtype=float)
+        return pd.DataFrame(out, index=frame.index).to_numpy(dtype=float)
 
     @staticmethod
     def _apply(value: np.ndarray, how: str) -> np.ndarray:

@@ -139,7 +139,9 @@ def model_features(
     """Feature columns offered to a model: the enabled blocks' features present in ``table``.
 
     A column with no observed value is left out. Outcome columns and post-exercise PPTs are
-    never returned, whatever ``include`` says.
+    never returned, whatever ``include`` says. A biomarker's helper columns (``bio_{m}_nd``,
+    ``bio_{m}_lod``, read by :class:`~eih_ml.features.biomarkers.BiomarkerTransformer`) travel
+    with its value column: they follow it when it is included and go when it is left out.
     """
     blocks = blocks or dict.fromkeys(BLOCKS, True)
     unknown = set(blocks) - set(BLOCKS)
@@ -157,12 +159,27 @@ def model_features(
             chosen += _biomarker_inputs(table)
         else:
             chosen += [c for c in BLOCKS[block] if c in table.columns]
-    chosen += [c for c in include if c in table.columns and c not in chosen]
+    chosen += [c for c in include if c in table.columns]
+    chosen = list(dict.fromkeys(chosen))  # each feature once, in first-seen order
     forbidden = {c for c in table.columns if c.startswith(("eih_", "rest_change_"))} | {
         c for c in table.columns if c.startswith("ppt_") and "_post" in c
     }
     out = [c for c in chosen if c not in exclude and c not in forbidden]
-    return [c for c in out if table[c].notna().any()]
+    out = [c for c in out if table[c].notna().any()]
+    helpers = (contract.BIOMARKER_ND_SUFFIX, contract.BIOMARKER_LOD_SUFFIX)
+    markers = set(contract.biomarker_columns(out))
+    result: list[str] = []
+    for c in out:
+        if c.startswith("bio_") and c.endswith(helpers):
+            continue  # added right after its marker, below
+        result.append(c)
+        if c in markers:
+            result += [
+                h
+                for h in (c + helpers[0], c + helpers[1])
+                if h in table.columns and h not in exclude and table[h].notna().any()
+            ]
+    return result
 
 
 def block_of(feature: str) -> str | None:

@@ -8,8 +8,11 @@ literature (EIH_REFERENCE.md): "higher", "lower", or None where the evidence is 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Literal
+
+from eih_ml.data.contract import BIOMARKER_LOD_SUFFIX, BIOMARKER_ND_SUFFIX
 
 Domain = Literal["demographic", "clinical", "QST", "psychological", "biomarker", "protocol"]
 Better = Literal["higher", "lower"] | None
@@ -73,6 +76,16 @@ _KNOWN: dict[str, FeatureInfo] = {
             "(Vaegter, Handberg & Graven-Nielsen 2016).",
         ),
         _f("ppt_remote_pre", "QST", "Pain threshold at a remote site", "kPa", "higher"),
+        _f("cpm_test_before", "QST", "CPM test stimulus before conditioning"),
+        _f("cpm_test_during", "QST", "CPM test stimulus during conditioning"),
+        _f("cpm_sham_before", "QST", "Sham CPM test stimulus before conditioning"),
+        _f("cpm_sham_during", "QST", "Sham CPM test stimulus during conditioning"),
+        _f(
+            "cpm_sham_abs",
+            "QST",
+            "Conditioned pain modulation, sham conditioning",
+            description="Change under a sham (e.g. lukewarm water) conditioning stimulus.",
+        ),
         _f(
             "cpm_abs",
             "QST",
@@ -118,6 +131,13 @@ _KNOWN: dict[str, FeatureInfo] = {
         ),
         _f("hads_depression", "psychological", "Depression (HADS-D)", "0-21", "lower"),
         _f("csi_total", "psychological", "Central sensitization symptoms (CSI)", "0-100", "lower"),
+        _f(
+            "csi_severity",
+            "psychological",
+            "Central sensitization severity band (CSI)",
+            categorical=True,
+            description="Neblett 2017 bands of the CSI part A total.",
+        ),
         _f("pseq_total", "psychological", "Pain self-efficacy (PSEQ)", "0-60", "higher"),
         _f("exercise_modality", "protocol", "Exercise type", categorical=True),
         _f(
@@ -127,6 +147,13 @@ _KNOWN: dict[str, FeatureInfo] = {
             "fraction of maximum",
             "higher",
             description="Aerobic EIH needs roughly > 50 % VO2max (Hoffman 2004; Naugle 2014).",
+        ),
+        _f(
+            "exercise_intensity_band",
+            "protocol",
+            "Exercise intensity band (ACSM)",
+            categorical=True,
+            description="Aerobic sessions only: light < 40 %, moderate 40-59 %, vigorous >= 60 %.",
         ),
         _f("exercise_duration_min", "protocol", "Exercise duration", "min", "higher"),
         _f("bio_panel_missing", "biomarker", "Biomarker panel not measured"),
@@ -150,6 +177,38 @@ CATEGORY_LABELS: dict[str, dict[str, str]] = {
         "dynamic_resistance": "dynamic resistance exercise",
     },
     "sex": {"female": "female", "male": "male", "other": "other"},
+    "exercise_intensity_band": {
+        "light": "light intensity",
+        "moderate": "moderate intensity",
+        "vigorous": "vigorous intensity",
+    },
+    "csi_severity": {
+        "subclinical": "subclinical",
+        "mild": "mild",
+        "moderate": "moderate",
+        "severe": "severe",
+        "extreme": "extreme",
+    },
+}
+
+_PPT_FAMILY = re.compile(
+    r"ppt_(local|remote)_(pre|post|rest_pre|rest_post)(_n_trials|_single_trial)?"
+)
+_PPT_SITE = {"local": "at the exercising muscle", "remote": "at a remote site"}
+_PPT_PHASE = {
+    "pre": "before exercise",
+    "post": "after exercise",
+    "rest_pre": "before quiet rest",
+    "rest_post": "after quiet rest",
+}
+#: Questionnaire scale -> the score whose label names it (for ``{scale}_n_missing``).
+_SCALE_SCORE = {
+    "pcs": "pcs_total",
+    "tsk": "tsk_total",
+    "hads_anxiety": "hads_anxiety",
+    "hads_depression": "hads_depression",
+    "csi": "csi_total",
+    "pseq": "pseq_total",
 }
 
 
@@ -173,8 +232,16 @@ def feature_info(name: str, biomarkers: dict | None = None) -> FeatureInfo:
     if name in _KNOWN:
         return _KNOWN[name]
     if name.startswith("bio_"):
-        base = name.removesuffix("_below_lod")
-        marker = base.removeprefix("bio_")
+        # The transformer's indicator and the loader's helper columns name their marker.
+        suffix = next(
+            (
+                x
+                for x in ("_below_lod", BIOMARKER_ND_SUFFIX, BIOMARKER_LOD_SUFFIX)
+                if name.endswith(x)
+            ),
+            "",
+        )
+        marker = name.removesuffix(suffix).removeprefix("bio_") if suffix else name[4:]
         spec = (biomarkers or {}).get(marker)
         label = (
             (getattr(spec, "label", "") or marker.replace("_", " ").upper())
@@ -182,9 +249,22 @@ def feature_info(name: str, biomarkers: dict | None = None) -> FeatureInfo:
             else (marker.replace("_", " ").upper())
         )
         unit = getattr(spec, "unit", "") if spec else ""
-        if name.endswith("_below_lod"):
+        if suffix in ("_below_lod", BIOMARKER_ND_SUFFIX):
             return FeatureInfo(name, "biomarker", f"{label} below detection limit")
+        if suffix == BIOMARKER_LOD_SUFFIX:
+            return FeatureInfo(name, "biomarker", f"{label} limit of detection", unit)
         return FeatureInfo(name, "biomarker", label, unit)
+    if m := _PPT_FAMILY.fullmatch(name):
+        site, phase, extra = m.groups()
+        label = f"Pain threshold {_PPT_SITE[site]} {_PPT_PHASE[phase]}"
+        if extra == "_n_trials":
+            return FeatureInfo(name, "QST", f"{label}: number of trials", "trials")
+        if extra == "_single_trial":
+            return FeatureInfo(name, "QST", f"{label}: single trial only", categorical=True)
+        return FeatureInfo(name, "QST", label, "kPa")
+    if name.endswith("_n_missing") and (score := _SCALE_SCORE.get(name[: -len("_n_missing")])):
+        scale = _KNOWN[score].label
+        return FeatureInfo(name, "psychological", f"{scale}: missing items", "items")
     if name.startswith(("ppt_", "cpm_", "ts_")):
         return FeatureInfo(name, "QST", name.replace("_", " "))
     return FeatureInfo(name, "clinical", name.replace("_", " "))

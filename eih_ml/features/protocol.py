@@ -21,6 +21,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from eih_ml.errors import ConfigError
+
 RpeScale = Literal["borg_6_20", "cr10"]
 
 #: ACSM intensity bands on the %HRR scale (light < 40, moderate 40-59, vigorous >= 60).
@@ -43,11 +45,20 @@ def relative_intensity(
     rpe_scale : {"borg_6_20", "cr10"}
         How RPE values are read.
 
+    Raises
+    ------
+    ConfigError
+        ``rpe_scale`` is not one of the two scales.
+
     Examples
     --------
     >>> relative_intensity(pd.Series([70.0, 13.0]), pd.Series(["pct_hrr", "rpe"])).round(2).tolist()
     [0.7, 0.5]
     """
+    if rpe_scale not in ("borg_6_20", "cr10"):
+        raise ConfigError(
+            f"rpe_scale must be borg_6_20 (Borg 6-20) or cr10 (Borg CR10); got {rpe_scale!r}"
+        )
     x = pd.to_numeric(intensity, errors="coerce").to_numpy(dtype=float)
     u = unit.astype("string").fillna("").to_numpy(dtype=object)
     out = np.full(len(x), np.nan)

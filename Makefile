@@ -48,3 +48,7 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache .ruff_cache
+
+## ui: the MLflow UI on 127.0.0.1:5000 over the project's store (mlflow.db, mlartifacts/)
+ui: install
+	$(BIN)/eih-ml ui

@@ -193,6 +193,92 @@ def _default_config() -> Path:
 
 
 @app.command()
+def compare(
+    experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "eih_ml-default",
+    metric: Annotated[str, typer.Option(help="Metric to sort by (descending).")] = "auroc",
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    limit: Annotated[int, typer.Option(help="Runs to show.", min=1)] = 20,
+) -> None:
+    """Experiment runs side by side: what differs in their configs, metrics with CIs."""
+    from rich.table import Table
+
+    from eih_ml.summary_table import metric_with_ci
+    from eih_ml.tracking import compare_runs
+
+    runs = compare_runs(experiment, metric, tracking_uri).head(limit)
+    if runs.empty:
+        _console().print(f"No runs in experiment {experiment!r} yet: run 'eih-ml train' first.")
+        return
+    table = Table(title=f"{experiment}: runs sorted by {metric}")
+    varying = [c for c in runs.columns if c.startswith("params.")]
+    metrics = [metric] + [
+        m for m in ("auroc", "brier", "calibration_slope", "r2", "rmse") if m != metric
+    ]
+    metrics = [m for m in metrics if f"metrics.{m}" in runs.columns]
+    for col in [
+        "run",
+        "started",
+        "best model",
+        *(c.removeprefix("params.") for c in varying),
+        *metrics,
+    ]:
+        table.add_column(col, overflow="fold")
+    for _, r in runs.iterrows():
+        values = {
+            k.removeprefix("metrics."): v for k, v in r.items() if str(k).startswith("metrics.")
+        }
+        table.add_row(
+            f"{r.get('tags.mlflow.runName', '')} ({str(r['run_id'])[:8]})",
+            str(r.get("start_time", ""))[:16],
+            str(r.get("tags.eih_ml.best_model", "")),
+            *(str(r[c]) for c in varying),
+            *(metric_with_ci(values, m) for m in metrics),
+        )
+    _console().print(table)
+    if not varying:
+        _console().print("The runs' configs do not differ.")
+
+
+@app.command()
+def ui(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 5000,
+    tracking_uri: Annotated[str | None, typer.Option(help="Backend store URI.")] = None,
+) -> None:
+    """Start the MLflow UI on the project's tracking store."""
+    import os
+    import shutil
+
+    from eih_ml.tracking import artifact_root, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)
+    exe = shutil.which("mlflow") or str(Path(sys.executable).parent / "mlflow")
+    args = [
+        exe,
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--default-artifact-root",
+        artifact_root().as_uri(),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    _console().print(f"MLflow UI on http://{host}:{port} (store {uri}); Ctrl-C stops it.")
+    env = {
+        **os.environ,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
+    os.execve(exe, args, env)
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for everything the demo writes.")] = Path(
         "demo_output"

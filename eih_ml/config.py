@@ -62,21 +62,21 @@ class BiomarkerConfig(_Section):
     missing_indicator: bool = True
 
 
+class BlocksConfig(_Section):
+    """Feature blocks on/off (a block left out stays on)."""
+
+    demographic: bool = True
+    clinical: bool = True
+    qst: bool = True
+    psychological: bool = True
+    biomarker: bool = True
+    protocol: bool = True
+
+
 class FeatureConfig(_Section):
     """Feature blocks on/off, and single features added or removed."""
 
-    blocks: dict[
-        Literal["demographic", "clinical", "qst", "psychological", "biomarker", "protocol"], bool
-    ] = Field(
-        default_factory=lambda: {
-            "demographic": True,
-            "clinical": True,
-            "qst": True,
-            "psychological": True,
-            "biomarker": True,
-            "protocol": True,
-        }
-    )
+    blocks: BlocksConfig = Field(default_factory=BlocksConfig)
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     questionnaires: QuestionnaireConfig = Field(default_factory=QuestionnaireConfig)

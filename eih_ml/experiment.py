@@ -353,8 +353,12 @@ def run_experiment(
     )
     rows = outcome.values.notna().to_numpy()
     analysed = table.loc[rows]
+    _check_feature_names(config, analysed)
     features = model_features(
-        analysed, dict(config.features.blocks), config.features.include, config.features.exclude
+        analysed,
+        config.features.blocks.model_dump(),
+        config.features.include,
+        config.features.exclude,
     )
     if not features:
         raise ConfigError(
@@ -455,6 +459,21 @@ def run_experiment(
 
         result.run_id = track_experiment(result)
     return result
+
+
+def _check_feature_names(config: ExperimentConfig, table: pd.DataFrame) -> None:
+    """features.include / exclude must name columns of the feature table."""
+    import difflib
+
+    for key in ("include", "exclude"):
+        for name in getattr(config.features, key):
+            if name not in table.columns:
+                close = difflib.get_close_matches(name, list(table.columns), n=3)
+                hint = f" Did you mean {', '.join(close)}?" if close else ""
+                raise ConfigError(
+                    f"features.{key} names {name!r}, which is not a column of the feature table."
+                    f"{hint} 'eih-ml features DATA --out FILE' lists every column."
+                )
 
 
 def _rules(q) -> dict:

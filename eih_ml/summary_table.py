@@ -13,12 +13,18 @@ CLASSIFICATION_COLUMNS = (
 REGRESSION_COLUMNS = ("rmse", "mae", "r2", "calibration_slope")
 
 
+def metric_with_ci(metrics: dict, name: str) -> str:
+    """'0.712 (0.65 to 0.77)' from a dict holding name, name_ci_low, name_ci_high."""
+    return _fmt(metrics, name)
+
+
 def _fmt(metrics: dict, name: str) -> str:
     value = metrics.get(name)
-    if value is None:
+    if value is None or value != value:
         return "-"
     lo, hi = metrics.get(f"{name}_ci_low"), metrics.get(f"{name}_ci_high")
-    ci = f" ({lo:.2f} to {hi:.2f})" if lo is not None and hi is not None else ""
+    ok = lo is not None and hi is not None and lo == lo and hi == hi
+    ci = f" ({lo:.2f} to {hi:.2f})" if ok else ""
     return f"{value:.3f}{ci}"
 
 

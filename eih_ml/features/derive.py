@@ -164,6 +164,7 @@ def model_features(
     forbidden = {c for c in table.columns if c.startswith(("eih_", "rest_change_"))} | {
         c for c in table.columns if c.startswith("ppt_") and "_post" in c
     }
+    forbidden |= set(contract.ID_COLUMNS)
     out = [c for c in chosen if c not in exclude and c not in forbidden]
     out = [c for c in out if table[c].notna().any()]
     helpers = (contract.BIOMARKER_ND_SUFFIX, contract.BIOMARKER_LOD_SUFFIX)

@@ -1,0 +1,109 @@
+"""The MLflow pyfunc model: prediction + uncertainty + top factors + OOD flag in one call.
+
+Logged with MLflow's models-from-code (``eih_ml/serve/mlflow_entry.py`` is the code file), so no
+Python object is pickled: the scikit-learn pipeline and the conformal predictor are skops files
+inside the bundle artifact, loaded with an explicit allowlist of trusted types.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from eih_ml.data import contract
+
+try:  # mlflow is imported only where a model is logged or served
+    from mlflow.pyfunc import PythonModel
+except ImportError:  # pragma: no cover - mlflow is a core dependency
+    PythonModel = object
+
+
+class EihResponderModel(PythonModel):
+    """``predict(model_input)`` returns :meth:`eih_ml.bundle.ModelBundle.predict`'s columns."""
+
+    def load_context(self, context) -> None:
+        """Load the bundle folder logged as the ``bundle`` artifact."""
+        from eih_ml.bundle import ModelBundle
+
+        self.bundle = ModelBundle.load(context.artifacts["bundle"])
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict[str, str] | None = None):
+        """One output row per input row (canonical data-contract columns)."""
+        return self.bundle.predict(pd.DataFrame(model_input))
+
+
+def input_columns(features: list[str]) -> list[str]:
+    """The canonical raw columns from which the model's features are derived."""
+    cols = ["participant_id", "session_id"]
+    for f in features:
+        if f.endswith(("_nd", "_lod")):
+            continue
+        if f.startswith("ppt_"):
+            cols += [f"{f}_{k}" for k in (1, 2, 3)]
+        elif f.startswith("cpm_"):
+            cols += [f"cpm_test_{w}_{k}" for w in ("before", "during") for k in (1, 2)]
+            cols += ["cpm_test_type"]
+        elif f.startswith("ts_"):
+            cols += [f"ts_rating_{i}" for i in range(1, 11)] + [
+                f"ts_single_{k}" for k in range(1, 6)
+            ]
+        elif f.startswith(("pcs_", "tsk_", "hads_", "csi_", "pseq_")):
+            prefix = f.split("_")[0]
+            q = contract.QUESTIONNAIRES[prefix]
+            cols += [f"{prefix}_{i}" for i in range(1, q.n_items + 1)] + [f]
+        elif f in ("exercise_intensity_rel",):
+            cols += ["exercise_intensity", "exercise_intensity_unit"]
+        else:
+            cols.append(f)
+    return list(dict.fromkeys(cols))
+
+
+def signature(features: list[str], task: str, example: pd.DataFrame):
+    """MLflow signature: every input optional (a model copes with missing blocks)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    spec = []
+    for col in input_columns(features):
+        s = contract.spec_for(col)
+        kind = "string" if s is None or s.kind in ("id", "category") else "double"
+        spec.append(ColSpec(kind, col, required=False))
+    outputs = [ColSpec("string", "participant_id"), ColSpec("string", "session_id")]
+    if task == "classification":
+        outputs += [
+            ColSpec("string", "predicted_class"),
+            ColSpec("double", "probability"),
+            ColSpec("string", "prediction_set"),
+        ]
+    else:
+        outputs += [
+            ColSpec("double", "eih_kpa"),
+            ColSpec("double", "interval_low"),
+            ColSpec("double", "interval_high"),
+        ]
+    outputs += [
+        ColSpec("double", "confidence_level"),
+        ColSpec("string", "top_factors"),
+        ColSpec("boolean", "ood"),
+        ColSpec("string", "ood_reasons"),
+    ]
+    return ModelSignature(inputs=Schema(spec), outputs=Schema(outputs))
+
+
+def synthetic_example(features: list[str], seed: int = 20261126) -> pd.DataFrame:
+    """An input example from the simulator: a synthetic patient, never a real participant."""
+    from eih_ml.data.simulate import simulate_cohort
+
+    row = simulate_cohort(1, scenario="chronic_mixed", seed=seed).cohort.iloc[[0]]
+    cols = [c for c in input_columns(features) if c in row.columns]
+    example = row[cols].copy()
+    example["participant_id"] = "synthetic-1"
+    example["session_id"] = "S1"
+    for c in example.columns:
+        s = contract.spec_for(c)
+        if s is not None and s.kind == "biomarker":
+            example[c] = pd.to_numeric(example[c], errors="coerce")
+    example = example.reset_index(drop=True)
+    # An object column index: MLflow compares the columns with a range(), which pandas >= 3
+    # deprecates for its Arrow-backed string index.
+    example.columns = pd.Index(list(example.columns), dtype=object)
+    return example

@@ -1,0 +1,150 @@
+"""Figures of an experiment: ROC, calibration, decision curve, SHAP summaries (PNG, matplotlib Agg).
+
+Each function returns a matplotlib Figure; :func:`save` writes it as PNG. Plots show aggregate
+curves only (no participant identifiers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Write a figure as PNG and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    _plt().close(fig)
+    return path
+
+
+def roc_figure(oofs: dict[str, pd.DataFrame], title: str = "ROC (out-of-fold)"):
+    """ROC curves of several models from their out-of-fold predictions."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, oof in oofs.items():
+        fpr, tpr, _ = roc_curve(oof["y"], oof["pred"])
+        ax.plot(fpr, tpr, label=f"{name} (AUROC {roc_auc_score(oof['y'], oof['pred']):.2f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+    ax.set(xlabel="1 - specificity", ylabel="sensitivity", title=title)
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def calibration_figure(calibrations: dict[str, dict], title: str = "Calibration"):
+    """Observed against predicted risk per bin (with Wilson intervals) and the smooth curve."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, c in calibrations.items():
+        binned = pd.DataFrame(c["calibration"])
+        if "observed_fraction" in binned.columns:  # classification: deciles with Wilson CIs
+            ax.errorbar(
+                binned["mean_predicted"],
+                binned["observed_fraction"],
+                yerr=[
+                    binned["observed_fraction"] - binned["ci_low"],
+                    binned["ci_high"] - binned["observed_fraction"],
+                ],
+                fmt="o",
+                capsize=2,
+                label=f"{name} (deciles)",
+            )
+        else:  # regression: mean observed EIH per decile of prediction
+            ax.plot(binned["mean_predicted"], binned["mean_observed"], "o-", label=name)
+        smooth = c.get("calibration_smooth")
+        if smooth:
+            s = pd.DataFrame(smooth)
+            ax.plot(s["predicted"], s["observed"], "-", alpha=0.8, label=f"{name} (smooth)")
+    lo, hi = ax.get_xlim()
+    lim = (min(lo, ax.get_ylim()[0]), max(hi, ax.get_ylim()[1]))
+    ax.plot(lim, lim, color="grey", linestyle=":", label="ideal")
+    ax.set(xlabel="predicted", ylabel="observed", title=title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def decision_curve_figure(curves: dict[str, dict], title: str = "Decision curve"):
+    """Net benefit of each model against treat-all and treat-none (Vickers & Elkin 2006)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    first = None
+    for name, c in curves.items():
+        dc = pd.DataFrame(c["decision_curve"])
+        first = dc if first is None else first
+        ax.plot(dc["threshold"], dc["net_benefit_model"], label=name)
+        if "net_benefit_model_ci_low" in dc.columns:
+            ax.fill_between(
+                dc["threshold"],
+                dc["net_benefit_model_ci_low"],
+                dc["net_benefit_model_ci_high"],
+                alpha=0.15,
+            )
+    if first is not None:
+        ax.plot(first["threshold"], first["net_benefit_treat_all"], "k--", label="treat all")
+        ax.axhline(0, color="grey", linestyle=":", label="treat none")
+        top = float(np.nanmax(first["net_benefit_treat_all"].to_numpy()))
+        ax.set_ylim(bottom=-0.05, top=max(top, 0.05) * 1.1)
+    ax.set(xlabel="threshold probability", ylabel="net benefit", title=title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def importance_figure(importance: pd.DataFrame, labels: dict[str, str], top: int = 15):
+    """Mean |SHAP| per feature (bar chart), with spread across outer folds when given."""
+    plt = _plt()
+    imp = importance.head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(imp) + 1))
+    err = imp["sd"] if "sd" in imp.columns else None
+    ax.barh([labels.get(i, i) for i in imp.index], imp["mean_abs_shap"], xerr=err, color="#3b6ea8")
+    ax.set(xlabel="mean |SHAP| (spread across outer folds)", title="Global feature importance")
+    return fig
+
+
+def beeswarm_figure(values: pd.DataFrame, X: pd.DataFrame, labels: dict[str, str], top: int = 12):
+    """SHAP value per row and feature, coloured by the feature's value (low blue, high red)."""
+    plt = _plt()
+    order = values.abs().mean().sort_values(ascending=False).index[:top][::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(order) + 1))
+    rng = np.random.default_rng(0)
+    for i, f in enumerate(order):
+        v = values[f].to_numpy()
+        x = (
+            pd.to_numeric(X[f], errors="coerce").to_numpy(float)
+            if f in X
+            else np.full(len(v), np.nan)
+        )
+        finite = np.isfinite(x)
+        colour = np.full(len(v), 0.5)
+        if finite.sum() > 1:
+            lo, hi = np.nanpercentile(x, [5, 95])
+            colour[finite] = np.clip((x[finite] - lo) / ((hi - lo) or 1.0), 0, 1)
+        ax.scatter(v, i + rng.uniform(-0.3, 0.3, len(v)), c=colour, cmap="coolwarm", s=6)
+    ax.set_yticks(range(len(order)), [labels.get(f, f) for f in order])
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set(xlabel="SHAP value (effect on the model output)", title="SHAP summary")
+    return fig
+
+
+def dependence_figure(values: pd.DataFrame, X: pd.DataFrame, feature: str, label: str):
+    """SHAP value of one feature against its value."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    x = pd.to_numeric(X[feature], errors="coerce")
+    ax.scatter(x, values[feature], s=8, alpha=0.6)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set(xlabel=label, ylabel="SHAP value", title=f"Dependence: {label}")
+    return fig

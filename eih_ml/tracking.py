@@ -1,0 +1,405 @@
+"""MLflow tracking: one parent run per experiment, a nested run per model, artifacts, registry.
+
+Where runs go:
+
+* default (no server): ``sqlite:///<project>/mlflow.db``, artifacts under ``<project>/mlartifacts``
+  given as an absolute ``file://`` URI when the experiment is created (otherwise MLflow writes
+  ``./mlruns`` of whatever folder you are in);
+* ``tracking.tracking_uri`` in the config, ``--tracking-uri`` or ``MLFLOW_TRACKING_URI``: a remote
+  ``mlflow server`` instead.
+
+Privacy: no participant-level row leaves the machine's data folder by default. Logged are the
+config, aggregate metrics and curves, the cohort report's counts, the data's digest and schema.
+Out-of-fold predictions with participant ids are logged only when
+``tracking.log_participant_data`` is true.
+
+The final model is logged as a pyfunc (:mod:`eih_ml.pyfunc`) and registered; the alias
+``champion`` moves only when the new version beats the current champion on the primary metric of
+the same outcome definition, or when ``tracking.registry.force_champion`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from eih_ml import __version__
+from eih_ml.errors import ConfigError
+
+CHAMPION = "champion"
+_MAX_PARAM = 6000
+
+
+def resolve_tracking_uri(configured: str | None = None) -> str:
+    """The tracking URI: configured, else ``MLFLOW_TRACKING_URI``, else the project's SQLite."""
+    if configured:
+        return configured
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return f"sqlite:///{(Path.cwd() / 'mlflow.db').resolve()}"
+
+
+def is_local(uri: str) -> bool:
+    """True for an embedded store (SQLite or a folder), False for an HTTP server."""
+    return not uri.startswith(("http://", "https://", "databricks"))
+
+
+def artifact_root() -> Path:
+    """Folder for artifacts of the embedded store."""
+    return (Path.cwd() / "mlartifacts").resolve()
+
+
+def _setup():
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    import mlflow
+
+    return mlflow
+
+
+def ensure_experiment(client, name: str, uri: str) -> str:
+    """The experiment's id, creating it with an explicit artifact location when local."""
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    location = (artifact_root() / name).as_uri() if is_local(uri) else None
+    return client.create_experiment(name, artifact_location=location)
+
+
+def git_commit() -> str:
+    """The project's git commit (``unknown`` outside a checkout)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+        return done.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def outcome_key(summary: dict) -> str:
+    """What makes two models comparable: the outcome definition (not the threshold value)."""
+    o = summary["outcome"]
+    return json.dumps(
+        {
+            "outcome": o["outcome"],
+            "task": o["task"],
+            "rule": o["rule"],
+            "parameters": o.get("rule_parameters"),
+        },
+        sort_keys=True,
+    )
+
+
+def _metrics(d: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in d.items() if isinstance(v, int | float) and v == v}
+
+
+def _log_params(mlflow, params: dict[str, str]) -> None:
+    items = [(k[:250], str(v)[:_MAX_PARAM]) for k, v in params.items()]
+    for i in range(0, len(items), 100):
+        mlflow.log_params(dict(items[i : i + 100]))
+
+
+def track_experiment(result) -> str:
+    """Log an experiment (:class:`eih_ml.experiment.ExperimentResult`); return the parent run id."""
+    mlflow = _setup()
+    from mlflow import MlflowClient
+
+    config = result.config
+    uri = resolve_tracking_uri(config.tracking.tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    exp_id = ensure_experiment(client, config.tracking.experiment, uri)
+    summary = result.summary
+    best = summary["best_model"]
+    tags = {
+        "eih_ml.version": __version__,
+        "eih_ml.git_commit": git_commit(),
+        "eih_ml.config_digest": summary["config_digest"],
+        "eih_ml.data_fingerprint": summary["data"]["fingerprint"],
+        "eih_ml.participants": str(summary["data"]["n_participants"]),
+        "eih_ml.sessions": str(summary["data"]["n_sessions"]),
+        "eih_ml.outcome": summary["outcome"]["outcome"],
+        "eih_ml.task": summary["outcome"]["task"],
+        "eih_ml.outcome_rule": str(summary["outcome"]["rule"]),
+        "eih_ml.outcome_threshold": str(summary["outcome"].get("final_threshold")),
+        "eih_ml.outcome_definition": outcome_key(summary),
+        "eih_ml.sample_size_adequate": str(summary["sample_size"]["adequate"]),
+        "eih_ml.sample_size_verdict": summary["sample_size"]["verdict"][:5000],
+        "eih_ml.best_model": best,
+        "eih_ml.role": "experiment",
+        "mlflow.note.content": config.description or f"eih_ml experiment {config.name}",
+    }
+    with mlflow.start_run(experiment_id=exp_id, run_name=f"{config.name}", tags=tags) as parent:
+        _log_params(mlflow, config.flat())
+        mlflow.log_metrics(_metrics(summary["models"][best]["metrics"]))
+        for model, ev in summary["models"].items():
+            with mlflow.start_run(
+                experiment_id=exp_id,
+                run_name=model,
+                nested=True,
+                tags={"eih_ml.role": "model", "eih_ml.model": model, **_short(tags)},
+            ):
+                mlflow.log_param("model", model)
+                mlflow.log_param(
+                    "best_params_by_fold",
+                    json.dumps([f["best_params"] for f in ev["folds"]])[:_MAX_PARAM],
+                )
+                mlflow.log_metrics(_metrics(ev["metrics"]))
+                for f in ev["folds"]:
+                    step = f["repeat"] * 1000 + f["fold"]
+                    mlflow.log_metric("inner_cv_score", f["inner_score"], step=step)
+                mlflow.log_metrics(_subgroup_metrics(ev.get("subgroups", {})))
+                mlflow.log_dict(ev.get("curves", {}), "curves.json")
+        for block, av in summary.get("added_value", {}).items():
+            mlflow.log_metrics({f"added_value.{block}.{k}": v for k, v in _metrics(av).items()})
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = write_artifacts(result, Path(tmp))
+            mlflow.log_artifacts(str(folder))
+        if config.tracking.registry.enabled:
+            log_and_register(result, mlflow, client)
+        run_id = parent.info.run_id
+    return run_id
+
+
+def _short(tags: dict) -> dict:
+    keep = ("eih_ml.version", "eih_ml.data_fingerprint", "eih_ml.outcome", "eih_ml.task")
+    return {k: v for k, v in tags.items() if k in keep}
+
+
+def _subgroup_metrics(subgroups: dict) -> dict[str, float]:
+    out = {}
+    for name, groups in subgroups.items():
+        for value, entry in groups.items():
+            safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in str(value))
+            for k, v in _metrics(entry.get("metrics", {})).items():
+                if "_ci_" in k or k.startswith("n_boot"):
+                    continue
+                out[f"subgroup.{name}.{safe}.{k}"] = v
+    return out
+
+
+def write_artifacts(result, folder: Path) -> Path:
+    """The run's artifacts: config, summary, metrics table, cohort report (counts), plots."""
+    import yaml
+
+    from eih_ml.experiment import metrics_table, to_json
+    from eih_ml.report import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.yaml").write_text(
+        yaml.safe_dump(result.config.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
+    )
+    (folder / "summary.json").write_text(to_json(result.summary) + "\n", encoding="utf-8")
+    metrics_table(result.summary).to_csv(folder / "metrics.csv", index=False)
+    cohort = result.cohort.summary() | {
+        "schema": {c: str(t) for c, t in result.X.dtypes.items()},
+        "notes": result.cohort.notes,
+    }
+    (folder / "cohort_report.json").write_text(to_json(cohort) + "\n", encoding="utf-8")
+    plot_dir = folder / "plots"
+    task = result.config.outcome.task
+    evs = result.summary["models"]
+    if task == "classification":
+        oofs = {m: cv.oof for m, cv in result.cvs.items()}
+        plots.save(plots.roc_figure(oofs), plot_dir / "roc.png")
+        plots.save(
+            plots.decision_curve_figure({m: e["curves"] for m, e in evs.items()}),
+            plot_dir / "decision_curve.png",
+        )
+    plots.save(
+        plots.calibration_figure({m: e["curves"] for m, e in evs.items()}),
+        plot_dir / "calibration.png",
+    )
+    explanations = getattr(result, "explanations", None)
+    if explanations is not None:
+        explanations.write_artifacts(folder / "explanations")
+    if result.config.tracking.log_participant_data:
+        frames = []
+        for m, cv in result.cvs.items():
+            f = cv.oof.copy()
+            f.insert(0, "model", m)
+            frames.append(f)
+        pd.concat(frames).to_csv(folder / "oof_predictions.csv", index=False)
+    return folder
+
+
+def log_and_register(result, mlflow, client) -> dict:
+    """Log the final model as a pyfunc, register it and move ``champion`` if it is better."""
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.pyfunc import signature, synthetic_example
+
+    config = result.config
+    bundle = ModelBundle.build(result)
+    features = bundle.features
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle_dir = bundle.save(Path(tmp) / "bundle")
+        example = synthetic_example(features)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(Path(__file__).parent / "serve" / "mlflow_entry.py"),
+            artifacts={"bundle": str(bundle_dir)},
+            code_paths=[str(Path(__file__).parent)],
+            signature=signature(features, bundle.task, example),
+            input_example=example,
+            pip_requirements=pip_requirements(),
+        )
+    name = config.tracking.registry.name
+    version = mlflow.register_model(info.model_uri, name)
+    summary = result.summary
+    pm = summary["primary_metric"]
+    value = summary["models"][summary["best_model"]]["metrics"][pm]
+    definition = outcome_key(summary)
+    for key, val in {
+        "eih_ml.outcome_definition": definition,
+        "eih_ml.primary_metric": pm,
+        "eih_ml.primary_metric_value": str(value),
+        "eih_ml.model": summary["best_model"],
+    }.items():
+        client.set_model_version_tag(name, version.version, key, val)
+    moved, reason = promote(
+        client,
+        name,
+        version.version,
+        pm,
+        value,
+        definition,
+        config.tracking.registry.force_champion,
+    )
+    mlflow.set_tags(
+        {
+            "eih_ml.registered_model": f"{name}/{version.version}",
+            "eih_ml.champion": str(moved),
+            "eih_ml.champion_reason": reason,
+        }
+    )
+    return {
+        "model_uri": info.model_uri,
+        "version": version.version,
+        "champion": moved,
+        "reason": reason,
+    }
+
+
+def promote(
+    client, name: str, version: str, metric: str, value: float, definition: str, force: bool
+) -> tuple[bool, str]:
+    """Move the champion alias to ``version`` when it is better (or forced); say why."""
+    from mlflow.exceptions import MlflowException
+
+    from eih_ml.evaluation.metrics import better_than
+
+    try:
+        current = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        current = None
+    if current is None or force:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        return True, "forced" if force and current is not None else "first champion"
+    tags = current.tags or {}
+    if tags.get("eih_ml.outcome_definition") != definition:
+        return False, (
+            f"champion v{current.version} predicts another outcome definition; "
+            "set tracking.registry.force_champion to replace it"
+        )
+    if tags.get("eih_ml.primary_metric") != metric:
+        return False, f"champion v{current.version} was ranked on another metric"
+    old = float(tags.get("eih_ml.primary_metric_value", "nan"))
+    if better_than(metric, value, old):
+        client.set_registered_model_alias(name, CHAMPION, version)
+        return True, f"{metric} {value:.4f} beats champion v{current.version} ({old:.4f})"
+    return False, f"{metric} {value:.4f} does not beat champion v{current.version} ({old:.4f})"
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the served model (explicit: no slow inference by MLflow)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for dist in (
+        "scikit-learn",
+        "xgboost-cpu",
+        "shap",
+        "mapie",
+        "skops",
+        "pandas",
+        "numpy",
+        "scipy",
+        "pyyaml",
+        "pydantic",
+        "mlflow",
+    ):
+        try:
+            out.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:  # e.g. plain xgboost instead of xgboost-cpu
+            continue
+    return out
+
+
+def load_model(model_uri: str):
+    """Load a model bundle from a folder, ``runs:/``, ``models:/NAME@alias`` or ``models:/m-...``."""
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.errors import ModelError
+
+    path = Path(model_uri)
+    if path.exists():
+        if (path / "bundle.json").is_file():
+            return ModelBundle.load(path)
+        nested = path / "artifacts" / "bundle"
+        if (nested / "bundle.json").is_file():
+            return ModelBundle.load(nested)
+        raise ModelError(f"{path} holds no eih_ml model bundle (bundle.json).")
+    if ":/" not in model_uri:
+        raise ModelError(
+            f"Model {model_uri!r} is neither a folder nor a URI; use e.g. "
+            "models:/eih_ml_responder@champion or runs:/<run_id>/model."
+        )
+    mlflow = _setup()
+    mlflow.set_tracking_uri(resolve_tracking_uri())
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri)
+    except Exception as exc:  # MLflow raises several types for an unknown model
+        raise ModelError(f"Could not fetch model {model_uri!r}: {exc}") from None
+    nested = Path(local) / "artifacts" / "bundle"
+    if not (nested / "bundle.json").is_file():
+        raise ModelError(f"{model_uri} is not an eih_ml model (no bundle artifact).")
+    return ModelBundle.load(nested)
+
+
+def compare_runs(experiment: str, metric: str, tracking_uri: str | None = None) -> pd.DataFrame:
+    """Parent runs of an experiment side by side: config differences and metrics with CIs."""
+    mlflow = _setup()
+    from mlflow import MlflowClient
+
+    uri = resolve_tracking_uri(tracking_uri)
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        names = [e.name for e in client.search_experiments()]
+        raise ConfigError(
+            f"No experiment {experiment!r} in {uri}; experiments: {', '.join(names) or 'none'}."
+        )
+    runs = mlflow.search_runs(
+        experiment_ids=[exp.experiment_id],
+        filter_string="tags.`eih_ml.role` = 'experiment'",
+        output_format="pandas",
+    )
+    if runs.empty:
+        return runs
+    keep = ["run_id", "tags.mlflow.runName", "start_time", "tags.eih_ml.best_model"]
+    metric_cols = [c for c in runs.columns if c.startswith("metrics.")]
+    param_cols = [c for c in runs.columns if c.startswith("params.")]
+    varying = [c for c in param_cols if runs[c].astype(str).nunique() > 1]
+    out = runs[[c for c in keep if c in runs.columns] + varying + metric_cols].copy()
+    col = f"metrics.{metric}"
+    if col not in out.columns:
+        avail = sorted(c.removeprefix("metrics.") for c in metric_cols if "_ci_" not in c)
+        raise ConfigError(f"No metric {metric!r} in these runs; metrics: {', '.join(avail)}.")
+    return out.sort_values(col, ascending=False)

@@ -1,0 +1,354 @@
+"""MLflow tracking against real stores: a SQLite file, and a real `mlflow server` process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from eih_ml.config import load_config
+from eih_ml.experiment import run_experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = [
+    "data.simulate.n_participants=80",
+    "cv.outer_folds=3",
+    "cv.inner_folds=2",
+    "search.n_iter=2",
+    "models=[elastic_net,xgboost]",
+    "bootstrap.n_resamples=50",
+    "evaluation.min_subgroup_participants=10",
+]
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    """A small experiment, not yet tracked."""
+    out = tmp_path_factory.mktemp("run")
+    config = load_config(ROOT / "configs" / "default.yaml", SMALL)
+    return run_experiment(config, output_dir=out / "run", track=False)
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    """Work in an empty project folder: the embedded store goes to tmp_path/mlflow.db."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path
+
+
+def _client(uri):
+    from mlflow import MlflowClient
+
+    return MlflowClient(uri)
+
+
+def test_embedded_sqlite_store_gets_parent_and_nested_runs(result, in_tmp):
+    from eih_ml.tracking import track_experiment
+
+    run_id = track_experiment(result)
+    uri = f"sqlite:///{in_tmp / 'mlflow.db'}"
+    client = _client(uri)
+    run = client.get_run(run_id)
+    exp = client.get_experiment(run.info.experiment_id)
+    assert exp.artifact_location == (in_tmp / "mlartifacts" / exp.name).as_uri()
+    assert not (in_tmp / "mlruns").exists()
+    tags = run.data.tags
+    assert (
+        tags["eih_ml.version"]
+        and tags["eih_ml.data_fingerprint"] == result.summary["data"]["fingerprint"]
+    )
+    assert tags["eih_ml.participants"] == "80"
+    assert tags["eih_ml.outcome_rule"] == "gt0"
+    assert "required" in tags["eih_ml.sample_size_verdict"]
+    assert run.data.params["cv.outer_folds"] == "3"
+    assert run.data.params["outcome.rule"] == "gt0"
+    for name in ("auroc", "auroc_ci_low", "auroc_ci_high", "brier", "calibration_slope"):
+        assert name in run.data.metrics
+    children = client.search_runs(
+        [exp.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
+    )
+    assert sorted(r.data.tags["eih_ml.model"] for r in children) == ["elastic_net", "xgboost"]
+    assert all("auroc" in r.data.metrics for r in children)
+    artifacts = {a.path for a in client.list_artifacts(run_id)}
+    assert {
+        "summary.json",
+        "config.yaml",
+        "metrics.csv",
+        "cohort_report.json",
+        "plots",
+    } <= artifacts
+    plots = {a.path for a in client.list_artifacts(run_id, "plots")}
+    assert {"plots/roc.png", "plots/calibration.png", "plots/decision_curve.png"} <= plots
+
+
+def test_no_participant_rows_leave_the_machine_by_default(result, in_tmp):
+    from eih_ml.tracking import track_experiment
+
+    run_id = track_experiment(result)
+    ids = set(result.groups)
+    files = [p for p in (in_tmp / "mlartifacts").rglob("*") if p.is_file()]
+    assert not any(p.name == "oof_predictions.csv" for p in files)
+    for p in files:
+        if p.suffix in (".json", ".csv", ".yaml", ".txt", ".py", ".md") and "code" not in p.parts:
+            text = p.read_text(errors="ignore")
+            leaked = [i for i in ids if f'"{i}"' in text or f",{i}," in text]
+            assert not leaked, f"{p} holds participant ids {leaked[:3]}"
+    assert run_id
+
+
+def test_participant_rows_are_logged_only_when_the_config_opts_in(result, in_tmp):
+    from eih_ml.tracking import track_experiment
+
+    result.config.tracking.log_participant_data = True
+    try:
+        run_id = track_experiment(result)
+    finally:
+        result.config.tracking.log_participant_data = False
+    client = _client(f"sqlite:///{in_tmp / 'mlflow.db'}")
+    assert "oof_predictions.csv" in {a.path for a in client.list_artifacts(run_id)}
+
+
+def test_registry_champion_moves_only_when_better(result, in_tmp):
+    import mlflow
+
+    from eih_ml.tracking import track_experiment
+
+    client = _client(f"sqlite:///{in_tmp / 'mlflow.db'}")
+    name = result.config.tracking.registry.name
+    track_experiment(result)
+    assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+
+    best = result.summary["best_model"]
+    metrics = result.summary["models"][best]["metrics"]
+    original = metrics["auroc"]
+    try:
+        metrics["auroc"] = original - 0.1  # a worse model of the same outcome
+        run_id = track_experiment(result)
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+        assert "does not beat" in client.get_run(run_id).data.tags["eih_ml.champion_reason"]
+
+        metrics["auroc"] = original + 0.05  # a better one
+        track_experiment(result)
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "3"
+
+        result.summary["outcome"]["rule"] = "2sem"  # another outcome definition: never compared
+        metrics["auroc"] = original + 0.2
+        run_id = track_experiment(result)
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "3"
+        assert (
+            "another outcome definition"
+            in client.get_run(run_id).data.tags["eih_ml.champion_reason"]
+        )
+        result.config.tracking.registry.force_champion = True
+        track_experiment(result)
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "5"
+    finally:
+        metrics["auroc"] = original
+        result.summary["outcome"]["rule"] = "gt0"
+        result.config.tracking.registry.force_champion = False
+
+    mlflow.set_tracking_uri(f"sqlite:///{in_tmp / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+    from eih_ml.pyfunc import synthetic_example
+
+    example = synthetic_example(result.features)
+    out = model.predict(example)
+    assert list(out.columns[:5]) == [
+        "participant_id",
+        "session_id",
+        "predicted_class",
+        "probability",
+        "prediction_set",
+    ]
+    assert 0 <= out["probability"].iloc[0] <= 1
+    factors = json.loads(out["top_factors"].iloc[0])
+    assert len(factors) == 5 and {"label", "value", "percentile", "direction"} <= set(factors[0])
+
+
+def test_compare_lists_runs_with_what_differs(result, in_tmp, capsys, monkeypatch):
+    from eih_ml.cli import main
+
+    monkeypatch.setenv("COLUMNS", "250")  # a wide terminal: no folded headers
+    from eih_ml.tracking import track_experiment
+
+    track_experiment(result)
+    result.config.cv.outer_folds = 4  # a config difference shows up as a column
+    try:
+        track_experiment(result)
+    finally:
+        result.config.cv.outer_folds = 3
+    with pytest.raises(SystemExit) as done:
+        main(["compare", "--experiment", result.config.tracking.experiment, "--metric", "auroc"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "cv.outer_folds" in out and "auroc" in out and "default" in out
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "--experiment", "nope"])
+    assert exc.value.code == 2
+    assert "No experiment 'nope'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ a real server
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, timeout: float = 60.0) -> None:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` on a loopback port, SQLite backend, one worker; stopped by PID."""
+    root = tmp_path_factory.mktemp("server")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
+    log = open(root / "server.log", "w")  # noqa: SIM115 - closed in the finally below
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mlflow.db'}",
+            "--default-artifact-root",
+            (root / "artifacts").as_uri(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        _wait(f"http://127.0.0.1:{port}/health")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a server by its PID."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _api(base: str, path: str, payload: dict | None = None) -> dict:
+    data = None if payload is None else json.dumps(payload).encode()
+    req = urllib.request.Request(
+        base + path, data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_logging_to_a_real_mlflow_server_and_reading_back_over_rest(result, mlflow_server, in_tmp):
+    from eih_ml.tracking import track_experiment
+
+    result.config.tracking.tracking_uri = mlflow_server
+    try:
+        run_id = track_experiment(result)
+    finally:
+        result.config.tracking.tracking_uri = None
+    exp = _api(
+        mlflow_server,
+        "/api/2.0/mlflow/experiments/get-by-name?experiment_name=eih_ml-default",
+    )["experiment"]
+    runs = _api(
+        mlflow_server,
+        "/api/2.0/mlflow/runs/search",
+        {"experiment_ids": [exp["experiment_id"]], "max_results": 50},
+    )["runs"]
+    by_id = {r["info"]["run_id"]: r for r in runs}
+    assert run_id in by_id and len(runs) == 3  # parent + two models
+    metrics = {m["key"]: m["value"] for m in by_id[run_id]["data"]["metrics"]}
+    assert 0.0 <= metrics["auroc"] <= 1.0
+    alias = _api(
+        mlflow_server,
+        "/api/2.0/mlflow/registered-models/alias?name=eih_ml_responder&alias=champion",
+    )["model_version"]
+    assert str(alias["version"]) == "1" and alias["run_id"] == run_id
+    assert not (in_tmp / "mlruns").exists() and not (in_tmp / "mlflow.db").exists()
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_mlflow_models_serve_answers_with_predictions(result, in_tmp):
+    from eih_ml.pyfunc import synthetic_example
+    from eih_ml.tracking import track_experiment
+
+    track_experiment(result)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{in_tmp / 'mlflow.db'}",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        # mlflow models serve starts `uvicorn` by name: the venv's scripts must be on PATH
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    log = open(in_tmp / "serve.log", "w")  # noqa: SIM115 - closed in the finally below
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            "models:/eih_ml_responder@champion",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        _wait(f"http://127.0.0.1:{port}/ping", timeout=90)
+        example = synthetic_example(result.features)
+        payload = {"dataframe_split": json.loads(example.to_json(orient="split", index=False))}
+        answer = _api(f"http://127.0.0.1:{port}", "/invocations", payload)
+        rows = pd.DataFrame(answer["predictions"])
+        assert {"predicted_class", "probability", "prediction_set", "top_factors", "ood"} <= set(
+            rows.columns
+        )
+        assert rows["participant_id"].iloc[0] == "synthetic-1"
+    finally:
+        _stop(proc)
+        log.close()
+        print((in_tmp / "serve.log").read_text()[-3000:])

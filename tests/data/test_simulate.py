@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 
 import numpy as np
 import pandas as pd
@@ -425,9 +424,8 @@ def test_bad_custom_scenario_raises() -> None:
         simulate_cohort(5, bad_share)
 
 
-def test_thirty_thousand_participants_in_a_few_seconds() -> None:
-    start = time.perf_counter()
+def test_thirty_thousand_participants_simulate() -> None:
+    # Speed is measured in bench/ (bench_scaling), not asserted here.
     sim = simulate_cohort(30_000, seed=0)
-    assert time.perf_counter() - start < 10
     assert sim.cohort["participant_id"].nunique() == 30_000
     assert isinstance(sim.scenario, Scenario)

@@ -195,8 +195,11 @@ class ModelBundle:
         return cls(_load(directory / "pipeline.skops"), conformal, meta, reference)
 
     # ------------------------------------------------------------------------------- prediction
-    def prepare(self, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
-        """Canonical input rows -> (ids, model matrix, per-row list of features not measured).
+    def prepare(self, raw) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
+        """Input rows -> (ids, model matrix, per-row list of features not measured).
+
+        ``raw`` is a DataFrame in canonical columns, or a
+        :class:`~eih_ml.data.load.StudyTable` already loaded from a file.
 
         Raises
         ------
@@ -204,20 +207,31 @@ class ModelBundle:
             Values out of range, text in number fields, unknown categories: every problem named
             with its row and column.
         """
-        from eih_ml.data.load import load_frame
+        from eih_ml.data.load import StudyTable, load_frame
         from eih_ml.data.validate import validate_cohort
         from eih_ml.features.derive import derive_features
         from eih_ml.features.questionnaires import QuestionnaireScoring
         from eih_ml.models import model_matrix
 
-        if not isinstance(raw, pd.DataFrame) or raw.empty:
+        if isinstance(raw, StudyTable):
+            study = raw
+            data = study.data
+        else:
+            if not isinstance(raw, pd.DataFrame) or raw.empty:
+                raise DataError("Expected one or more patients as rows of a table; found none.")
+            study = load_frame(raw, source="prediction input")
+            data = study.data
+        if data.empty:
             raise DataError("Expected one or more patients as rows of a table; found none.")
-        raw = raw.copy()
-        if "participant_id" not in raw.columns:
-            raw["participant_id"] = [f"patient-{i + 1}" for i in range(len(raw))]
-        if "session_id" not in raw.columns:
-            raw["session_id"] = [f"row-{i + 1}" for i in range(len(raw))]
-        study = load_frame(raw, source="prediction input")
+        if "participant_id" not in data.columns or "session_id" not in data.columns:
+            data = data.copy()
+            if "participant_id" not in data.columns:
+                data["participant_id"] = [f"patient-{i + 1}" for i in range(len(data))]
+            if "session_id" not in data.columns:
+                data["session_id"] = [f"row-{i + 1}" for i in range(len(data))]
+            study = StudyTable(
+                data, study.source, study.dictionary, study.column_map, study.unmapped, study.notes
+            )
         report = validate_cohort(study, require_outcome=False)
         q = self.meta["derive"]["questionnaires"]
         scoring = QuestionnaireScoring(tsk_form=q["tsk_form"], hads_items=q["hads_items"])
@@ -238,7 +252,7 @@ class ModelBundle:
         ids = table[["participant_id", "session_id"]].astype(str).reset_index(drop=True)
         return ids, X, missing
 
-    def predict(self, raw: pd.DataFrame, top_k: int = 5) -> pd.DataFrame:
+    def predict(self, raw, top_k: int = 5) -> pd.DataFrame:
         """Prediction, uncertainty, top factors and OOD flag for each input row.
 
         Columns: participant_id, session_id, predicted_class / probability (classification) or

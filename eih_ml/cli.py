@@ -192,6 +192,63 @@ def _default_config() -> Path:
     return path
 
 
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        help="Model: a folder written by 'eih-ml train' (runs/<name>/model), "
+        "models:/NAME@champion, models:/m-<id> or runs:/<run_id>/model.",
+    ),
+]
+
+
+@app.command()
+def predict(
+    model: ModelOpt,
+    input: Annotated[
+        Path, typer.Option("--input", help="Patients in the data contract's columns.")
+    ],
+    out: Annotated[Path, typer.Option(help="Predictions to write (.csv or .parquet).")],
+    dictionary: DictionaryOpt = None,
+) -> None:
+    """Predict, with uncertainty, top factors and an out-of-distribution flag, for every row."""
+    from eih_ml.data.load import load_study
+    from eih_ml.features.summary import write_table
+    from eih_ml.tracking import load_model
+
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise typer.BadParameter(f"--out must end in .csv or .parquet, got {out.name!r}")
+    bundle = load_model(model)
+    predictions = bundle.predict(load_study(input, dictionary))
+    write_table(predictions, out)
+    flagged = int(predictions["ood"].sum())
+    _console().print(
+        f"{bundle!r}\nWrote {len(predictions)} prediction(s) to {out}"
+        + (f"; {flagged} flagged as outside the training cohort." if flagged else ".")
+    )
+
+
+@app.command()
+def explain(
+    model: ModelOpt,
+    input: Annotated[
+        Path, typer.Option("--input", help="Patients in the data contract's columns.")
+    ],
+    participant: Annotated[str, typer.Option(help="participant_id of the patient to explain.")],
+    out: Annotated[Path, typer.Option(help="Report to write (.html).")] = Path("report.html"),
+    session: Annotated[str | None, typer.Option(help="session_id (default: the first).")] = None,
+    dictionary: DictionaryOpt = None,
+) -> None:
+    """Write a self-contained patient report: prediction, uncertainty, factors, what-if."""
+    from eih_ml.data.load import load_study
+    from eih_ml.report.patient import write_patient_report
+    from eih_ml.tracking import load_model
+
+    bundle = load_model(model)
+    write_patient_report(bundle, load_study(input, dictionary), participant, out, session)
+    _console().print(f"Wrote the report for participant {participant} to {out}.")
+
+
 @app.command()
 def compare(
     experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "eih_ml-default",

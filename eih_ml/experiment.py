@@ -60,6 +60,8 @@ class ExperimentResult:
     final_params: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     rows: np.ndarray | None = None
+    explanations: object | None = None
+    bundle: object | None = None
     output_dir: Path | None = None
     run_id: str | None = None
 
@@ -445,9 +447,20 @@ def run_experiment(
     result.final_model, result.final_params, final_threshold = fit_final_model(
         config, result.best_model, X, values, groups
     )
+    progress.stage(f"Explaining {result.best_model} (out-of-fold SHAP)")
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.data.dictionary import load_dictionary
+    from eih_ml.explain.global_explain import explain_model_cv
+
+    result.explanations = explain_model_cv(
+        result.cvs[result.best_model], X, task, load_dictionary(config.data.dictionary).biomarkers
+    )
     result.summary = _summary(
         config, result, source, final_threshold, time.perf_counter() - started
     )
+    result.summary["explanations"] = result.explanations.summary()
+    progress.stage("Bundling the final model with its uncertainty (grouped conformal)")
+    result.bundle = ModelBundle.build(result)
 
     out = Path(output_dir) if output_dir else Path("runs") / config.name
     progress.stage(f"Writing results to {out}")
@@ -560,6 +573,10 @@ def _write_outputs(result: ExperimentResult, out: Path) -> None:
     try:
         (tmp / "summary.json").write_text(to_json(result.summary) + "\n", encoding="utf-8")
         metrics_table(result.summary).to_csv(tmp / "metrics.csv", index=False, lineterminator="\n")
+        if result.explanations is not None:
+            result.explanations.write_artifacts(tmp / "explanations")
+        if result.bundle is not None:
+            result.bundle.save(tmp / "model")
         (tmp / "config.yaml").write_text(
             yaml.safe_dump(result.config.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
         )

@@ -237,7 +237,7 @@ def log_and_register(result, mlflow, client) -> dict:
     from eih_ml.pyfunc import signature, synthetic_example
 
     config = result.config
-    bundle = ModelBundle.build(result)
+    bundle = result.bundle if result.bundle is not None else ModelBundle.build(result)
     features = bundle.features
     with tempfile.TemporaryDirectory() as tmp:
         bundle_dir = bundle.save(Path(tmp) / "bundle")

@@ -1,0 +1,145 @@
+"""Plain-language explanation of one patient's prediction, for clinicians.
+
+Structure: the prediction with its uncertainty; the three to five strongest factors, each with the
+patient's value, how it compares with the training cohort (percentile) and the direction of its
+effect; caveats (decision support, not a diagnosis; the cohort the model was built on; the
+label's limited reliability; out-of-distribution warnings).
+"""
+
+from __future__ import annotations
+
+import json
+
+from eih_ml.features.metadata import CATEGORY_LABELS
+
+
+def _value_text(f: dict) -> str:
+    value = f.get("value")
+    if value is None:
+        return "not measured"
+    if isinstance(value, str):
+        return CATEGORY_LABELS.get(f["feature"], {}).get(value, value.replace("_", " "))
+    unit = f.get("unit") or ""
+    if unit.startswith("0-"):
+        unit = f"(scale {unit})"
+    if unit == "fraction of maximum":
+        return f"{100 * value:.0f} % of maximum"
+    return f"{value:.3g} {unit}".strip()
+
+
+def _percentile_text(p: float | None) -> str:
+    if p is None:
+        return ""
+    if p >= 50:
+        return f", higher than about {p:.0f} % of the training cohort"
+    return f", lower than about {100 - p:.0f} % of the training cohort"
+
+
+def factor_sentences(factors: list[dict], task: str) -> list[str]:
+    """One sentence per factor."""
+    effect = (
+        "chance of pain relief after exercise"
+        if task == "classification"
+        else ("predicted pain relief after exercise")
+    )
+    out = []
+    for f in factors:
+        verb = "raises" if f["direction"] == "raises" else "lowers"
+        out.append(
+            f"{f['label']}: {_value_text(f)}{_percentile_text(f.get('percentile'))}. "
+            f"This {verb} the {effect}."
+        )
+    return out
+
+
+def headline(row: dict, task: str, meta: dict) -> str:
+    """The prediction with its uncertainty, in one or two sentences."""
+    level = round(100 * float(row.get("confidence_level", meta.get("confidence_level", 0.9))))
+    site = "the exercising muscle" if "local" in meta["outcome"]["outcome"] else "a remote site"
+    if task == "classification":
+        p = float(row["probability"])
+        verdict = (
+            "likely to have less pain sensitivity after exercise (a hypoalgesic response)"
+            if p >= 0.5
+            else "unlikely to have a clear hypoalgesic response to exercise"
+        )
+        text = (
+            f"This patient is {verdict}: estimated probability {100 * p:.0f} % "
+            f"(pressure pain threshold at {site} rising after exercise"
+            f"{_rule_text(meta)})."
+        )
+        if row.get("prediction_set"):
+            text += f" At {level} % confidence the possible outcomes are: {row['prediction_set']}."
+        return text
+    eih = float(row["eih_kpa"])
+    direction = "rise" if eih >= 0 else "fall"
+    text = (
+        f"Predicted change of the pressure pain threshold at {site} after exercise: "
+        f"{eih:+.0f} kPa (a {direction}; positive means less pain sensitivity)."
+    )
+    if row.get("interval_low") is not None:
+        text += (
+            f" At {level} % confidence it lies between {float(row['interval_low']):+.0f} and "
+            f"{float(row['interval_high']):+.0f} kPa."
+        )
+    return text
+
+
+def _rule_text(meta: dict) -> str:
+    rule = meta["outcome"].get("rule")
+    thr = meta.get("threshold")
+    if rule == "gt0" or thr in (None, 0, 0.0):
+        return ""
+    unit = "%" if rule == "pct" else " kPa"
+    return f" by more than {thr:.3g}{unit}"
+
+
+def caveats(meta: dict, row: dict) -> list[str]:
+    """What the clinician must keep in mind."""
+    cohort = meta["training_cohort"]
+    conditions = ", ".join(
+        f"{CATEGORY_LABELS['condition'].get(k, k)} ({v})"
+        for k, v in sorted(cohort.get("conditions", {}).items(), key=lambda kv: -kv[1])
+    )
+    source = cohort.get("source", {})
+    simulated = " (a simulated cohort)" if source.get("kind") == "simulated" else ""
+    rc = meta.get("reliability_ceiling", {})
+    out = [
+        "This is decision support, not a diagnosis: weigh it with the clinical picture.",
+        f"The model was built on {cohort['n_participants']} participants{simulated}"
+        + (f": {conditions}." if conditions else "."),
+    ]
+    if rc:
+        out.append(
+            "Exercise-induced hypoalgesia measured once is only moderately reproducible "
+            f"(between-session ICC about {rc['icc']:.2f}; the same person is classified the same "
+            f"way on two days with kappa about {rc['retest_kappa']:.2f}), so no prediction can be "
+            "more certain than the measurement it predicts."
+        )
+    if row.get("ood"):
+        out.append(
+            "Caution, this patient differs from the training cohort: "
+            + str(row["ood_reasons"])
+            + "."
+        )
+    return out
+
+
+def patient_explanation(row: dict, meta: dict, task: str, n_factors: int = 5) -> dict:
+    """Headline, factor sentences and caveats for one prediction row (from ``bundle.predict``)."""
+    factors = row["top_factors"]
+    if isinstance(factors, str):
+        factors = json.loads(factors)
+    return {
+        "headline": headline(row, task, meta),
+        "factors": factor_sentences(factors[:n_factors], task),
+        "caveats": caveats(meta, row),
+    }
+
+
+def as_text(explanation: dict) -> str:
+    """The explanation as plain text (CLI, logs without patient data must not use this)."""
+    lines = [explanation["headline"], "", "Strongest factors:"]
+    lines += [f"  {i}. {s}" for i, s in enumerate(explanation["factors"], 1)]
+    lines += ["", "Keep in mind:"] + [f"  - {c}" for c in explanation["caveats"]]
+    return "\n".join(lines)

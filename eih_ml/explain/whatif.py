@@ -1,0 +1,94 @@
+"""Protocol what-if: the predicted response of one patient under each candidate exercise protocol.
+
+The model knows the protocol (modality, relative intensity, duration), so a clinician can compare
+protocols for the same patient: every other input stays as measured. A predicted hyperalgesic
+response (EIH below zero for a regression model, or a low chance of any response for a responder
+model) is flagged. This is the model's extrapolation, not a trial result: protocols outside what
+the training cohort did are marked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A candidate exercise protocol."""
+
+    modality: str
+    intensity_rel: float
+    duration_min: float
+    label: str
+
+
+#: Candidate protocols (aerobic dose after Hoffman 2004 and Naugle 2014; isometric and dynamic
+#: resistance as used in EIH studies, Naugle 2012).
+DEFAULT_PROTOCOLS: tuple[Protocol, ...] = (
+    Protocol("aerobic", 0.50, 20, "Aerobic, moderate (50 % HRR), 20 min"),
+    Protocol("aerobic", 0.70, 20, "Aerobic, vigorous (70 % HRR), 20 min"),
+    Protocol("isometric", 0.30, 3, "Isometric, 30 % MVC, 3 min"),
+    Protocol("isometric", 0.50, 2, "Isometric, 50 % MVC, 2 min"),
+    Protocol("dynamic_resistance", 0.50, 10, "Dynamic resistance, RPE 13 (moderate), 10 min"),
+)
+
+#: Below this probability of a hypoalgesic response a protocol is flagged for a responder model.
+LOW_RESPONSE_PROBABILITY = 0.35
+
+
+def protocol_whatif(
+    bundle, X_row: pd.DataFrame, protocols: tuple[Protocol, ...] = DEFAULT_PROTOCOLS
+) -> pd.DataFrame:
+    """Predictions for one patient (a one-row model matrix) under each protocol.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per protocol: protocol, prediction (probability or EIH kPa), uncertainty, flag,
+        seen_in_training.
+    """
+    from eih_ml.explain.conformal import describe_set, prediction_intervals, prediction_sets
+    from eih_ml.models import predict_scores
+
+    features = bundle.features
+    if "exercise_modality" not in features:
+        return pd.DataFrame()
+    rows = []
+    for p in protocols:
+        x = X_row.iloc[[0]].copy()
+        x["exercise_modality"] = p.modality
+        if "exercise_intensity_rel" in features:
+            x["exercise_intensity_rel"] = p.intensity_rel
+        if "exercise_duration_min" in features:
+            x["exercise_duration_min"] = float(p.duration_min)
+        rows.append(x)
+    grid = pd.concat(rows, ignore_index=True)
+    scores = predict_scores(bundle.pipeline, grid, bundle.task)
+    seen = bundle.reference.categories.get("exercise_modality", {})
+    out = pd.DataFrame({"protocol": [p.label for p in protocols]})
+    out["modality"] = [p.modality for p in protocols]
+    out["seen_in_training"] = [seen.get(p.modality, 0) > 0 for p in protocols]
+    if bundle.task == "classification":
+        out["probability"] = scores
+        if bundle.conformal is not None:
+            out["prediction_set"] = [
+                describe_set(s) for s in prediction_sets(bundle.conformal, grid)
+            ]
+        out["flag"] = np.where(scores < LOW_RESPONSE_PROBABILITY, "low chance of hypoalgesia", "")
+    else:
+        out["eih_kpa"] = scores
+        if bundle.conformal is not None:
+            bounds = prediction_intervals(bundle.conformal, grid)
+            out["interval_low"], out["interval_high"] = bounds[:, 0], bounds[:, 1]
+            hyper = bounds[:, 1] < 0
+        else:
+            hyper = np.zeros(len(scores), dtype=bool)
+        out["flag"] = np.where(
+            hyper,
+            "hyperalgesic response predicted",
+            np.where(scores < 0, "possibly hyperalgesic", ""),
+        )
+    return out

@@ -1,0 +1,101 @@
+"""The patient report: one patient's explained prediction as a self-contained HTML page.
+
+Readable on a phone (one column, large type) and printable (print styles, no interactive parts).
+Plots are embedded as data URIs, so the file can be mailed or archived on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from eih_ml import __version__
+from eih_ml.errors import DataError
+
+
+def _env():
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    return Environment(
+        loader=PackageLoader("eih_ml.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
+
+
+def explain_patient(bundle, raw, participant_id: str, session_id: str | None = None) -> dict:
+    """Everything the report (and the web app) shows for one patient session.
+
+    Returns a dict with the prediction row, the plain-language explanation, the factor list,
+    domain contributions, the what-if table and the figures as data URIs.
+    """
+    from eih_ml.explain.text import patient_explanation
+    from eih_ml.explain.whatif import protocol_whatif
+    from eih_ml.features.metadata import feature_info
+    from eih_ml.report.figures import domain_figure, to_data_uri, waterfall_figure
+
+    ids, X, missing = bundle.prepare(raw)
+    mask = ids["participant_id"] == str(participant_id)
+    if session_id is not None:
+        mask &= ids["session_id"] == str(session_id)
+    if not mask.any():
+        known = ", ".join(sorted(ids["participant_id"].unique())[:10])
+        raise DataError(
+            f"No row for participant {participant_id!r}"
+            + (f" and session {session_id!r}" if session_id else "")
+            + f" in the input; participants found: {known}."
+        )
+    i = int(mask.to_numpy().nonzero()[0][0])
+    X_row = X.iloc[[i]]
+    row = bundle.predict_matrix(X_row, ids.iloc[[i]], [missing[i]]).iloc[0].to_dict()
+    explanation = patient_explanation(row, bundle.meta, bundle.task)
+    att = bundle.attributor.explain(X_row)
+    contrib = att.values.iloc[0]
+    labels = {f: bundle.meta["feature_info"].get(f, {}).get("label", f) for f in contrib.index}
+    domains = {f: feature_info(f).domain for f in contrib.index}
+    by_domain = contrib.groupby(pd.Series(domains)).sum()
+    whatif = protocol_whatif(bundle, X_row)
+    return {
+        "row": row,
+        "explanation": explanation,
+        "factors": json.loads(row["top_factors"]),
+        "domains": by_domain.to_dict(),
+        "whatif": whatif,
+        "output_space": att.output_space,
+        "base_value": att.base_value,
+        "figures": {
+            "waterfall": to_data_uri(
+                waterfall_figure(att.base_value, contrib, labels, att.output_space)
+            ),
+            "domains": to_data_uri(domain_figure(by_domain)),
+        },
+    }
+
+
+def render_patient_report(bundle, raw, participant_id: str, session_id: str | None = None) -> str:
+    """The patient report as HTML text."""
+    data = explain_patient(bundle, raw, participant_id, session_id)
+    whatif = data["whatif"]
+    return (
+        _env()
+        .get_template("patient.html.j2")
+        .render(
+            **data,
+            whatif_rows=whatif.to_dict(orient="records") if len(whatif) else [],
+            task=bundle.task,
+            meta=bundle.meta,
+            version=__version__,
+            created=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        )
+    )
+
+
+def write_patient_report(
+    bundle, raw, participant_id: str, out: str | Path, session_id: str | None = None
+) -> Path:
+    """Render and write the report atomically."""
+    from eih_ml.atomic_io import write_text
+
+    return write_text(out, render_patient_report(bundle, raw, participant_id, session_id))

@@ -56,6 +56,17 @@ def _load(path: Path):
     return sio.load(path, trusted=untrusted)
 
 
+def _value_of(row: pd.Series, feature: str):
+    """A feature's value for display; derived indicators (bio_panel_missing) are computed."""
+    if feature in row.index:
+        return row[feature]
+    if feature == "bio_panel_missing":
+        markers = [c for c in row.index if c.startswith("bio_") and not c.endswith(("_nd", "_lod"))]
+        measured = any(pd.notna(row[c]) or row.get(c + "_nd") == 1 for c in markers)
+        return "no" if measured else "yes"
+    return None
+
+
 @dataclass
 class ModelBundle:
     """A fitted model with its uncertainty, reference cohort and metadata."""
@@ -316,7 +327,7 @@ class ModelBundle:
             order = contrib.abs().sort_values(ascending=False).index[:top_k]
             row = []
             for f in order:
-                value = X.iloc[i][f]
+                value = _value_of(X.iloc[i], f)
                 is_num = isinstance(value, int | float | np.floating) and not isinstance(
                     value, bool
                 )

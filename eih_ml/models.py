@@ -10,8 +10,9 @@ elastic_net     median imputation + missing-value indicators + standardisation; 
                 categories; biomarkers: LOD substitution, log/sqrt, imputation, scaling.
                 Penalised logistic regression (saga, elastic net) or ElasticNet on a
                 standardised target.
-random_forest   one-hot categories; biomarker transform; missing values handled natively by
-                scikit-learn's trees (>= 1.4).
+random_forest   median imputation + missing-value indicators; one-hot categories; biomarker
+                transform. (Not scikit-learn's native missing-value routing: shap's TreeExplainer
+                does not follow it, and SHAP additivity would break.)
 xgboost         one-hot categories; biomarker transform; native missing values.
 =============== ==================================================================================
 
@@ -72,16 +73,16 @@ def make_preprocessor(model: str, features: list[str], biomarkers: dict | None =
     layout = FeatureLayout.of(features)
     bio_args = biomarkers or {}
     linear = model == "elastic_net"
+    # Random forests impute too: shap's TreeExplainer does not follow scikit-learn's native
+    # missing-value routing, so TreeSHAP would lose additivity on rows with missing values.
+    impute = model in ("elastic_net", "random_forest")
     branches = []
     if layout.numeric:
-        num = (
-            make_pipeline(
-                SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-                StandardScaler(),
-            )
-            if linear
-            else "passthrough"
-        )
+        if impute:
+            steps = [SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)]
+            num = make_pipeline(*steps, StandardScaler()) if linear else make_pipeline(*steps)
+        else:
+            num = "passthrough"
         branches.append(("num", num, list(layout.numeric)))
     if layout.categorical:
         branches.append(("cat", _categorical_branch(), list(layout.categorical)))
@@ -91,6 +92,8 @@ def make_preprocessor(model: str, features: list[str], biomarkers: dict | None =
             bio = make_pipeline(
                 bio, SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
             )
+        elif impute:
+            bio = make_pipeline(bio, SimpleImputer(strategy="median", keep_empty_features=True))
         branches.append(("bio", bio, list(layout.biomarker)))
     return ColumnTransformer(branches, verbose_feature_names_out=False)
 

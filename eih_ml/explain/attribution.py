@@ -83,6 +83,10 @@ class Attributor:
         self.transformed_names = [str(n) for n in self.prep.get_feature_names_out()]
         sources = [source_feature(n, self.inputs) for n in self.transformed_names]
         self._groups = pd.Index(sources)
+        # Clinical features: inputs (biomarker helper columns fold into their marker) plus
+        # indicators the pipeline derives, e.g. bio_panel_missing.
+        clinical = [c for c in self.inputs if not c.endswith(("_nd", "_lod"))]
+        self.features = clinical + [s for s in dict.fromkeys(sources) if s not in clinical]
         self._kind = self._model_kind()
         self.background_mean = None if background_mean is None else np.asarray(background_mean)
         self._tree = None
@@ -114,6 +118,9 @@ class Attributor:
         """Attributions per clinical input feature for each row of ``X``."""
         Xt = self.transform(X)
         if self._kind == "tree":
+            if type(self.model).__name__.startswith("RandomForest"):
+                # scikit-learn's trees split on float32 values: explain what they compare.
+                Xt = Xt.astype(np.float32)
             raw = self._tree.shap_values(Xt)
             base = self._tree.expected_value
             raw = np.asarray(raw)
@@ -125,7 +132,7 @@ class Attributor:
             raw, base = self._linear(Xt)
         values = pd.DataFrame(raw, columns=self._groups, index=X.index)
         values = values.T.groupby(level=0, sort=False).sum().T
-        values = values.reindex(columns=self.inputs, fill_value=0.0)
+        values = values.reindex(columns=self.features, fill_value=0.0)
         return Attribution(base, values, base + values.sum(axis=1).to_numpy(), self.output_space)
 
     def _linear(self, Xt: np.ndarray) -> tuple[np.ndarray, float]:

@@ -1,0 +1,218 @@
+"""Explanations: SHAP additivity per model family, conformal coverage, OOD flags, words, what-if."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eih_ml.config import load_config
+from eih_ml.data.simulate import simulate_cohort
+from eih_ml.experiment import run_experiment
+from eih_ml.explain.attribution import Attributor, background_mean, model_output
+
+SMALL = [
+    "cv.outer_folds=3",
+    "cv.inner_folds=2",
+    "search.n_iter=2",
+    "bootstrap.n_resamples=50",
+    "evaluation.added_value=[]",
+    "evaluation.min_subgroup_participants=10",
+]
+
+
+def experiment(tmp_path, *overrides, n=120):
+    config = load_config(
+        "configs/default.yaml", [*SMALL, f"data.simulate.n_participants={n}", *overrides]
+    )
+    return run_experiment(config, output_dir=tmp_path / "run", track=False)
+
+
+@pytest.fixture(scope="module")
+def classification(tmp_path_factory):
+    return experiment(tmp_path_factory.mktemp("c"), "models=[elastic_net,random_forest,xgboost]")
+
+
+@pytest.fixture(scope="module")
+def regression(tmp_path_factory):
+    return experiment(
+        tmp_path_factory.mktemp("r"),
+        "models=[elastic_net,random_forest,xgboost]",
+        "outcome.task=regression",
+    )
+
+
+def new_patients(n=40, seed=777):
+    raw = simulate_cohort(n, seed=seed).cohort
+    return raw[[c for c in raw.columns if "_post" not in c and "rest_" not in c]]
+
+
+@pytest.mark.parametrize("model", ["elastic_net", "random_forest", "xgboost"])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_shap_values_add_up_to_the_model_output(classification, regression, model, task):
+    result = classification if task == "classification" else regression
+    fold = result.cvs[model].folds[0]
+    X = result.X.iloc[:50]
+    att = Attributor(fold.pipeline, task, background_mean(fold.pipeline, result.X)).explain(X)
+    expected = model_output(fold.pipeline, X, task, att.output_space)
+    np.testing.assert_allclose(att.output, expected, rtol=1e-4, atol=1e-4)
+    # attributions are per clinical input feature: one-hot and indicator columns summed back
+    inputs = [c for c in result.X.columns if not c.endswith(("_nd", "_lod"))]
+    assert list(att.values.columns[: len(inputs)]) == inputs
+    assert set(att.values.columns[len(inputs) :]) <= {"bio_panel_missing"}
+    if task == "regression":
+        assert att.output_space == "kPa"
+
+
+def test_global_importance_has_fold_stability_and_domains(classification):
+    g = classification.explanations
+    assert {"mean_abs_shap", "sd", "mean_rank", "rank_sd", "label", "domain"} <= set(
+        g.importance.columns
+    )
+    assert g.importance["mean_abs_shap"].is_monotonic_decreasing
+    assert set(g.domains.index) <= {
+        "QST",
+        "psychological",
+        "biomarker",
+        "clinical",
+        "demographic",
+        "protocol",
+    }
+    assert len(g.values) == len(classification.X)  # one out-of-fold row per analysed row
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_conformal_coverage_holds_on_held_out_participants(tmp_path, task):
+    """Train on 300 simulated participants; on 400 new ones the 90 % sets cover ~90 %."""
+    result = experiment(tmp_path, "models=[elastic_net]", f"outcome.task={task}", n=300)
+    bundle = result.bundle
+    fresh = simulate_cohort(400, seed=4242).cohort
+    from eih_ml.data.load import load_frame
+    from eih_ml.data.validate import validate_cohort
+    from eih_ml.features.derive import derive_features
+    from eih_ml.outcomes import label
+
+    table = derive_features(validate_cohort(load_frame(fresh)).data)
+    truth = table["eih_abs_local"].to_numpy(float)
+    keep = np.isfinite(truth)
+    inputs = fresh.loc[fresh.index[keep]]
+    inputs = inputs[[c for c in inputs.columns if "_post" not in c]]
+    out = bundle.predict(inputs)
+    if task == "classification":
+        y = label(truth[keep], bundle.meta["threshold"], "classification")
+        covered = [
+            ("responder" in s and "non-responder" not in s and yi == 1)
+            or ("non-responder" in s and yi == 0)
+            or "uncertain" in s
+            for s, yi in zip(out["prediction_set"], y, strict=True)
+        ]
+    else:
+        covered = (out["interval_low"] <= truth[keep]) & (truth[keep] <= out["interval_high"])
+    coverage = float(np.mean(covered))
+    # 90 % target; with ~800 sessions the binomial SE is ~0.011, clustering doubles it.
+    assert 0.85 <= coverage <= 0.97, coverage
+
+
+def test_prediction_columns_factors_and_ood(classification):
+    bundle = classification.bundle
+    patients = new_patients(5)
+    out = bundle.predict(patients)
+    assert len(out) == len(patients)
+    factors = json.loads(out["top_factors"].iloc[0])
+    assert 3 <= len(factors) <= 5
+    assert abs(factors[0]["contribution"]) >= abs(factors[-1]["contribution"])
+    assert all(f["direction"] in ("raises", "lowers") for f in factors)
+    odd = patients.iloc[[0]].copy()
+    odd["age"] = 104
+    odd["condition"] = "other"
+    flagged = bundle.predict(odd).iloc[0]
+    assert flagged["ood"]
+    assert "age = 104 is above the range" in flagged["ood_reasons"]
+
+
+def test_plain_language_explanation_has_prediction_factors_and_caveats(classification):
+    from eih_ml.explain.text import as_text, patient_explanation
+
+    bundle = classification.bundle
+    row = bundle.predict(new_patients(3)).iloc[0].to_dict()
+    text = patient_explanation(row, bundle.meta, bundle.task)
+    assert "probability" in text["headline"] and "%" in text["headline"]
+    assert 3 <= len(text["factors"]) <= 5
+    assert any("training cohort" in s for s in text["factors"])
+    assert any("not a diagnosis" in c for c in text["caveats"])
+    assert any("kappa" in c for c in text["caveats"])
+    assert "Strongest factors" in as_text(text)
+
+
+def test_protocol_whatif_covers_every_candidate_and_flags_hyperalgesia(regression):
+    from eih_ml.explain.whatif import DEFAULT_PROTOCOLS, protocol_whatif
+
+    bundle = regression.bundle
+    _, X, _ = bundle.prepare(new_patients(3))
+    table = protocol_whatif(bundle, X.iloc[[0]])
+    assert list(table["protocol"]) == [p.label for p in DEFAULT_PROTOCOLS]
+    assert {"eih_kpa", "interval_low", "interval_high", "flag"} <= set(table.columns)
+    negative = table["eih_kpa"] < 0
+    assert (table.loc[negative, "flag"] != "").all()
+    assert (
+        table.loc[table["interval_high"] < 0, "flag"] == "hyperalgesic response predicted"
+    ).all()
+
+
+def test_patient_report_is_self_contained(classification, tmp_path):
+    from eih_ml.report.patient import write_patient_report
+
+    patients = new_patients(3)
+    pid = str(patients["participant_id"].iloc[0])
+    path = write_patient_report(classification.bundle, patients, pid, tmp_path / "r.html")
+    html = path.read_text()
+    assert "data:image/png;base64," in html
+    assert "http://" not in html and "https://" not in html  # no external resources
+    assert 'name="viewport"' in html and "@media print" in html
+    assert "Other exercise protocols" in html and "not a diagnosis" in html
+
+
+def test_explain_unknown_participant_is_a_clear_error(classification, tmp_path):
+    from eih_ml.errors import DataError
+    from eih_ml.report.patient import write_patient_report
+
+    with pytest.raises(DataError, match=r"No row for participant 'nobody'.*participants found"):
+        write_patient_report(classification.bundle, new_patients(2), "nobody", tmp_path / "x.html")
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_bundle_round_trip_predicts_the_same(classification, tmp_path):
+    from eih_ml.bundle import ModelBundle
+
+    classification.bundle.save(tmp_path / "b")
+    again = ModelBundle.load(tmp_path / "b")
+    patients = new_patients(4)
+    pd.testing.assert_frame_equal(classification.bundle.predict(patients), again.predict(patients))
+
+
+def test_bundle_refuses_untrusted_types(tmp_path):
+    import skops.io as sio
+
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.errors import ModelError
+
+    (tmp_path / "b").mkdir()
+    sio.dump({"x": pd.Timestamp("2026-01-01")}, tmp_path / "b" / "pipeline.skops")
+    (tmp_path / "b" / "bundle.json").write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "reference": {
+                    "quantiles": {},
+                    "categories": {},
+                    "n_participants": 0,
+                    "n_sessions": 0,
+                },
+            }
+        )
+    )
+    with pytest.raises(ModelError, match="outside the trusted families.*pandas"):
+        ModelBundle.load(tmp_path / "b")

@@ -1,14 +1,15 @@
 """The model bundle: the final pipeline with everything a prediction needs to be explained.
 
 A bundle holds the fitted pipeline (refit on all participants with the chosen hyperparameters),
-a participant-grouped cross-conformal predictor for its uncertainty, and aggregates of the
-training cohort (percentile grids, category counts: never a participant's row) for percentiles
-and out-of-distribution warnings. It is saved as a folder:
+its conformal calibration (a quantile of participant-grouped out-of-fold conformity scores,
+:mod:`eih_ml.explain.conformal`), and aggregates of the training cohort (percentile grids,
+category counts: never a participant's row) for percentiles and out-of-distribution warnings. It is
+saved as a folder:
 
-* ``pipeline.skops`` and ``conformal.skops``: scikit-learn objects stored with skops, loaded with
-  an explicit allowlist of trusted type families (never pickle);
+* ``pipeline.skops``: the scikit-learn pipeline stored with skops, loaded with an explicit
+  allowlist of trusted type families (never pickle);
 * ``bundle.json``: task, features and their metadata, outcome definition, the threshold, the
-  training cohort's aggregates and provenance.
+  conformal calibration, the training cohort's aggregates and provenance.
 
 :meth:`ModelBundle.predict` takes rows in the data contract's canonical columns (questionnaire
 items or totals, PPT trials, protocol...) and returns, per row, the prediction, its uncertainty,
@@ -28,12 +29,13 @@ import pandas as pd
 
 from eih_ml import __version__
 from eih_ml.errors import DataError, ModelError
+from eih_ml.explain.conformal import ConformalCalibration
 from eih_ml.explain.reference import CohortReference
 from eih_ml.features.metadata import feature_info
 
 BUNDLE_FORMAT = 1
 #: Type families a bundle may contain; anything else in a file is refused at load.
-TRUSTED_MODULES = ("sklearn.", "xgboost.", "mapie.", "eih_ml.", "numpy.", "scipy.", "builtins.")
+TRUSTED_MODULES = ("sklearn.", "xgboost.", "eih_ml.", "numpy.", "scipy.", "builtins.")
 CLASSES = ("non-responder", "responder")
 
 
@@ -72,7 +74,7 @@ class ModelBundle:
     """A fitted model with its uncertainty, reference cohort and metadata."""
 
     pipeline: object
-    conformal: object | None
+    conformal: ConformalCalibration | None
     meta: dict
     reference: CohortReference = field(default_factory=CohortReference)
     _attributor: object | None = field(default=None, repr=False)
@@ -112,25 +114,14 @@ class ModelBundle:
     @classmethod
     def build(cls, result, *, confidence_level: float = 0.9) -> ModelBundle:
         """Bundle the final model of an experiment (:class:`eih_ml.experiment.ExperimentResult`)."""
-        from sklearn.base import clone
-
         from eih_ml.explain.attribution import background_mean
-        from eih_ml.explain.conformal import fit_conformal
-        from eih_ml.outcomes import label
 
         config = result.config
         task = config.outcome.task
-        values = result.outcome.values.to_numpy(float)[result.rows]
         threshold = result.summary["outcome"].get("final_threshold")
-        y = label(values, threshold, task).astype(int) if task == "classification" else values
-        conformal = fit_conformal(
-            clone(result.final_model),
-            result.X,
-            y,
-            result.groups,
-            task,
-            confidence_level=confidence_level,
-            n_folds=config.cv.outer_folds,
+        oof = result.cvs[result.best_model].oof
+        conformal = ConformalCalibration.fit(
+            oof["y"].to_numpy(float), oof["pred"].to_numpy(float), task, confidence_level
         )
         reference = CohortReference.from_training(result.X, result.groups)
         from eih_ml.data.dictionary import load_dictionary
@@ -148,6 +139,7 @@ class ModelBundle:
             "outcome": result.summary["outcome"],
             "threshold": threshold,
             "confidence_level": confidence_level,
+            "conformal": conformal.to_dict(),
             "primary_metric": config.primary_metric,
             "performance": result.summary["models"][result.best_model]["metrics"],
             "derive": {
@@ -178,8 +170,6 @@ class ModelBundle:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         _dump(self.pipeline, directory / "pipeline.skops")
-        if self.conformal is not None:
-            _dump(self.conformal, directory / "conformal.skops")
         meta = {**self.meta, "reference": self.reference.to_dict()}
         (directory / "bundle.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return directory
@@ -201,8 +191,9 @@ class ModelBundle:
                 "retrain the model with this version of eih_ml."
             )
         reference = CohortReference.from_dict(meta.pop("reference"))
-        conformal_path = directory / "conformal.skops"
-        conformal = _load(conformal_path) if conformal_path.exists() else None
+        conformal = (
+            ConformalCalibration.from_dict(meta["conformal"]) if meta.get("conformal") else None
+        )
         return cls(_load(directory / "pipeline.skops"), conformal, meta, reference)
 
     # ------------------------------------------------------------------------------- prediction
@@ -281,7 +272,7 @@ class ModelBundle:
         top_k: int = 5,
     ) -> pd.DataFrame:
         """:meth:`predict` on an already prepared model matrix."""
-        from eih_ml.explain.conformal import describe_set, prediction_intervals, prediction_sets
+        from eih_ml.explain.conformal import describe_set
         from eih_ml.models import predict_scores
 
         n = len(X)
@@ -298,12 +289,11 @@ class ModelBundle:
             out["predicted_class"] = np.where(scores >= 0.5, CLASSES[1], CLASSES[0])
             out["probability"] = scores
             if self.conformal is not None:
-                sets = prediction_sets(self.conformal, X)
-                out["prediction_set"] = [describe_set(s) for s in sets]
+                out["prediction_set"] = [describe_set(s) for s in self.conformal.sets(scores)]
         else:
             out["eih_kpa"] = scores
             if self.conformal is not None:
-                bounds = prediction_intervals(self.conformal, X)
+                bounds = self.conformal.intervals(scores)
                 out["interval_low"], out["interval_high"] = bounds[:, 0], bounds[:, 1]
         out["confidence_level"] = self.meta["confidence_level"]
         factors = self.top_factors(X, top_k)

@@ -118,13 +118,13 @@ class CVConfig(_Section):
     inner_folds: int = Field(3, ge=2)
     repeats: int = Field(1, ge=1)
     calibration: Literal["none", "sigmoid", "isotonic"] = "none"
-    n_jobs: int = Field(1, ge=1, description="Parallel outer folds (processes)")
+    n_jobs: int = Field(2, ge=1, description="Parallel outer folds (processes)")
 
 
 class SearchConfig(_Section):
     """Hyperparameter search inside the inner folds."""
 
-    n_iter: int = Field(8, ge=1, description="Random-search candidates per model and outer fold")
+    n_iter: int = Field(6, ge=1, description="Random-search candidates per model and outer fold")
 
 
 class BootstrapConfig(_Section):

@@ -214,7 +214,7 @@ def fit_final_model(
         cv=inner,
         scoring="roc_auc" if task == "classification" else "neg_mean_squared_error",
         random_state=config.seed,
-        n_jobs=1,
+        n_jobs=config.cv.n_jobs,
         error_score="raise",
     )
     search.fit(X, y)

@@ -120,7 +120,7 @@ def make_estimator(model: str, task: Task, seed: int = 0):
 
         cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
         return cls(
-            n_estimators=150, min_samples_leaf=10, max_features=0.5, n_jobs=1, random_state=seed
+            n_estimators=100, min_samples_leaf=10, max_features=0.5, n_jobs=1, random_state=seed
         )
     if model == "xgboost":
         from xgboost import XGBClassifier, XGBRegressor

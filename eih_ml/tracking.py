@@ -327,7 +327,6 @@ def pip_requirements() -> list[str]:
         "scikit-learn",
         "xgboost-cpu",
         "shap",
-        "mapie",
         "skops",
         "pandas",
         "numpy",

@@ -1,70 +1,86 @@
-"""Conformal uncertainty calibrated on participant-grouped data (MAPIE 1.x).
+"""Conformal uncertainty calibrated on participant-grouped out-of-fold predictions.
 
-Cross-conformal prediction (CV+; Barber et al. 2021, Ann Stat 49:486) with folds grouped by
-participant, so no participant's sessions calibrate a model that was trained on that participant:
+The conformity scores come from the nested cross-validation: every out-of-fold prediction was
+made by a model that never saw that participant (outer folds are grouped by participant), so the
+scores are honest. Their conformal quantile is applied to the final model refitted on all
+participants: the cross-conformal "CV" construction (Vovk 2015, Ann Math Artif Intell 74:9;
+Barber, Candes, Ramdas & Tibshirani 2021, Ann Stat 49:486, the jackknife/CV variant).
 
-* classification: ``CrossConformalClassifier`` with the LAC score; a prediction set for the
-  responder class at the stated confidence: {responder}, {non-responder}, both (the model
-  cannot tell at this confidence) or none;
-* regression: ``CrossConformalRegressor`` (method "plus"): an interval for EIH in kPa.
+* classification, LAC score ``1 - p_true``: a prediction set for the responder class at the stated
+  confidence: {responder}, {non-responder}, both (cannot tell at this confidence) or none;
+* regression, absolute residual: an interval ``prediction +/- q`` for EIH in kPa.
 
-The estimator is the final model's pipeline with its tuned hyperparameters, refitted on each
-grouped fold. Coverage holds on average over patients from the same population (tested on
-held-out simulated participants), not for every individual.
+Why not MAPIE's cross-conformal objects: they keep one fitted model per fold (a prediction costs
+k model calls; with random forests a saved model grew to ~70 MB) and would carry per-row
+conformity scores into the registry. Here only the quantile is stored: an aggregate, one float.
+Coverage holds on average over new participants from the same population, tested on held-out
+simulated participants; it is not a guarantee for every individual.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict, dataclass
+
 import numpy as np
-import pandas as pd
 
 
-def fit_conformal(
-    estimator,
-    X: pd.DataFrame,
-    y: np.ndarray,
-    groups: np.ndarray,
-    task: str,
-    *,
-    confidence_level: float = 0.9,
-    n_folds: int = 5,
-):
-    """Fit a participant-grouped cross-conformal predictor around an (unfitted) estimator."""
-    from sklearn.base import clone
-    from sklearn.model_selection import GroupKFold
+@dataclass(frozen=True)
+class ConformalCalibration:
+    """The conformal quantile of one model and what it was computed from."""
 
-    cv = GroupKFold(n_splits=n_folds)
-    if task == "classification":
-        from mapie.classification import CrossConformalClassifier
+    task: str
+    confidence_level: float
+    quantile: float
+    n_calibration: int
+    score: str
+    method: str = "cross-conformal (CV) on participant-grouped out-of-fold predictions"
 
-        model = CrossConformalClassifier(
-            estimator=clone(estimator),
-            confidence_level=confidence_level,
-            conformity_score="lac",
-            cv=cv,
-        )
-    else:
-        from mapie.regression import CrossConformalRegressor
+    @classmethod
+    def fit(
+        cls, y: np.ndarray, pred: np.ndarray, task: str, confidence_level: float = 0.9
+    ) -> ConformalCalibration:
+        """Quantile of the out-of-fold conformity scores with the finite-sample correction.
 
-        model = CrossConformalRegressor(
-            estimator=clone(estimator),
-            confidence_level=confidence_level,
-            method="plus",
-            cv=cv,
-        )
-    return model.fit_conformalize(X, y, groups=groups)
+        ``q`` is the ``ceil((n + 1)(1 - alpha))``-th smallest score (infinite when that rank
+        exceeds n: too few calibration rows for this confidence).
+        """
+        y = np.asarray(y, dtype=float)
+        pred = np.asarray(pred, dtype=float)
+        ok = np.isfinite(y) & np.isfinite(pred)
+        y, pred = y[ok], pred[ok]
+        if task == "classification":
+            scores = np.where(y == 1, 1.0 - pred, pred)  # 1 - probability of the true class
+            score = "LAC (1 - probability of the true class)"
+        else:
+            scores = np.abs(y - pred)
+            score = "absolute residual (kPa)"
+        n = len(scores)
+        rank = math.ceil((n + 1) * confidence_level)
+        q = float(np.sort(scores)[rank - 1]) if rank <= n else float("inf")
+        return cls(task, confidence_level, q, n, score)
 
+    def sets(self, p_responder: np.ndarray) -> np.ndarray:
+        """Boolean array (rows x 2): is non-responder / responder in the prediction set."""
+        p = np.asarray(p_responder, dtype=float)
+        return np.column_stack([p <= self.quantile, 1.0 - p <= self.quantile])
 
-def prediction_sets(conformal, X: pd.DataFrame) -> np.ndarray:
-    """Boolean array (rows x 2): is class 0 (non-responder) / 1 (responder) in the set."""
-    _, sets = conformal.predict_set(X)
-    return np.asarray(sets)[:, :, 0].astype(bool)
+    def intervals(self, prediction: np.ndarray) -> np.ndarray:
+        """Array (rows x 2): lower and upper bound around the predicted EIH (kPa)."""
+        yhat = np.asarray(prediction, dtype=float)
+        return np.column_stack([yhat - self.quantile, yhat + self.quantile])
 
+    def to_dict(self) -> dict:
+        """JSON form (infinite quantile as None)."""
+        d = asdict(self)
+        d["quantile"] = None if not math.isfinite(self.quantile) else self.quantile
+        return d
 
-def prediction_intervals(conformal, X: pd.DataFrame) -> np.ndarray:
-    """Array (rows x 2): lower and upper bound of EIH in kPa."""
-    _, intervals = conformal.predict_interval(X)
-    return np.asarray(intervals)[:, :, 0].astype(float)
+    @classmethod
+    def from_dict(cls, d: dict) -> ConformalCalibration:
+        """Inverse of :meth:`to_dict`."""
+        q = float("inf") if d.get("quantile") is None else float(d["quantile"])
+        return cls(d["task"], d["confidence_level"], q, d["n_calibration"], d["score"], d["method"])
 
 
 SET_NAMES = {

@@ -50,7 +50,7 @@ def protocol_whatif(
         One row per protocol: protocol, prediction (probability or EIH kPa), uncertainty, flag,
         seen_in_training.
     """
-    from eih_ml.explain.conformal import describe_set, prediction_intervals, prediction_sets
+    from eih_ml.explain.conformal import describe_set
     from eih_ml.models import predict_scores
 
     features = bundle.features
@@ -74,14 +74,12 @@ def protocol_whatif(
     if bundle.task == "classification":
         out["probability"] = scores
         if bundle.conformal is not None:
-            out["prediction_set"] = [
-                describe_set(s) for s in prediction_sets(bundle.conformal, grid)
-            ]
+            out["prediction_set"] = [describe_set(s) for s in bundle.conformal.sets(scores)]
         out["flag"] = np.where(scores < LOW_RESPONSE_PROBABILITY, "low chance of hypoalgesia", "")
     else:
         out["eih_kpa"] = scores
         if bundle.conformal is not None:
-            bounds = prediction_intervals(bundle.conformal, grid)
+            bounds = bundle.conformal.intervals(scores)
             out["interval_low"], out["interval_high"] = bounds[:, 0], bounds[:, 1]
             hyper = bounds[:, 1] < 0
         else:

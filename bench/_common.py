@@ -46,10 +46,22 @@ def timeit(fn, repeat: int = 3) -> dict:
     return {"median_s": statistics.median(times), "min_s": min(times), "runs": times}
 
 
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def write_result(name: str, payload: dict) -> Path:
-    """Write ``bench/results/<name>.json`` and print it."""
+    """Write ``bench/results/<name>.json`` (with the peak memory of this process) and print it."""
     RESULTS.mkdir(exist_ok=True)
-    payload = {"benchmark": name, "machine": machine(), **payload}
+    payload = {
+        "benchmark": name,
+        "machine": machine(),
+        **payload,
+        "peak_memory_mb": round(peak_memory_mb(), 1),
+    }
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(payload, indent=2))

@@ -31,6 +31,7 @@ from eih_ml import __version__
 from eih_ml.errors import DataError, ModelError
 from eih_ml.explain.conformal import ConformalCalibration
 from eih_ml.explain.reference import CohortReference
+from eih_ml.features.derive import CATEGORICAL
 from eih_ml.features.metadata import feature_info
 
 BUNDLE_FORMAT = 1
@@ -247,10 +248,9 @@ class ModelBundle:
             if col not in table.columns:
                 table[col] = np.nan
         X = model_matrix(table, self.features)
-        missing = [
-            [f for f in self.features if not f.endswith(("_nd", "_lod")) and pd.isna(X.iloc[i][f])]
-            for i in range(len(X))
-        ]
+        inputs = self._clinical_inputs
+        isna = X[inputs].isna().to_numpy()
+        missing = [[inputs[j] for j in np.flatnonzero(r)] for r in isna]
         ids = table[["participant_id", "session_id"]].astype(str).reset_index(drop=True)
         return ids, X, missing
 
@@ -271,9 +271,11 @@ class ModelBundle:
         missing: list[list[str]] | None = None,
         top_k: int = 5,
     ) -> pd.DataFrame:
-        """:meth:`predict` on an already prepared model matrix."""
+        """:meth:`predict` on an already prepared model matrix.
+
+        The preprocessing runs once; the model and the SHAP explainer both read its output.
+        """
         from eih_ml.explain.conformal import describe_set
-        from eih_ml.models import predict_scores
 
         n = len(X)
         ids = (
@@ -284,7 +286,14 @@ class ModelBundle:
             )
         )
         out = ids.reset_index(drop=True).copy()
-        scores = predict_scores(self.pipeline, X, self.task)
+        att = self.attributor
+        Xt = att.transform(X)
+        if hasattr(self.pipeline, "calibrated_classifiers_"):  # recalibrated probabilities
+            from eih_ml.models import predict_scores
+
+            scores = predict_scores(self.pipeline, X, self.task)
+        else:
+            scores = att.predict_transformed(Xt)
         if self.task == "classification":
             out["predicted_class"] = np.where(scores >= 0.5, CLASSES[1], CLASSES[0])
             out["probability"] = scores
@@ -296,47 +305,74 @@ class ModelBundle:
                 bounds = self.conformal.intervals(scores)
                 out["interval_low"], out["interval_high"] = bounds[:, 0], bounds[:, 1]
         out["confidence_level"] = self.meta["confidence_level"]
-        factors = self.top_factors(X, top_k)
+        factors = self.top_factors(X, top_k, Xt=Xt)
         out["top_factors"] = [json.dumps(f) for f in factors]
         ood = self.reference.out_of_range(X)
-        missing = missing or [[] for _ in range(n)]
-        for i in range(n):
-            if len(missing[i]) > len(self.features) / 2:
-                ood[i].append(f"{len(missing[i])} of {len(self.features)} inputs were not measured")
+        if missing is None:
+            n_missing = X[self._clinical_inputs].isna().sum(axis=1).to_numpy()
+        else:
+            n_missing = np.array([len(m) for m in missing])
+        for i in np.flatnonzero(n_missing > len(self._clinical_inputs) / 2):
+            ood[i].append(
+                f"{n_missing[i]} of {len(self._clinical_inputs)} inputs were not measured"
+            )
         out["ood"] = [bool(r) for r in ood]
         out["ood_reasons"] = ["; ".join(r) for r in ood]
         return out
 
-    def top_factors(self, X: pd.DataFrame, top_k: int = 5) -> list[list[dict]]:
+    @property
+    def _clinical_inputs(self) -> list[str]:
+        return [f for f in self.features if not f.endswith(("_nd", "_lod"))]
+
+    def top_factors(
+        self, X: pd.DataFrame, top_k: int = 5, Xt: np.ndarray | None = None
+    ) -> list[list[dict]]:
         """Per row, the ``top_k`` features with the largest |SHAP|, in clinical terms."""
-        att = self.attributor.explain(X)
-        rows = []
+        att = self.attributor.explain(X, Xt=Xt)
+        names = list(att.values.columns)
+        contrib = att.values.to_numpy()
+        order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top_k]
         info = self.meta["feature_info"]
+        static = {
+            f: (
+                info.get(f, {}).get("label", f),
+                info.get(f, {}).get("domain", ""),
+                info.get(f, {}).get("unit", ""),
+            )
+            for f in names
+        }
+        used = sorted({names[j] for j in np.unique(order)})
+        shown: dict[str, list] = {}
+        percentiles: dict[str, np.ndarray] = {}
+        for f in used:
+            if f in X.columns and f not in CATEGORICAL:
+                v = X[f].to_numpy(dtype=float)
+                shown[f] = [None if not np.isfinite(x) else float(x) for x in v]
+                percentiles[f] = self.reference.percentiles(f, v)
+            elif f in X.columns:
+                shown[f] = [None if pd.isna(x) else str(x) for x in X[f].to_numpy(dtype=object)]
+            else:
+                shown[f] = [_value_of(X.iloc[i], f) for i in range(len(X))]
+        rows = []
         for i in range(len(X)):
-            contrib = att.values.iloc[i]
-            order = contrib.abs().sort_values(ascending=False).index[:top_k]
             row = []
-            for f in order:
-                value = _value_of(X.iloc[i], f)
-                is_num = isinstance(value, int | float | np.floating) and not isinstance(
-                    value, bool
-                )
+            for j in order[i]:
+                f = names[j]
+                c = float(contrib[i, j])
+                pct = percentiles.get(f)
+                label, domain, unit = static[f]
                 row.append(
                     {
                         "feature": f,
-                        "label": info.get(f, {}).get("label", f),
-                        "domain": info.get(f, {}).get("domain", ""),
-                        "unit": info.get(f, {}).get("unit", ""),
-                        "value": (
-                            None
-                            if value is None or (is_num and not np.isfinite(value))
-                            else (float(value) if is_num else str(value))
-                        ),
-                        "percentile": (
-                            self.reference.percentile(f, float(value)) if is_num else None
-                        ),
-                        "contribution": float(contrib[f]),
-                        "direction": "raises" if contrib[f] > 0 else "lowers",
+                        "label": label,
+                        "domain": domain,
+                        "unit": unit,
+                        "value": shown[f][i],
+                        "percentile": None
+                        if pct is None or not np.isfinite(pct[i])
+                        else float(pct[i]),
+                        "contribution": c,
+                        "direction": "raises" if c > 0 else "lowers",
                     }
                 )
             rows.append(row)

@@ -222,14 +222,22 @@ def model_matrix(table, features: list[str]):
     """
     import pandas as pd
 
-    X = pd.DataFrame(index=table.index)
-    for col in features:
-        values = table[col]
-        if col in CATEGORICAL:
-            X[col] = values.astype(object).where(values.notna(), np.nan)
-        else:
-            X[col] = pd.to_numeric(values, errors="coerce").astype(float)
-    return X
+    categorical = [c for c in features if c in CATEGORICAL]
+    numeric = [c for c in features if c not in CATEGORICAL]
+    parts = []
+    if numeric:
+        block = table[numeric]
+        if not all(pd.api.types.is_numeric_dtype(t) for t in block.dtypes):
+            block = block.apply(pd.to_numeric, errors="coerce")
+        parts.append(
+            pd.DataFrame(
+                block.to_numpy(dtype=float, na_value=np.nan), index=table.index, columns=numeric
+            )
+        )
+    if categorical:
+        cats = table[categorical].astype(object)
+        parts.append(cats.where(cats.notna(), np.nan))
+    return pd.concat(parts, axis=1)[list(features)]
 
 
 def n_parameters(pipeline, X) -> int:

@@ -87,6 +87,11 @@ class Attributor:
         # indicators the pipeline derives, e.g. bio_panel_missing.
         clinical = [c for c in self.inputs if not c.endswith(("_nd", "_lod"))]
         self.features = clinical + [s for s in dict.fromkeys(sources) if s not in clinical]
+        # transformed column -> clinical feature, as a 0/1 matrix: values @ matrix sums them
+        self._summation = np.zeros((len(sources), len(self.features)))
+        position = {f: j for j, f in enumerate(self.features)}
+        for i, src in enumerate(sources):
+            self._summation[i, position[src]] = 1.0
         self._kind = self._model_kind()
         self.background_mean = None if background_mean is None else np.asarray(background_mean)
         self._tree = None
@@ -114,9 +119,18 @@ class Attributor:
         """Model input after preprocessing."""
         return np.asarray(self.prep.transform(X), dtype=float)
 
-    def explain(self, X: pd.DataFrame) -> Attribution:
-        """Attributions per clinical input feature for each row of ``X``."""
-        Xt = self.transform(X)
+    def predict_transformed(self, Xt: np.ndarray) -> np.ndarray:
+        """Responder probability or predicted EIH from already transformed features."""
+        if self.task == "classification":
+            return self.model.predict_proba(Xt)[:, 1]
+        return np.asarray(self.model.predict(Xt), dtype=float)
+
+    def explain(self, X: pd.DataFrame, Xt: np.ndarray | None = None) -> Attribution:
+        """Attributions per clinical input feature for each row of ``X``.
+
+        ``Xt`` may pass the already transformed rows (saves running the preprocessing twice).
+        """
+        Xt = self.transform(X) if Xt is None else Xt
         if self._kind == "tree":
             if type(self.model).__name__.startswith("RandomForest"):
                 # scikit-learn's trees split on float32 values: explain what they compare.
@@ -130,9 +144,8 @@ class Attributor:
             base = float(np.asarray(base).reshape(-1)[0])
         else:
             raw, base = self._linear(Xt)
-        values = pd.DataFrame(raw, columns=self._groups, index=X.index)
-        values = values.T.groupby(level=0, sort=False).sum().T
-        values = values.reindex(columns=self.features, fill_value=0.0)
+        summed = raw @ self._summation
+        values = pd.DataFrame(summed, columns=self.features, index=X.index)
         return Attribution(base, values, base + values.sum(axis=1).to_numpy(), self.output_space)
 
     def _linear(self, Xt: np.ndarray) -> tuple[np.ndarray, float]:

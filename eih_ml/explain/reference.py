@@ -54,6 +54,16 @@ class CohortReference:
             return None
         return float(np.interp(value, q, GRID, left=0.0, right=100.0))
 
+    def percentiles(self, feature: str, values: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`percentile` (NaN where unknown)."""
+        q = self.quantiles.get(feature)
+        v = np.asarray(values, dtype=float)
+        if q is None:
+            return np.full(v.shape, np.nan)
+        out = np.interp(v, q, GRID, left=0.0, right=100.0)
+        out[~np.isfinite(v)] = np.nan
+        return out
+
     def out_of_range(self, X: pd.DataFrame) -> list[list[str]]:
         """Per row, the reasons it lies outside the training cohort (empty list: none)."""
         reasons: list[list[str]] = [[] for _ in range(len(X))]
@@ -71,13 +81,14 @@ class CohortReference:
         for col, counts in self.categories.items():
             if col not in X.columns:
                 continue
-            for i, value in enumerate(X[col].to_numpy(object)):
-                if value is None or (isinstance(value, float) and np.isnan(value)):
-                    continue
-                n = counts.get(str(value), 0)
+            values = X[col]
+            seen = values.astype(str).map(counts).fillna(0).to_numpy()
+            flagged = values.notna().to_numpy() & (seen < RARE_PARTICIPANTS)
+            for i in np.flatnonzero(flagged):
+                value, n = values.iloc[i], int(seen[i])
                 if n == 0:
                     reasons[i].append(f"{col} '{value}' was absent from the training cohort")
-                elif n < RARE_PARTICIPANTS:
+                else:
                     reasons[i].append(
                         f"{col} '{value}' was rare in the training cohort ({n} participants)"
                     )

@@ -1,8 +1,9 @@
 """``eih-ml demo``: the main job end to end on the built-in default, a simulated cohort.
 
 Simulate a literature-calibrated cohort -> validate it -> derive features and outcomes -> train
-and validate the default experiment (configs/default.yaml) on it. Each stage prints what it did
-and writes its files under the output folder.
+and validate the default experiment (configs/default.yaml) on it, tracked in MLflow -> explain a
+new patient's prediction (uncertainty, factors, protocol what-if) in words and as a report.
+Each stage prints what it did and writes its files under the output folder.
 """
 
 from __future__ import annotations
@@ -10,8 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run_demo(out: Path, *, n_participants: int = 300, seed: int = 0, console=None, track=None):
-    """Run the demo; returns the experiment result."""
+def run_demo(
+    out: Path,
+    *,
+    n_participants: int = 300,
+    seed: int = 0,
+    console=None,
+    track=None,
+    overrides: list[str] | tuple[str, ...] = (),
+):
+    """Run the demo; returns the experiment result.
+
+    ``overrides`` are ``key.path=value`` config overrides (the tests use a smaller search).
+    """
     from rich.console import Console
 
     from eih_ml.config import load_config
@@ -44,10 +56,27 @@ def run_demo(out: Path, *, n_participants: int = 300, seed: int = 0, console=Non
     console.rule("4. Train and validate (participant-grouped nested cross-validation)")
     config = load_config(
         Path("configs/default.yaml") if Path("configs/default.yaml").is_file() else None,
+        overrides,
         data=str(paths["cohort"]),
     )
     with RichProgress(console) as progress:
         result = run_experiment(config, output_dir=out / "run", progress=progress, track=track)
     print_summary(result.summary, console)
     console.print(f"Results in {out / 'run'}")
+    if result.run_id:
+        console.print(f"MLflow run {result.run_id} ('make ui' shows it)")
+
+    console.rule("5. Explain a new patient's prediction")
+    from eih_ml.explain.text import as_text
+    from eih_ml.report.patient import explain_patient, write_patient_report
+
+    new = simulate_cohort(3, scenario="chronic_mixed", seed=seed + 1000).cohort
+    new = new[[c for c in new.columns if "_post" not in c and "rest_" not in c]]
+    pid = str(new["participant_id"].iloc[0])
+    explained = explain_patient(result.bundle, new, pid)
+    console.print(as_text(explained["explanation"]), markup=False)
+    if len(explained["whatif"]):
+        console.print(explained["whatif"].round(3).to_string(index=False), markup=False)
+    report = write_patient_report(result.bundle, new, pid, out / "patient_report.html")
+    console.print(f"Patient report: {report}")
     return result

@@ -447,6 +447,26 @@ def run_experiment(
     result.final_model, result.final_params, final_threshold = fit_final_model(
         config, result.best_model, X, values, groups
     )
+    optimism = None
+    if config.bootstrap.optimism:
+        progress.stage(
+            f"Harrell optimism correction ({config.bootstrap.optimism_resamples} resamples)"
+        )
+        from eih_ml.evaluation.optimism import harrell_optimism
+        from eih_ml.outcomes import label
+
+        y_all = (
+            label(values, final_threshold, task).astype(int) if task == "classification" else values
+        )
+        optimism = harrell_optimism(
+            result.final_model,
+            X,
+            y_all,
+            groups,
+            task,
+            n_boot=config.bootstrap.optimism_resamples,
+            seed=config.seed,
+        )
     progress.stage(f"Explaining {result.best_model} (out-of-fold SHAP)")
     from eih_ml.bundle import ModelBundle
     from eih_ml.data.dictionary import load_dictionary
@@ -459,6 +479,8 @@ def run_experiment(
         config, result, source, final_threshold, time.perf_counter() - started
     )
     result.summary["explanations"] = result.explanations.summary()
+    if optimism is not None:
+        result.summary["optimism_corrected"] = {"model": result.best_model, **optimism}
     progress.stage("Bundling the final model with its uncertainty (grouped conformal)")
     result.bundle = ModelBundle.build(result)
 

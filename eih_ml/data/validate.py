@@ -278,7 +278,9 @@ def validate_cohort(
         raise CohortValidationError(report)
     if len(data) == 0:
         raise DataError(
-            f"{source}: no usable rows remain after validation.\n" + report.format(max_rows=20)
+            f"{source}: no usable rows remain after validation: every row was excluded (reasons "
+            "below). Each row needs participant_id, session_id and a pre and post PPT at the "
+            "same site.\n" + report.format(max_rows=20)
         )
     return report
 

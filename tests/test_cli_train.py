@@ -1,0 +1,134 @@
+"""eih-ml train: a working run, and every bad input as a clear message with exit code 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eih_ml.cli import main
+from eih_ml.data.simulate import simulate_cohort, write_simulation
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = [
+    "--set", "cv.outer_folds=3", "--set", "cv.inner_folds=2", "--set", "search.n_iter=2",
+    "--set", "bootstrap.n_resamples=50", "--set", "models=[elastic_net]",
+    "--set", "evaluation.added_value=[]", "--no-track",
+]  # fmt: skip
+
+
+def run(argv, capsys):
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def small_cohort(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cohort")
+    return write_simulation(simulate_cohort(60, seed=11), out)["cohort"]
+
+
+def test_train_writes_summary_with_metrics_and_cis(tmp_path, small_cohort, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    out = tmp_path / "run"
+    code, stdout, err = run(
+        ["train", str(ROOT / "configs/default.yaml"), "--data", str(small_cohort),
+         "--output-dir", str(out), *FAST],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    metrics = summary["models"]["elastic_net"]["metrics"]
+    for name in ("auroc", "auprc", "brier", "brier_scaled", "calibration_intercept",
+                 "calibration_slope"):  # fmt: skip
+        assert name in metrics and f"{name}_ci_low" in metrics and f"{name}_ci_high" in metrics
+    assert metrics["auroc_ci_low"] <= metrics["auroc"] <= metrics["auroc_ci_high"]
+    assert "elastic_net" in stdout and "auroc" in stdout and "Sample size" in stdout
+    assert (out / "metrics.csv").is_file() and (out / "model" / "bundle.json").is_file()
+
+
+def test_unknown_config_key_names_the_path_and_allowed_keys(tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text("cv: {outer_fold: 5}\n")
+    code, _, err = run(
+        ["train", str(config), "--output-dir", str(tmp_path / "o"), "--no-track"], capsys
+    )
+    assert code == 2
+    assert "cv.outer_fold: unknown key; allowed keys here: outer_folds, inner_folds" in err
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
+
+
+def test_bad_override_value(tmp_path, capsys):
+    code, _, err = run(
+        ["train", str(ROOT / "configs/default.yaml"), "--set", "cv.outer_folds=abc",
+         "--output-dir", str(tmp_path / "o"), "--no-track"],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "cv.outer_folds" in err and "integer" in err
+    code, _, err = run(["train", str(ROOT / "configs/default.yaml"), "--set", "oops"], capsys)
+    assert code == 2 and "--set expects key.path=value" in err
+
+
+def test_cohort_too_small_for_the_folds(tmp_path, capsys):
+    data = write_simulation(simulate_cohort(8, seed=3), tmp_path)["cohort"]
+    code, _, err = run(
+        ["train", str(ROOT / "configs/default.yaml"), "--data", str(data),
+         "--output-dir", str(tmp_path / "o"), "--no-track"],
+        capsys,
+    )  # fmt: skip
+    assert code == 2
+    assert "5 outer x 3 inner folds need at least 15" in err and "cv.outer_folds" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_single_class_outcome(tmp_path, small_cohort, capsys):
+    code, _, err = run(
+        ["train", str(ROOT / "configs/default.yaml"), "--data", str(small_cohort),
+         "--set", "outcome.rule=pct", "--set", "outcome.pct_threshold=10000",
+         "--output-dir", str(tmp_path / "o"), *FAST],
+        capsys,
+    )  # fmt: skip
+    assert code == 2
+    assert "one class (non-responders)" in err and "outcome.rule" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_outcome_that_was_not_measured(tmp_path, small_cohort, capsys):
+    code, _, err = run(
+        ["train", str(ROOT / "configs/default.yaml"), "--data", str(small_cohort),
+         "--set", "outcome.measure=adj", "--output-dir", str(tmp_path / "o"), *FAST],
+        capsys,
+    )  # fmt: skip
+    # the simulated cohort has quiet-rest controls for only part of the sessions: adj exists
+    assert code == 0 or "Quiet-rest columns" in err
+    code, _, err = run(
+        ["train", str(ROOT / "configs/default.yaml"), "--data", str(small_cohort),
+         "--set", "outcome.site=nowhere", "--output-dir", str(tmp_path / "o2"), *FAST],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "outcome.site" in err and "local" in err
+
+
+def test_outcome_with_no_data(tmp_path, capsys):
+    sim = simulate_cohort(30, seed=5)
+    cohort = sim.cohort.copy()
+    for c in [c for c in cohort.columns if c.startswith("ppt_remote_post")]:
+        cohort[c] = None
+    cohort = cohort.drop(columns=[c for c in cohort.columns if c.startswith("ppt_local_")])
+    path = tmp_path / "c.csv"
+    cohort.to_csv(path, index=False)
+    code, _, err = run(
+        ["train", str(ROOT / "configs/default.yaml"), "--data", str(path),
+         "--set", "outcome.site=remote", "--output-dir", str(tmp_path / "o"), *FAST],
+        capsys,
+    )  # fmt: skip
+    assert code == 2
+    assert "no usable rows remain" in err
+    assert "no pre and post PPT at any site (no EIH outcome): 58" in err
+    assert not (tmp_path / "o").exists()

@@ -477,18 +477,25 @@ def _recode_categories(frame: pd.DataFrame, d: ColumnDictionary, notes: list[str
         if spec.kind != "category" or spec.name not in frame.columns:
             continue
         col = spec.name
-        values = frame[col].astype("string").str.strip()
+        raw = frame[col]
         user = {str(k).strip(): v for k, v in d.categories.get(col, {}).items()}
+        synonyms = CATEGORY_SYNONYMS.get(col, {})
+        # Work on the distinct values (a handful), then map: fast for 100,000 rows.
+        mapping: dict = {}
+        n_recoded = 0
+        for value in pd.unique(raw.dropna()):
+            text = str(value).strip()
+            if text in user:
+                text = user[text]
+            normal = re.sub(r"[\s\-]+", "_", text.lower())
+            normal = synonyms.get(normal, normal)
+            # Keep the value as found when it is still not a category, so validation names it.
+            mapping[value] = normal if normal in spec.categories else text
+            if str(value).strip() in user:
+                n_recoded += int((raw == value).sum())
         if user:
-            recoded = values.replace(user)
-            n = int((recoded != values).fillna(False).sum())
-            notes.append(f"{col}: {n} value(s) recoded with the dictionary's categories.")
-            values = recoded.astype("string")
-        normal = values.str.lower().str.replace(r"[\s\-]+", "_", regex=True)
-        normal = normal.replace(CATEGORY_SYNONYMS.get(col, {}))
-        # Keep the value as found when it is still not a category, so validation can name it.
-        ok = normal.isin(spec.categories).fillna(False)
-        frame[col] = values.where(~ok, normal).astype("string")
+            notes.append(f"{col}: {n_recoded} value(s) recoded with the dictionary's categories.")
+        frame[col] = raw.map(mapping).astype("string")
     for col, mapping in d.categories.items():
         s = contract.spec_for(col)
         if s is None or s.kind != "category":
@@ -547,14 +554,23 @@ def _split_biomarkers(frame: pd.DataFrame, d: ColumnDictionary, notes: list[str]
             nd = pd.Series(np.where(values.notna(), 0.0, np.nan), index=frame.index)
             lod = pd.Series(np.where(values.notna(), declared_lod, np.nan), index=frame.index)
         else:
-            text = values.astype("string")
-            parts = text.str.extract(_NONDETECT)
-            is_nd = text.str.match(_NONDETECT).fillna(False).astype(bool)
-            lod_given = pd.to_numeric(parts["lod"], errors="coerce").astype(float)
+            text = values.astype("string").str.strip()
+            numeric = pd.to_numeric(text, errors="coerce").astype(float)
+            # Only cells that are not plain numbers are read as non-detects ('<LOD', '<0.5').
+            other = text.notna() & numeric.isna()
+            candidates = text[other]
+            is_nd = pd.Series(False, index=frame.index)
+            lod_given = pd.Series(np.nan, index=frame.index)
+            if len(candidates):
+                parts = candidates.str.extract(_NONDETECT)
+                matched = candidates.str.match(_NONDETECT).fillna(False).astype(bool)
+                is_nd[matched.index] = matched.to_numpy()
+                lod_given[parts.index] = pd.to_numeric(parts["lod"], errors="coerce").to_numpy(
+                    dtype=float
+                )
             lod = lod_given.where(lod_given.notna(), declared_lod).where(text.notna())
             nd = pd.Series(np.where(is_nd, 1.0, 0.0), index=frame.index).where(text.notna())
-            numeric = pd.to_numeric(text.where(~is_nd), errors="coerce").astype(float)
-            unparsed = text.notna() & ~is_nd & numeric.isna()
+            unparsed = other & ~is_nd
             frame[col] = (
                 numeric.astype(object).where(~unparsed, values) if unparsed.any() else numeric
             )

@@ -27,6 +27,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are ordinary readable files
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

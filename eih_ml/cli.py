@@ -21,6 +21,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help text: rich-formatted help imports rich and markdown-it (~0.2 s) on every call.
+    rich_markup_mode=None,
 )
 
 DictionaryOpt = Annotated[
@@ -250,6 +252,61 @@ def explain(
 
 
 @app.command()
+def serve(
+    model: ModelOpt,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.", min=1, max=65535)] = 8000,
+) -> None:
+    """Start the clinician web app and JSON prediction API for one model.
+
+    With EIH_ML_API_TOKEN set, every page and API call needs that token.
+
+    API: 'Authorization: Bearer <token>'; browser: the sign-in form. See docs/web_app.md.
+
+    Nothing sent is stored or logged.
+    """
+    import logging.config
+    import os
+
+    import uvicorn
+
+    from eih_ml.serve.app import TOKEN_ENV, create_app, log_config
+    from eih_ml.tracking import load_model
+
+    token = os.environ.get(TOKEN_ENV)
+    config = log_config()
+    logging.config.dictConfig(config)
+    loopback = host in ("127.0.0.1", "localhost")
+    if not token and host not in ("127.0.0.1", "localhost", "::1"):
+        _console(stderr=True).print(
+            f"[bold yellow]warning:[/] serving on {host} without {TOKEN_ENV}: anyone who can "
+            "reach this port can use the model. Set a token (see docs/web_app.md)."
+        )
+    bundle = load_model(model)
+    application = create_app(
+        bundle,
+        token,
+        model_uri=model,
+        allowed_hosts=["127.0.0.1", "localhost"] if loopback else None,
+    )
+    _console().print(
+        f"{bundle!r}\nServing on http://{host}:{port} "
+        f"({'token required' if token else 'no token'}); Ctrl-C stops it.",
+        markup=False,
+    )
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=config,
+        server_header=False,
+    )
+
+
+@app.command()
 def compare(
     experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "eih_ml-default",
     metric: Annotated[str, typer.Option(help="Metric to sort by (descending).")] = "auroc",
@@ -347,6 +404,39 @@ def demo(
     from eih_ml.demo import run_demo
 
     run_demo(out, n_participants=n, seed=seed, console=_console())
+
+
+@app.command()
+def report(
+    run: Annotated[
+        str,
+        typer.Argument(
+            help="A run folder written by 'eih-ml train' (runs/<name>), an MLflow run id, "
+            "or 'latest' (the newest experiment run)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Report to write (.html).")] = Path("report.html"),
+    experiment: Annotated[
+        str | None,
+        typer.Option(help="With 'latest': the MLflow experiment to look in (default: all)."),
+    ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db "
+            "in this folder)."
+        ),
+    ] = None,
+) -> None:
+    """Write the experiment report (TRIPOD+AI): a self-contained HTML page of one run's results."""
+    import tempfile
+
+    from eih_ml.report.experiment_report import resolve_run, write_experiment_report
+
+    with tempfile.TemporaryDirectory(prefix="eih_ml_report_") as tmp:
+        run_dir = resolve_run(run, tracking_uri, experiment=experiment, dst=tmp)
+        write_experiment_report(run_dir, out)
+    _console().print(f"Wrote the experiment report of {run} to {out}.", markup=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -414,6 +414,10 @@ def run_experiment(
             seed=config.seed,
         )
         ev["curves"] = curves(cv.oof, task, config.evaluation.decision_thresholds, config.seed)
+        if task == "classification":
+            from eih_ml.report.experiment_report import roc_points
+
+            ev["curves"]["roc"] = roc_points(cv.oof)
         ev["subgroups"] = evaluate_subgroups(
             cv.oof,
             labels,
@@ -552,6 +556,7 @@ def _summary(
     return {
         "name": config.name,
         "toolkit_version": __version__,
+        "git_commit": _git_commit(),
         "config_digest": config.digest(),
         "primary_metric": config.primary_metric,
         "best_model": result.best_model,
@@ -626,6 +631,12 @@ def _describe(dist) -> str:
     name = getattr(getattr(dist, "dist", None), "name", type(dist).__name__)
     args = ", ".join(f"{a:g}" for a in getattr(dist, "args", ()))
     return f"{name}({args})"
+
+
+def _git_commit() -> str:
+    from eih_ml.tracking import git_commit
+
+    return git_commit()
 
 
 def metrics_table(summary: dict) -> pd.DataFrame:

@@ -73,10 +73,14 @@ def ensure_experiment(client, name: str, uri: str) -> str:
 
 
 def git_commit() -> str:
-    """The project's git commit (``unknown`` outside a checkout)."""
+    """The git commit of the eih_ml source that runs (``unknown`` outside a checkout)."""
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+            ["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
         return done.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):

@@ -1,0 +1,258 @@
+"""The web app in a real browser: Debian's chromium driven by Playwright, the real server.
+
+``eih-ml serve`` runs in a subprocess on a free 127.0.0.1 port with a token; the browser signs in
+with the one-time token link, fills the form, sees a field error beside the field, submits, sees
+the prediction and its charts, then uploads a CSV. Screenshots go to ``tests/artifacts/``
+(git-ignored), on a desktop and a phone viewport.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.server,
+    pytest.mark.skipif(
+        not Path("/usr/bin/chromium").exists(),
+        reason="needs Debian's chromium: apt-get install -y chromium (never 'playwright install')",
+    ),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+TOKEN = "browser-test-token-5f1c2a9e"
+MARKER_ID = "QZX-BROWSER-77"
+MARKER_BMI = "23.4567"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    from eih_ml.config import load_config
+    from eih_ml.experiment import run_experiment
+
+    cfg = load_config(
+        "configs/default.yaml",
+        [
+            "data.simulate.n_participants=80",
+            "cv.outer_folds=3",
+            "cv.inner_folds=2",
+            "search.n_iter=2",
+            "models=[xgboost]",
+            "bootstrap.n_resamples=50",
+            "evaluation.added_value=[]",
+        ],
+    )
+    out = tmp_path_factory.mktemp("browser_model")
+    run_experiment(cfg, output_dir=out / "run", track=False)
+    return out / "run" / "model"
+
+
+@pytest.fixture(scope="module")
+def server(model_dir, tmp_path_factory):
+    """``eih-ml serve`` in a subprocess; yields (base URL, log path); stopped by its PID."""
+    import httpx
+
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server_log") / "server.log"
+    env = {**os.environ, "EIH_ML_API_TOKEN": TOKEN, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "eih_ml.cli", "serve", "--model", str(model_dir)]
+            + ["--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                r = httpx.get(
+                    f"{base}/health", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=2
+                )
+                if r.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server did not answer /health in 90 s:\n{log.read_text()}")
+            time.sleep(0.3)
+        yield base, log
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def patients_csv(tmp_path_factory) -> Path:
+    from eih_ml.data.simulate import simulate_cohort
+
+    cohort = simulate_cohort(5, seed=21).cohort
+    cohort = cohort[[c for c in cohort.columns if "_post" not in c and "rest" not in c]]
+    path = tmp_path_factory.mktemp("csv") / "patients.csv"
+    cohort.to_csv(path, index=False)
+    return path
+
+
+def _page(browser, server, width: int, height: int, problems: list[str]):
+    base, _ = server
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, accept_downloads=True
+    )
+    page = context.new_page()
+    page.on(
+        "console",
+        # a 422 answer is the expected server-side field error, not a fault of the page
+        lambda m: problems.append(m.text) if m.type == "error" and "422" not in m.text else None,
+    )
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{base}/?token={TOKEN}")  # sets the session cookie, then drops the token
+    assert page.url == f"{base}/"
+    return context, page
+
+
+def test_form_error_prediction_and_charts(browser, server):
+    from playwright.sync_api import expect
+
+    base, log = server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    context, page = _page(browser, server, 1280, 900, problems)
+    try:
+        expect(page.locator("#sec-QST legend")).to_contain_text("Quantitative sensory testing")
+        page.click("#example")
+        expect(page.locator("#f-age")).not_to_have_value("")
+        if not page.locator("#f-participant_id").is_visible():
+            page.click("#sec-ids summary")
+        page.fill("#f-participant_id", MARKER_ID)
+        page.fill("#f-bmi", MARKER_BMI)
+
+        # a field error, caught in the page before submitting
+        page.fill("#f-pain_nrs", "14")
+        page.click("#predict-button")
+        expect(page.locator("#e-pain_nrs")).to_contain_text("expected 0-10 NRS; found 14")
+        expect(page.locator("#field-pain_nrs")).to_have_class("field invalid")
+        assert "/predict" not in page.url
+        page.locator("#field-pain_nrs").scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "serve_field_error_client.png"))
+
+        # the same error from the server, when the page's check is bypassed
+        page.evaluate("document.getElementById('patient-form').submit()")
+        page.wait_for_url(f"{base}/predict")
+        expect(page.locator("#e-pain_nrs")).to_contain_text("expected 0-10 NRS; found 14")
+        expect(page.locator("#form-errors")).to_contain_text("1 field needs attention")
+        expect(page.locator("#f-pain_nrs")).to_have_value("14")
+        page.locator("#field-pain_nrs").scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "serve_field_error_server.png"))
+
+        # fixed: the prediction, its uncertainty, explanation, charts and what-if
+        page.fill("#f-pain_nrs", "3")
+        page.click("#predict-button")
+        expect(page.locator("#prediction-value")).to_contain_text("%", timeout=30_000)
+        expect(page.locator("#uncertainty")).to_contain_text("90 % confidence")
+        expect(page.locator("#headline")).to_contain_text("probability")
+        assert page.locator("#factors li").count() >= 3
+        assert page.locator("#waterfall svg rect.pos, #waterfall svg rect.neg").count() >= 3
+        assert page.locator("#domains .row").count() >= 1
+        assert page.locator("#whatif tbody tr").count() >= 3
+        expect(page.locator("h2").first).to_contain_text(MARKER_ID)
+        page.screenshot(path=str(ARTIFACTS / "serve_result_desktop.png"), full_page=True)
+    finally:
+        context.close()
+
+    # the same on a phone
+    problems_phone: list[str] = []
+    context, page = _page(browser, server, 390, 844, problems_phone)
+    try:
+        page.click("#example")
+        page.click("#predict-button")
+        expect(page.locator("#prediction-value")).to_be_visible(timeout=30_000)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
+        page.screenshot(path=str(ARTIFACTS / "serve_result_phone.png"), full_page=True)
+        page.goto(f"{base}/")
+        page.screenshot(path=str(ARTIFACTS / "serve_form_phone.png"))
+    finally:
+        context.close()
+
+    assert not problems and not problems_phone, problems + problems_phone  # CSP, JS errors
+    text = log.read_text()
+    assert "POST /predict 200" in text
+    assert MARKER_ID not in text and MARKER_BMI not in text and "Traceback" not in text
+
+
+def test_csv_upload_shows_the_table_and_downloads(browser, server, patients_csv):
+    from playwright.sync_api import expect
+
+    _, log = server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    context, page = _page(browser, server, 1280, 900, problems)
+    try:
+        page.click("#csv-submit")  # nothing chosen: said beside the field, nothing sent
+        expect(page.locator("#e-file")).to_contain_text("none was chosen")
+        page.set_input_files("#csv-file", str(patients_csv))
+        page.click("#csv-submit")
+        expect(page.locator("#batch-table")).to_be_visible(timeout=30_000)
+        n = len(patients_csv.read_text().strip().splitlines()) - 1
+        assert page.locator("#batch-table tbody tr").count() == n
+        with page.expect_download() as info:
+            page.click("#download")
+        download = info.value
+        assert download.suggested_filename == "eih_predictions.csv"
+        content = Path(download.path()).read_text()
+        assert content.startswith("participant_id,session_id,predicted_class,probability")
+        assert len(content.strip().splitlines()) == n + 1
+        page.screenshot(path=str(ARTIFACTS / "serve_batch.png"), full_page=True)
+    finally:
+        context.close()
+    assert not problems, problems
+    assert "POST /batch 200" in log.read_text()

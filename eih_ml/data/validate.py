@@ -412,54 +412,72 @@ def _category_message(allowed: tuple[str, ...], found: str) -> str:
     return f"expected one of {', '.join(allowed)}, found '{found}'{hint}"
 
 
+def _row_bounds(kind: np.ndarray, ranges: dict[str, tuple[float, float]]):
+    """Per-row lower and upper bound from a per-row category (NaN where unknown)."""
+    lo = np.full(len(kind), np.nan)
+    hi = np.full(len(kind), np.nan)
+    for name, (a, b) in ranges.items():
+        hit = kind == name
+        lo[hit], hi[hit] = a, b
+    return lo, hi
+
+
 def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
-    """Exercise intensity by its unit; CPM test stimuli by the test type."""
+    """Exercise intensity by its unit; CPM test stimuli by the test type (one array pass each)."""
     if "exercise_intensity" in data.columns:
         v = data["exercise_intensity"]
         unit = (
-            data["exercise_intensity_unit"].astype("string")
+            data["exercise_intensity_unit"].astype(object).to_numpy()
             if "exercise_intensity_unit" in data.columns
-            else pd.Series(pd.NA, index=data.index, dtype="string")
+            else np.full(len(data), None, dtype=object)
         )
+        x = v.to_numpy(dtype=float)
+        has_unit = pd.notna(unit)
         col.add(
-            v.notna() & unit.isna(),
+            np.isfinite(x) & ~has_unit,
             "exercise_intensity",
             v,
             "unit_missing",
             "an intensity needs its unit in exercise_intensity_unit "
             f"({', '.join(contract.INTENSITY_UNITS)})",
         )
-        for u, (lo, hi) in contract.INTENSITY_RANGES.items():
-            bad = (unit == u).fillna(False) & v.notna() & ((v < lo) | (v > hi))
+        lo, hi = _row_bounds(unit, contract.INTENSITY_RANGES)
+        with np.errstate(invalid="ignore"):
+            bad = np.isfinite(x) & ((x < lo) | (x > hi))
+        for u in pd.unique(unit[bad]):
+            a, b = contract.INTENSITY_RANGES[u]
             col.add(
-                bad,
+                bad & (unit == u),
                 "exercise_intensity",
                 v,
                 "range",
-                f"expected {lo:g} to {hi:g} for unit {u}, found {{value}}",
+                f"expected {a:g} to {b:g} for unit {u}, found {{value}}",
             )
     cpm_cols = [c for c in data.columns if c.startswith(("cpm_test_b", "cpm_test_d", "cpm_sham_"))]
     if cpm_cols:
         kind = (
-            data["cpm_test_type"].astype("string")
+            data["cpm_test_type"].astype(object).to_numpy()
             if "cpm_test_type" in data.columns
-            else pd.Series("threshold", index=data.index, dtype="string")
+            else np.full(len(data), "threshold", dtype=object)
         )
-        for name in cpm_cols:
-            v = data[name]
-            for t, (lo, hi) in contract.CPM_RANGES.items():
-                bad = (kind == t).fillna(False) & v.notna() & ((v < lo) | (v > hi))
-                unit = "kPa" if t == "threshold" else "(0-100 rating)"
+        lo, hi = _row_bounds(kind, contract.CPM_RANGES)
+        block = data[cpm_cols].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            bad = np.isfinite(block) & ((block < lo[:, None]) | (block > hi[:, None]))
+        for j in np.flatnonzero(bad.any(axis=0)):
+            for t in pd.unique(kind[bad[:, j]]):
+                a, b = contract.CPM_RANGES[t]
+                unit_text = "kPa" if t == "threshold" else "(0-100 rating)"
                 col.add(
-                    bad,
-                    name,
-                    v,
+                    bad[:, j] & (kind == t),
+                    cpm_cols[j],
+                    data[cpm_cols[j]],
                     "range",
-                    f"expected {lo:g} to {hi:g} {unit} for a {t} test stimulus, found {{value}}",
+                    f"expected {a:g} to {b:g} {unit_text} for a {t} test stimulus, found {{value}}",
                 )
         if "cpm_test_type" not in data.columns:
             col.add(
-                data[cpm_cols].notna().any(axis=1),
+                np.isfinite(block).any(axis=1),
                 "cpm_test_type",
                 pd.Series(pd.NA, index=data.index, dtype="string"),
                 "unit_missing",

@@ -355,10 +355,13 @@ def _items(df: pd.DataFrame, prefix: str, numbers: tuple[int, ...]) -> np.ndarra
     cols = [f"{prefix}_{i}" for i in numbers]
     if not any(c in df.columns for c in cols):
         return None
+    present = [c for c in cols if c in df.columns]
+    try:  # one block read (fast for a single row too); absent items stay all-missing
+        block = df[present].to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError):
+        block = np.column_stack([_column(df, c) for c in present])  # names the bad column
     mat = np.full((len(df), len(cols)), np.nan)
-    for j, col in enumerate(cols):
-        if col in df.columns:
-            mat[:, j] = _column(df, col)
+    mat[:, [cols.index(c) for c in present]] = block
     return mat
 
 

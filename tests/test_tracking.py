@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 
 from eih_ml.config import load_config
 from eih_ml.experiment import run_experiment
+from tests.helpers import free_port, stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = [
@@ -198,29 +197,11 @@ def test_compare_lists_runs_with_what_differs(result, in_tmp, capsys, monkeypatc
 
 
 # ------------------------------------------------------------------------------ a real server
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(url: str, timeout: float = 60.0) -> None:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
     """A real `mlflow server` on a loopback port, SQLite backend, one worker; stopped by PID."""
     root = tmp_path_factory.mktemp("server")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -247,21 +228,11 @@ def mlflow_server(tmp_path_factory):
         env=env,
     )
     try:
-        _wait(f"http://127.0.0.1:{port}/health")
+        wait_http(f"http://127.0.0.1:{port}/health")
         yield f"http://127.0.0.1:{port}"
     finally:
-        _stop(proc)
+        stop(proc)
         log.close()
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a server by its PID."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _api(base: str, path: str, payload: dict | None = None) -> dict:
@@ -311,7 +282,7 @@ def test_mlflow_models_serve_answers_with_predictions(result, in_tmp):
     from eih_ml.tracking import track_experiment
 
     track_experiment(result)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": f"sqlite:///{in_tmp / 'mlflow.db'}",
@@ -339,7 +310,7 @@ def test_mlflow_models_serve_answers_with_predictions(result, in_tmp):
         env=env,
     )
     try:
-        _wait(f"http://127.0.0.1:{port}/ping", timeout=90)
+        wait_http(f"http://127.0.0.1:{port}/ping", timeout=90)
         example = synthetic_example(result.features)
         payload = {"dataframe_split": json.loads(example.to_json(orient="split", index=False))}
         answer = _api(f"http://127.0.0.1:{port}", "/invocations", payload)
@@ -349,6 +320,6 @@ def test_mlflow_models_serve_answers_with_predictions(result, in_tmp):
         )
         assert rows["participant_id"].iloc[0] == "synthetic-1"
     finally:
-        _stop(proc)
+        stop(proc)
         log.close()
         print((in_tmp / "serve.log").read_text()[-3000:])

@@ -27,6 +27,7 @@ from eih_ml.report.experiment_report import (
     with_ci,
     write_experiment_report,
 )
+from tests.helpers import CHROMIUM, CHROMIUM_FLAGS
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -341,17 +342,7 @@ def test_cli_report_latest_from_sqlite_store(result, tmp_path, monkeypatch, caps
 
 
 # ------------------------------------------------------------------------------------ browser
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
+FLAGS = CHROMIUM_FLAGS
 
 
 @pytest.mark.browser

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import CHROMIUM, CHROMIUM_FLAGS, free_port
 
 pytestmark = [
     pytest.mark.browser,
@@ -30,26 +31,10 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
+FLAGS = CHROMIUM_FLAGS
 TOKEN = "browser-test-token-5f1c2a9e"
 MARKER_ID = "QZX-BROWSER-77"
 MARKER_BMI = "23.4567"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +64,7 @@ def server(model_dir, tmp_path_factory):
     """``eih-ml serve`` in a subprocess; yields (base URL, log path); stopped by its PID."""
     import httpx
 
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("server_log") / "server.log"
     env = {**os.environ, "EIH_ML_API_TOKEN": TOKEN, "MLFLOW_DISABLE_TELEMETRY": "true"}
     with log.open("wb") as out:

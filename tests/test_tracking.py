@@ -323,3 +323,44 @@ def test_mlflow_models_serve_answers_with_predictions(result, in_tmp):
         stop(proc)
         log.close()
         print((in_tmp / "serve.log").read_text()[-3000:])
+
+
+@pytest.mark.server
+@pytest.mark.browser
+@pytest.mark.slow
+def test_mlflow_ui_shows_the_runs_and_metric_columns(result, mlflow_server, in_tmp):
+    """Playwright drives Debian's chromium through the MLflow UI of a real server."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from eih_ml.tracking import track_experiment
+    from tests.helpers import CHROMIUM, CHROMIUM_FLAGS
+
+    result.config.tracking.tracking_uri = mlflow_server
+    result.config.tracking.experiment = "eih_ml-ui-check"
+    try:
+        run_id = track_experiment(result)
+    finally:
+        result.config.tracking.tracking_uri = None
+        result.config.tracking.experiment = "eih_ml-default"
+    exp = _api(
+        mlflow_server, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=eih_ml-ui-check"
+    )["experiment"]
+    shots = Path(__file__).resolve().parent / "artifacts"
+    shots.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(f"{mlflow_server}/#/experiments/{exp['experiment_id']}/runs")
+            page.get_by_text("default", exact=True).first.wait_for(timeout=60_000)
+            body = page.inner_text("body")
+            page.screenshot(path=str(shots / "mlflow_ui_runs.png"), full_page=True)
+            assert "eih_ml-ui-check" in body
+            # the run's page lists the fixed metric names
+            page.goto(f"{mlflow_server}/#/experiments/{exp['experiment_id']}/runs/{run_id}")
+            page.get_by_text("auroc", exact=True).first.wait_for(timeout=60_000)
+            run_page = page.inner_text("body")
+            page.screenshot(path=str(shots / "mlflow_ui_run.png"), full_page=True)
+            for metric in ("auroc", "brier", "calibration_slope"):
+                assert metric in run_page
+        finally:
+            browser.close()

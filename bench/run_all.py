@@ -18,6 +18,7 @@ def main() -> int:
         print(f"== {script.name}", flush=True)
         if subprocess.run([sys.executable, str(script)]).returncode:
             failed.append(script.name)
+    subprocess.run([sys.executable, str(HERE / "update_readme.py")], check=False)
     if failed:
         print("failed:", ", ".join(failed))
     return 1 if failed else 0

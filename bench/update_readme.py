@@ -1,0 +1,111 @@
+"""Rewrite the results table of bench/README.md from bench/results/*.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).parent
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+#: benchmark -> [(label, key, unit, target text)]
+ROWS = {
+    "load_validate": [
+        ("Load + validate 100,000 rows (1 core)", "load_validate_s", "s", "<= 5 s"),
+        ("  ratio to pandas.read_csv of the same file", "ratio_to_read_csv", "x", ""),
+    ],
+    "cli_help": [
+        ("`eih-ml --help`", "help_s", "s", "<= 0.5 s"),
+        ("  ratio to `python -c pass`", "ratio_to_python_startup", "x", ""),
+    ],
+    "features": [
+        ("Derive features for 100,000 rows (1 core)", "derive_features_s", "s", "<= 3 s"),
+        ("  ratio to one pandas row-mean pass", "ratio_to_row_mean", "x", ""),
+    ],
+    "experiment": [
+        (
+            "Default experiment end to end (300 participants, untracked)",
+            "default_experiment_s",
+            "s",
+            "<= 60 s",
+        ),
+        ("  ratio to the hand-written nested-CV script", "ratio_to_handwritten", "x", "<= 1.3x"),
+        ("  tracking overhead", "tracking_overhead", "%", "<= 15 %"),
+    ],
+    "explain": [
+        (
+            "One patient explained, full path (raw row -> report data), p50",
+            "one_patient_full_path_p50_ms",
+            "ms",
+            "<= 20 ms",
+        ),
+        ("One patient explained, prepared row, p50", "one_patient_model_path_p50_ms", "ms", ""),
+        (
+            "  ratio (prepared row) to bare XGBoost predict + TreeSHAP",
+            "ratio_model_path_to_bare",
+            "x",
+            "<= 3x",
+        ),
+        ("10,000 patients explained", "batch_s", "s", "<= 5 s"),
+    ],
+    "serve_load": [
+        ("Web API, one patient, p50 (1,000 requests)", "p50_ms", "ms", "<= 50 ms"),
+        ("Web API, p99", "p99_ms", "ms", ""),
+        ("Web API errors", "errors", "", "0"),
+    ],
+    "scaling": [("Training time against cohort size: log-log slope", "loglog_slope", "", "")],
+}
+
+
+def _fmt(value, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "%":
+        return f"{100 * value:.1f} %"
+    if unit == "x":
+        return f"{value:.2f}x"
+    if isinstance(value, float):
+        return f"{value:.3g} {unit}".strip()
+    return f"{value} {unit}".strip()
+
+
+def table() -> str:
+    lines = ["| measure | result | target | peak memory | measured on |", "|---|---|---|---|---|"]
+    for name, rows in ROWS.items():
+        path = HERE / "results" / f"{name}.json"
+        if not path.is_file():
+            continue
+        data = json.loads(path.read_text())
+        m = data.get("machine", {})
+        where = (
+            f"{m.get('cores')} cores {m.get('cpu', '')}, load {m.get('load_average_1min', 0):.1f}"
+        )
+        mem = f"{data.get('peak_memory_mb', 0):.0f} MB"
+        for i, (label, key, unit, target) in enumerate(rows):
+            value = _lookup(data, key)
+            lines.append(
+                f"| {label} | {_fmt(value, unit)} | {target} | {mem if i == 0 else ''} | "
+                f"{where if i == 0 else ''} |"
+            )
+    return "\n".join(lines)
+
+
+def _lookup(data: dict, key: str):
+    if key in data:
+        return data[key]
+    for v in data.values():
+        if isinstance(v, dict) and key in v:
+            return v[key]
+    return None
+
+
+def main() -> None:
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{table()}\n{END}{tail}")
+
+
+if __name__ == "__main__":
+    main()

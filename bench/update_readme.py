@@ -30,7 +30,13 @@ ROWS = {
             "<= 60 s",
         ),
         ("  ratio to the hand-written nested-CV script", "ratio_to_handwritten", "x", "<= 1.3x"),
-        ("  tracking overhead", "tracking_overhead", "%", "<= 15 %"),
+        ("  tracking overhead (existing store)", "tracking_overhead", "%", "<= 15 %"),
+        (
+            "  tracking overhead (first run, creates the store)",
+            "tracking_overhead_new_store",
+            "%",
+            "",
+        ),
     ],
     "explain": [
         (

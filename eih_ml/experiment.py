@@ -647,21 +647,44 @@ def metrics_table(summary: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _write_outputs(result: ExperimentResult, out: Path) -> None:
+def write_run_files(result: ExperimentResult, folder: Path) -> Path:
+    """The run's files: summary, metrics table, config, cohort report (counts), plots, SHAP."""
     import yaml
 
+    from eih_ml.report import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "summary.json").write_text(to_json(result.summary) + "\n", encoding="utf-8")
+    metrics_table(result.summary).to_csv(folder / "metrics.csv", index=False, lineterminator="\n")
+    (folder / "config.yaml").write_text(
+        yaml.safe_dump(result.config.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
+    )
+    cohort = result.cohort.summary() | {
+        "schema": {c: str(t) for c, t in result.X.dtypes.items()},
+        "notes": result.cohort.notes,
+    }
+    (folder / "cohort_report.json").write_text(to_json(cohort) + "\n", encoding="utf-8")
+    curves_by_model = {m: e["curves"] for m, e in result.summary["models"].items()}
+    if result.config.outcome.task == "classification":
+        oofs = {m: cv.oof for m, cv in result.cvs.items()}
+        plots.save(plots.roc_figure(oofs), folder / "plots" / "roc.png")
+        plots.save(
+            plots.decision_curve_figure(curves_by_model), folder / "plots" / "decision_curve.png"
+        )
+    plots.save(plots.calibration_figure(curves_by_model), folder / "plots" / "calibration.png")
+    if result.explanations is not None:
+        result.explanations.write_artifacts(folder / "explanations")
+    return folder
+
+
+def _write_outputs(result: ExperimentResult, out: Path) -> None:
+    """Write the run folder next to ``out`` and move it into place only when complete."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        (tmp / "summary.json").write_text(to_json(result.summary) + "\n", encoding="utf-8")
-        metrics_table(result.summary).to_csv(tmp / "metrics.csv", index=False, lineterminator="\n")
-        if result.explanations is not None:
-            result.explanations.write_artifacts(tmp / "explanations")
+        write_run_files(result, tmp)
         if result.bundle is not None:
             result.bundle.save(tmp / "model")
-        (tmp / "config.yaml").write_text(
-            yaml.safe_dump(result.config.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
-        )
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

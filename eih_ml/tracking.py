@@ -164,9 +164,7 @@ def track_experiment(result) -> str:
                 mlflow.log_dict(ev.get("curves", {}), "curves.json")
         for block, av in summary.get("added_value", {}).items():
             mlflow.log_metrics({f"added_value.{block}.{k}": v for k, v in _metrics(av).items()})
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = write_artifacts(result, Path(tmp))
-            mlflow.log_artifacts(str(folder))
+        log_run_files(result, mlflow)
         if config.tracking.registry.enabled:
             log_and_register(result, mlflow, client)
         run_id = parent.info.run_id
@@ -190,49 +188,35 @@ def _subgroup_metrics(subgroups: dict) -> dict[str, float]:
     return out
 
 
-def write_artifacts(result, folder: Path) -> Path:
-    """The run's artifacts: config, summary, metrics table, cohort report (counts), plots."""
-    import yaml
+def log_run_files(result, mlflow) -> None:
+    """Log the run folder written by ``run_experiment`` (all but the model, logged as a pyfunc).
 
-    from eih_ml.experiment import metrics_table, to_json
-    from eih_ml.report import plots
+    Reusing the folder means tracking draws no figure twice. Out-of-fold predictions with
+    participant ids are added only when ``tracking.log_participant_data`` opts in.
+    """
+    from eih_ml.experiment import write_run_files
 
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.yaml").write_text(
-        yaml.safe_dump(result.config.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
-    )
-    (folder / "summary.json").write_text(to_json(result.summary) + "\n", encoding="utf-8")
-    metrics_table(result.summary).to_csv(folder / "metrics.csv", index=False)
-    cohort = result.cohort.summary() | {
-        "schema": {c: str(t) for c, t in result.X.dtypes.items()},
-        "notes": result.cohort.notes,
-    }
-    (folder / "cohort_report.json").write_text(to_json(cohort) + "\n", encoding="utf-8")
-    plot_dir = folder / "plots"
-    task = result.config.outcome.task
-    evs = result.summary["models"]
-    if task == "classification":
-        oofs = {m: cv.oof for m, cv in result.cvs.items()}
-        plots.save(plots.roc_figure(oofs), plot_dir / "roc.png")
-        plots.save(
-            plots.decision_curve_figure({m: e["curves"] for m, e in evs.items()}),
-            plot_dir / "decision_curve.png",
-        )
-    plots.save(
-        plots.calibration_figure({m: e["curves"] for m, e in evs.items()}),
-        plot_dir / "calibration.png",
-    )
-    explanations = getattr(result, "explanations", None)
-    if explanations is not None:
-        explanations.write_artifacts(folder / "explanations")
-    if result.config.tracking.log_participant_data:
-        frames = []
-        for m, cv in result.cvs.items():
-            f = cv.oof.copy()
-            f.insert(0, "model", m)
-            frames.append(f)
-        pd.concat(frames).to_csv(folder / "oof_predictions.csv", index=False)
-    return folder
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(result.output_dir) if result.output_dir else None
+        if folder is None or not (folder / "summary.json").is_file():
+            folder = Path(tmp) / "run"
+            write_run_files(result, folder)
+        for entry in sorted(folder.iterdir()):
+            if entry.name == "model":
+                continue
+            if entry.is_dir():
+                mlflow.log_artifacts(str(entry), artifact_path=entry.name)
+            else:
+                mlflow.log_artifact(str(entry))
+        if result.config.tracking.log_participant_data:
+            frames = []
+            for m, cv in result.cvs.items():
+                f = cv.oof.copy()
+                f.insert(0, "model", m)
+                frames.append(f)
+            path = Path(tmp) / "oof_predictions.csv"
+            pd.concat(frames).to_csv(path, index=False)
+            mlflow.log_artifact(str(path))
 
 
 def log_and_register(result, mlflow, client) -> dict:

@@ -52,3 +52,7 @@ clean:
 ## ui: the MLflow UI on 127.0.0.1:5000 over the project's store (mlflow.db, mlartifacts/)
 ui: install
 	$(BIN)/eih-ml ui
+
+## experiments: the research experiments; result tables are written into experiments/*/README.md
+experiments: install
+	$(BIN)/python experiments/run_experiments.py

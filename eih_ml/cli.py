@@ -375,7 +375,7 @@ def ui(
         "--backend-store-uri",
         uri,
         "--default-artifact-root",
-        artifact_root().as_uri(),
+        artifact_root(uri).as_uri(),
         "--host",
         host,
         "--port",

@@ -50,8 +50,15 @@ def is_local(uri: str) -> bool:
     return not uri.startswith(("http://", "https://", "databricks"))
 
 
-def artifact_root() -> Path:
-    """Folder for artifacts of the embedded store."""
+def artifact_root(uri: str | None = None) -> Path:
+    """Folder for artifacts of an embedded store: ``mlartifacts`` beside its SQLite file.
+
+    So a store given by ``MLFLOW_TRACKING_URI=sqlite:////abs/mlflow.db`` keeps its artifacts in
+    ``/abs/mlartifacts`` wherever the command runs.
+    """
+    uri = uri or resolve_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").resolve()
     return (Path.cwd() / "mlartifacts").resolve()
 
 
@@ -68,7 +75,7 @@ def ensure_experiment(client, name: str, uri: str) -> str:
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
-    location = (artifact_root() / name).as_uri() if is_local(uri) else None
+    location = (artifact_root(uri) / name).as_uri() if is_local(uri) else None
     return client.create_experiment(name, artifact_location=location)
 
 

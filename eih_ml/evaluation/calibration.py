@@ -82,7 +82,10 @@ def wilson_interval(events: Any, n: Any, alpha: float = 0.05) -> tuple[np.ndarra
     z2 = z * z
     centre = (k + z2 / 2.0) / (m + z2)
     half = z / (m + z2) * np.sqrt(k * (m - k) / m + z2 / 4.0)
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    low = np.clip(centre - half, 0.0, 1.0)
+    high = np.clip(centre + half, 0.0, 1.0)
+    # Exact bounds at the edges (floating point leaves e.g. 3.5e-18 for 0 events).
+    return np.where(k == 0, 0.0, low), np.where(k == m, 1.0, high)
 
 
 def calibration_curve(

@@ -45,6 +45,13 @@ def factor_sentences(factors: list[dict], task: str) -> list[str]:
     out = []
     for f in factors:
         verb = "raises" if f["direction"] == "raises" else "lowers"
+        if f.get("value") is None:
+            # The model reacts to the missing value, not to a measurement: say so.
+            out.append(
+                f"{f['label']} was not measured. For patients without this measurement the "
+                f"model's estimate is different: here its absence {verb} the {effect}."
+            )
+            continue
         out.append(
             f"{f['label']}: {_value_text(f)}{_percentile_text(f.get('percentile'))}. "
             f"This {verb} the {effect}."

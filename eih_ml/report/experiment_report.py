@@ -427,10 +427,9 @@ def _data_uri_file(path: Path) -> str | None:
 
 
 def _roc_figure(rocs: dict[str, dict]):
-    from eih_ml.report.plots import _plt
+    from eih_ml.report.plots import subplots
 
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = subplots(figsize=(5, 5))
     for name, r in rocs.items():
         fpr, tpr = [0.0, *r["fpr"]], [0.0, *r["tpr"]]
         label = name if r.get("auroc") is None else f"{name} (AUROC {r['auroc']:.2f})"

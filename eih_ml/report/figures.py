@@ -11,11 +11,8 @@ import pandas as pd
 
 def to_data_uri(fig, dpi: int = 110) -> str:
     """PNG data URI of a matplotlib figure (closes it)."""
-    import matplotlib.pyplot as plt
-
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -23,16 +20,15 @@ def waterfall_figure(
     base: float, contributions: pd.Series, labels: dict, output_space: str, top: int = 8
 ):
     """Waterfall of one prediction: from the cohort's average output to this patient's."""
-    from eih_ml.report.plots import _plt
+    from eih_ml.report.plots import subplots
 
-    plt = _plt()
     order = contributions.abs().sort_values(ascending=False).index
     shown = list(order[:top])
     rest = float(contributions.drop(index=shown).sum()) if len(order) > top else 0.0
     items = [(labels.get(f, f), float(contributions[f])) for f in shown]
     if len(order) > top:
         items.append((f"{len(order) - top} other features", rest))
-    fig, ax = plt.subplots(figsize=(6.4, 0.42 * (len(items) + 2) + 0.6))
+    fig, ax = subplots(figsize=(6.4, 0.42 * (len(items) + 2) + 0.6))
     running = base
     ys = list(range(len(items) + 1, 0, -1))
     ax.barh(ys[0], 0, left=base)
@@ -51,11 +47,10 @@ def waterfall_figure(
 
 def domain_figure(domain_values: pd.Series):
     """Contribution of each domain (QST, psychological, ...) to one prediction."""
-    from eih_ml.report.plots import _plt
+    from eih_ml.report.plots import subplots
 
-    plt = _plt()
     values = domain_values[domain_values.abs() > 0].sort_values()
-    fig, ax = plt.subplots(figsize=(6.4, 0.4 * max(len(values), 1) + 0.8))
+    fig, ax = subplots(figsize=(6.4, 0.4 * max(len(values), 1) + 0.8))
     colors = np.where(values.to_numpy() > 0, "#2e7d32", "#c62828")
     ax.barh(list(values.index), values.to_numpy(), color=colors)
     ax.axvline(0, color="grey", linewidth=0.8)

@@ -12,21 +12,20 @@ import numpy as np
 import pandas as pd
 
 
-def _plt():
-    import matplotlib
+def subplots(figsize: tuple[float, float]):
+    """A figure and its axes, outside pyplot: no global backend is touched (notebooks keep
+    their inline plots) and nothing needs closing."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
 
 
 def save(fig, path: str | Path, dpi: int = 110) -> Path:
-    """Write a figure as PNG and close it."""
+    """Write a figure as PNG."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    _plt().close(fig)
     return path
 
 
@@ -34,8 +33,7 @@ def roc_figure(oofs: dict[str, pd.DataFrame], title: str = "ROC (out-of-fold)"):
     """ROC curves of several models from their out-of-fold predictions."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = subplots(figsize=(5, 5))
     for name, oof in oofs.items():
         fpr, tpr, _ = roc_curve(oof["y"], oof["pred"])
         ax.plot(fpr, tpr, label=f"{name} (AUROC {roc_auc_score(oof['y'], oof['pred']):.2f})")
@@ -47,8 +45,7 @@ def roc_figure(oofs: dict[str, pd.DataFrame], title: str = "ROC (out-of-fold)"):
 
 def calibration_figure(calibrations: dict[str, dict], title: str = "Calibration"):
     """Observed against predicted risk per bin (with Wilson intervals) and the smooth curve."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = subplots(figsize=(5, 5))
     for name, c in calibrations.items():
         binned = pd.DataFrame(c["calibration"])
         if "observed_fraction" in binned.columns:  # classification: deciles with Wilson CIs
@@ -79,8 +76,7 @@ def calibration_figure(calibrations: dict[str, dict], title: str = "Calibration"
 
 def decision_curve_figure(curves: dict[str, dict], title: str = "Decision curve"):
     """Net benefit of each model against treat-all and treat-none (Vickers & Elkin 2006)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     first = None
     for name, c in curves.items():
         dc = pd.DataFrame(c["decision_curve"])
@@ -105,9 +101,8 @@ def decision_curve_figure(curves: dict[str, dict], title: str = "Decision curve"
 
 def importance_figure(importance: pd.DataFrame, labels: dict[str, str], top: int = 15):
     """Mean |SHAP| per feature (bar chart), with spread across outer folds when given."""
-    plt = _plt()
     imp = importance.head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(6, 0.35 * len(imp) + 1))
+    fig, ax = subplots(figsize=(6, 0.35 * len(imp) + 1))
     err = imp["sd"] if "sd" in imp.columns else None
     ax.barh([labels.get(i, i) for i in imp.index], imp["mean_abs_shap"], xerr=err, color="#3b6ea8")
     ax.set(xlabel="mean |SHAP| (spread across outer folds)", title="Global feature importance")
@@ -116,9 +111,8 @@ def importance_figure(importance: pd.DataFrame, labels: dict[str, str], top: int
 
 def beeswarm_figure(values: pd.DataFrame, X: pd.DataFrame, labels: dict[str, str], top: int = 12):
     """SHAP value per row and feature, coloured by the feature's value (low blue, high red)."""
-    plt = _plt()
     order = values.abs().mean().sort_values(ascending=False).index[:top][::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.4 * len(order) + 1))
+    fig, ax = subplots(figsize=(7, 0.4 * len(order) + 1))
     rng = np.random.default_rng(0)
     for i, f in enumerate(order):
         v = values[f].to_numpy()
@@ -141,8 +135,7 @@ def beeswarm_figure(values: pd.DataFrame, X: pd.DataFrame, labels: dict[str, str
 
 def dependence_figure(values: pd.DataFrame, X: pd.DataFrame, feature: str, label: str):
     """SHAP value of one feature against its value."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = subplots(figsize=(5, 3.5))
     x = pd.to_numeric(X[feature], errors="coerce")
     ax.scatter(x, values[feature], s=8, alpha=0.6)
     ax.axhline(0, color="grey", linewidth=0.8)

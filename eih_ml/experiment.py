@@ -229,8 +229,7 @@ def added_value(
     config: ExperimentConfig, result: ExperimentResult, splits, progress: Progress
 ) -> dict:
     """Base vs extended model on identical folds, for each configured feature block."""
-    from eih_ml.evaluation.bootstrap import paired_bootstrap_difference
-    from eih_ml.evaluation.evaluate import clean_dict, metric_fn
+    from eih_ml.evaluation.evaluate import clean_dict, paired_oof_comparison
     from eih_ml.evaluation.nested_cv import nested_cross_validate
     from eih_ml.features.derive import block_of
 
@@ -240,7 +239,6 @@ def added_value(
             f"evaluation.added_value_model {model!r} is not among the models {config.models}."
         )
     task = config.outcome.task
-    metrics = ("auroc", "brier") if task == "classification" else ("r2", "rmse")
     out = {}
     for block in config.evaluation.added_value:
         cols = [f for f in result.features if block_of(f) == block]
@@ -269,15 +267,10 @@ def added_value(
             keep_models=False,
             on_fold=lambda _f, m=f"{model} without {block}": progress.fold_done(m),
         )
-        ext = result.cvs[model].oof
-        merged = ext.merge(base.oof, on=["repeat", "position"], suffixes=("_ext", "_base"))
-        diff = paired_bootstrap_difference(
-            merged["y_ext"].to_numpy(float),
-            merged["pred_base"].to_numpy(float),
-            merged["pred_ext"].to_numpy(float),
-            merged["participant_id_ext"].to_numpy(),
-            metric_fn(task),
-            metrics=metrics,
+        diff = paired_oof_comparison(
+            base.oof,
+            result.cvs[model].oof,
+            task,
             n_boot=config.bootstrap.n_resamples,
             alpha=config.bootstrap.alpha,
             seed=config.seed,

@@ -142,26 +142,20 @@ def cohort_size(s: dict) -> str:
 # ------------------------------------------------------------------------ question-specific extras
 def paired_model_differences(result) -> dict:
     """Best model vs each other family on identical folds: paired participant-bootstrap CIs."""
-    from eih_ml.evaluation.bootstrap import paired_bootstrap_difference
-    from eih_ml.evaluation.evaluate import metric_fn
+    from eih_ml.evaluation.evaluate import paired_oof_comparison
 
     config = result.config
     task = config.outcome.task
-    metrics = ("auroc", "brier") if task == "classification" else ("r2", "rmse")
     best = result.best_model
     best_oof = result.cvs[best].oof
     out = {}
     for model, cv in result.cvs.items():
         if model == best:
             continue
-        merged = best_oof.merge(cv.oof, on=["repeat", "position"], suffixes=("_best", "_other"))
-        diff = paired_bootstrap_difference(
-            merged["y_best"].to_numpy(float),
-            merged["pred_other"].to_numpy(float),
-            merged["pred_best"].to_numpy(float),
-            merged["participant_id_best"].to_numpy(),
-            metric_fn(task),
-            metrics=metrics,
+        diff = paired_oof_comparison(
+            cv.oof,
+            best_oof,
+            task,
             n_boot=config.bootstrap.n_resamples,
             alpha=config.bootstrap.alpha,
             seed=config.seed,

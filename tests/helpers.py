@@ -50,3 +50,16 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Run ``eih-ml`` in-process; return (exit code, stdout, stderr)."""
+    from eih_ml.cli import main
+
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -9,20 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from eih_ml.cli import main
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(argv, capsys):
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_help_lists_the_commands_without_importing_heavy_libraries():
@@ -41,7 +30,7 @@ def test_help_lists_the_commands_without_importing_heavy_libraries():
 
 
 def test_validate_valid_file_exits_0(cohort_csv, capsys):
-    code, out, _ = run(["validate", str(cohort_csv)], capsys)
+    code, out, _ = run_cli(["validate", str(cohort_csv)], capsys)
     assert code == 0
     assert "valid." in out and "<CohortReport: 4 participants, 8 sessions" in out
 
@@ -52,7 +41,7 @@ def test_validate_bad_value_exits_2_and_names_row_column_value(tmp_path, cohort_
     path = tmp_path / "bad.csv"
     cohort_frame.to_csv(path, index=False)
     report = tmp_path / "report.json"
-    code, out, err = run(["validate", str(path), "--json", str(report)], capsys)
+    code, out, err = run_cli(["validate", str(path), "--json", str(report)], capsys)
     assert code == 2
     assert "row 5 participant P002, column pain_nrs: expected a number, found 'ten'" in out
     assert "--lenient" in err and "Traceback" not in out + err
@@ -64,7 +53,7 @@ def test_validate_lenient_exits_0_and_reports_the_blanked_cell(tmp_path, cohort_
     cohort_frame.loc[3, "pain_nrs"] = 14
     path = tmp_path / "bad.csv"
     cohort_frame.to_csv(path, index=False)
-    code, out, _ = run(["validate", str(path), "--lenient"], capsys)
+    code, out, _ = run_cli(["validate", str(path), "--lenient"], capsys)
     assert code == 0
     assert "cell blanked" in out and "usable after blanking 1 cell(s)" in out
 
@@ -80,7 +69,7 @@ def test_validate_lenient_exits_0_and_reports_the_blanked_cell(tmp_path, cohort_
 def test_validate_unreadable_files_exit_2_without_traceback(tmp_path, capsys, content, expected):
     path = tmp_path / "f.csv"
     path.write_text(content)
-    code, _, err = run(["validate", str(path)], capsys)
+    code, _, err = run_cli(["validate", str(path)], capsys)
     assert code == 2
     assert expected in err and "Traceback" not in err
 
@@ -88,7 +77,7 @@ def test_validate_unreadable_files_exit_2_without_traceback(tmp_path, capsys, co
 def test_missing_required_column_suggests_the_dictionary(tmp_path, cohort_frame, capsys):
     path = tmp_path / "c.csv"
     cohort_frame.rename(columns={"session_id": "visit"}).to_csv(path, index=False)
-    code, _, err = run(["validate", str(path)], capsys)
+    code, _, err = run_cli(["validate", str(path)], capsys)
     assert code == 2
     assert "required column(s) missing" in err and "session_id" in err and "--dictionary" in err
 
@@ -101,7 +90,7 @@ def test_shipped_dictionary_converts_kg_per_cm2(tmp_path, capsys):
         "8,1,63,2,healthy,4.0,4.2,\n"
     )
     dictionary = ROOT / "configs" / "dictionaries" / "kg_per_cm2.yaml"
-    code, out, _ = run(["validate", str(path), "--dictionary", str(dictionary)], capsys)
+    code, out, _ = run_cli(["validate", str(path), "--dictionary", str(dictionary)], capsys)
     assert code == 0, out
     assert "converted from kg/cm2 (x 98.0665)" in out
     assert "not in the data contract" not in out  # Notes is listed under ignore
@@ -109,13 +98,13 @@ def test_shipped_dictionary_converts_kg_per_cm2(tmp_path, capsys):
 
 def test_simulate_writes_reproducible_files(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert run(["simulate", "--n", "25", "--seed", "3", "--out", str(a)], capsys)[0] == 0
-    assert run(["simulate", "--n", "25", "--seed", "3", "--out", str(b)], capsys)[0] == 0
+    assert run_cli(["simulate", "--n", "25", "--seed", "3", "--out", str(a)], capsys)[0] == 0
+    assert run_cli(["simulate", "--n", "25", "--seed", "3", "--out", str(b)], capsys)[0] == 0
     assert (a / "cohort.csv").read_bytes() == (b / "cohort.csv").read_bytes()
     assert (a / "ground_truth.csv").is_file()
 
 
 def test_simulate_unknown_scenario_exits_2(tmp_path, capsys):
-    code, _, err = run(["simulate", "--scenario", "nope", "--out", str(tmp_path / "x")], capsys)
+    code, _, err = run_cli(["simulate", "--scenario", "nope", "--out", str(tmp_path / "x")], capsys)
     assert code == 2 and "healthy" in err and "chronic_mixed" in err
     assert not (tmp_path / "x" / "cohort.csv").exists()

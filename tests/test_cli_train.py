@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from eih_ml.cli import main
 from eih_ml.data.simulate import simulate_cohort, write_simulation
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = [
@@ -16,16 +16,6 @@ FAST = [
     "--set", "bootstrap.n_resamples=50", "--set", "models=[elastic_net]",
     "--set", "evaluation.added_value=[]", "--no-track",
 ]  # fmt: skip
-
-
-def run(argv, capsys):
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +27,7 @@ def small_cohort(tmp_path_factory):
 def test_train_writes_summary_with_metrics_and_cis(tmp_path, small_cohort, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     out = tmp_path / "run"
-    code, stdout, err = run(
+    code, stdout, err = run_cli(
         ["train", str(ROOT / "configs/default.yaml"), "--data", str(small_cohort),
          "--output-dir", str(out), *FAST],
         capsys,
@@ -56,7 +46,7 @@ def test_train_writes_summary_with_metrics_and_cis(tmp_path, small_cohort, capsy
 def test_unknown_config_key_names_the_path_and_allowed_keys(tmp_path, capsys):
     config = tmp_path / "bad.yaml"
     config.write_text("cv: {outer_fold: 5}\n")
-    code, _, err = run(
+    code, _, err = run_cli(
         ["train", str(config), "--output-dir", str(tmp_path / "o"), "--no-track"], capsys
     )
     assert code == 2
@@ -65,19 +55,19 @@ def test_unknown_config_key_names_the_path_and_allowed_keys(tmp_path, capsys):
 
 
 def test_bad_override_value(tmp_path, capsys):
-    code, _, err = run(
+    code, _, err = run_cli(
         ["train", str(ROOT / "configs/default.yaml"), "--set", "cv.outer_folds=abc",
          "--output-dir", str(tmp_path / "o"), "--no-track"],
         capsys,
     )  # fmt: skip
     assert code == 2 and "cv.outer_folds" in err and "integer" in err
-    code, _, err = run(["train", str(ROOT / "configs/default.yaml"), "--set", "oops"], capsys)
+    code, _, err = run_cli(["train", str(ROOT / "configs/default.yaml"), "--set", "oops"], capsys)
     assert code == 2 and "--set expects key.path=value" in err
 
 
 def test_cohort_too_small_for_the_folds(tmp_path, capsys):
     data = write_simulation(simulate_cohort(8, seed=3), tmp_path)["cohort"]
-    code, _, err = run(
+    code, _, err = run_cli(
         ["train", str(ROOT / "configs/default.yaml"), "--data", str(data),
          "--output-dir", str(tmp_path / "o"), "--no-track"],
         capsys,
@@ -88,7 +78,7 @@ def test_cohort_too_small_for_the_folds(tmp_path, capsys):
 
 
 def test_single_class_outcome(tmp_path, small_cohort, capsys):
-    code, _, err = run(
+    code, _, err = run_cli(
         ["train", str(ROOT / "configs/default.yaml"), "--data", str(small_cohort),
          "--set", "outcome.rule=pct", "--set", "outcome.pct_threshold=10000",
          "--output-dir", str(tmp_path / "o"), *FAST],
@@ -100,14 +90,14 @@ def test_single_class_outcome(tmp_path, small_cohort, capsys):
 
 
 def test_outcome_that_was_not_measured(tmp_path, small_cohort, capsys):
-    code, _, err = run(
+    code, _, err = run_cli(
         ["train", str(ROOT / "configs/default.yaml"), "--data", str(small_cohort),
          "--set", "outcome.measure=adj", "--output-dir", str(tmp_path / "o"), *FAST],
         capsys,
     )  # fmt: skip
     # the simulated cohort has quiet-rest controls for only part of the sessions: adj exists
     assert code == 0 or "Quiet-rest columns" in err
-    code, _, err = run(
+    code, _, err = run_cli(
         ["train", str(ROOT / "configs/default.yaml"), "--data", str(small_cohort),
          "--set", "outcome.site=nowhere", "--output-dir", str(tmp_path / "o2"), *FAST],
         capsys,
@@ -123,7 +113,7 @@ def test_outcome_with_no_data(tmp_path, capsys):
     cohort = cohort.drop(columns=[c for c in cohort.columns if c.startswith("ppt_local_")])
     path = tmp_path / "c.csv"
     cohort.to_csv(path, index=False)
-    code, _, err = run(
+    code, _, err = run_cli(
         ["train", str(ROOT / "configs/default.yaml"), "--data", str(path),
          "--set", "outcome.site=remote", "--output-dir", str(tmp_path / "o"), *FAST],
         capsys,

@@ -76,6 +76,37 @@ def evaluate_predictions(
     return {"metrics": clean_dict(result.as_dict()), "per_repeat": per_repeat}
 
 
+def paired_oof_comparison(
+    oof_base: pd.DataFrame,
+    oof_extended: pd.DataFrame,
+    task: str,
+    *,
+    n_boot: int = 500,
+    alpha: float = 0.05,
+    seed: int = 0,
+):
+    """Extended minus base on identical rows and folds, with a paired participant bootstrap.
+
+    Both frames are :attr:`ModelCV.oof` of the same outer splits; rows are matched on (repeat,
+    position). Metrics: AUROC and Brier (classification) or R2 and RMSE (regression).
+    """
+    from eih_ml.evaluation.bootstrap import paired_bootstrap_difference
+
+    metrics = ("auroc", "brier") if task == "classification" else ("r2", "rmse")
+    merged = oof_extended.merge(oof_base, on=["repeat", "position"], suffixes=("_ext", "_base"))
+    return paired_bootstrap_difference(
+        merged["y_ext"].to_numpy(float),
+        merged["pred_base"].to_numpy(float),
+        merged["pred_ext"].to_numpy(float),
+        merged["participant_id_ext"].to_numpy(),
+        metric_fn(task),
+        metrics=metrics,
+        n_boot=n_boot,
+        alpha=alpha,
+        seed=seed,
+    )
+
+
 def curves(oof: pd.DataFrame, task: str, thresholds: list[float], seed: int = 0) -> dict:
     """Decision curve and calibration curves (classification), or binned calibration (regression)."""
     y = oof["y"].to_numpy(float)

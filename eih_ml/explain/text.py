@@ -13,7 +13,8 @@ import json
 from eih_ml.features.metadata import CATEGORY_LABELS
 
 
-def _value_text(f: dict) -> str:
+def value_text(f: dict) -> str:
+    """A factor's value in clinical words (category label, unit, 'not measured')."""
     value = f.get("value")
     if value is None:
         return "not measured"
@@ -53,7 +54,7 @@ def factor_sentences(factors: list[dict], task: str) -> list[str]:
             )
             continue
         out.append(
-            f"{f['label']}: {_value_text(f)}{_percentile_text(f.get('percentile'))}. "
+            f"{f['label']}: {value_text(f)}{_percentile_text(f.get('percentile'))}. "
             f"This {verb} the {effect}."
         )
     return out

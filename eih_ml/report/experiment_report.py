@@ -26,7 +26,6 @@ import json
 import math
 import os
 import re
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -1213,17 +1212,9 @@ def _provenance(run_dir: Path, summary: dict) -> dict:
 
 
 def _git_commit() -> str:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown"
+    from eih_ml.tracking import git_commit
+
+    return git_commit()
 
 
 def _explanations(summary: dict) -> dict | None:

@@ -647,21 +647,13 @@ def _output_text(value: float, space: str) -> str:
 
 
 def _value_text(f: dict) -> str:
-    from eih_ml.features.metadata import CATEGORY_LABELS
+    from eih_ml.explain.text import value_text
 
-    value = f.get("value")
-    if value is None:
-        return "not measured"
-    if isinstance(value, str):
-        return CATEGORY_LABELS.get(f["feature"], {}).get(value, value.replace("_", " "))
-    unit = f.get("unit") or ""
-    if unit == "fraction of maximum":
-        return f"{100 * value:.0f} % of maximum"
-    if unit.startswith("0-"):
-        unit = f"(scale {unit})"
-    text = f"{value:.3g} {unit}".strip()
+    text = value_text(f)
     p = f.get("percentile")
-    return text + (f", percentile {p:.0f} of the training cohort" if p is not None else "")
+    if f.get("value") is None or isinstance(f.get("value"), str) or p is None:
+        return text
+    return text + f", percentile {p:.0f} of the training cohort"
 
 
 def _waterfall(data: dict, task: str) -> dict:

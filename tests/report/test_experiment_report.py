@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eih_ml.cli import main
 from eih_ml.config import load_config
 from eih_ml.experiment import run_experiment
 from eih_ml.report.experiment_report import (
@@ -27,7 +26,7 @@ from eih_ml.report.experiment_report import (
     with_ci,
     write_experiment_report,
 )
-from tests.helpers import CHROMIUM, CHROMIUM_FLAGS
+from tests.helpers import CHROMIUM, CHROMIUM_FLAGS, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -63,17 +62,6 @@ SECTIONS = (
     "provenance",
     "config",
 )
-
-
-def run_cli(argv, capsys):
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def text_of(page: str) -> str:

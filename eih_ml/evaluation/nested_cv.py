@@ -116,20 +116,33 @@ def outer_splits(
     For regression pass quantile bins of the outcome as ``y_strat``. Every split is checked: no
     participant is in both its training and test rows.
     """
-    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
-
     splits = []
     for r in range(repeats):
-        try:
-            cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed + r)
-            parts = list(cv.split(np.zeros(len(groups)), y_strat, groups))
-        except ValueError:
-            cv = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed + r)
-            parts = list(cv.split(np.zeros(len(groups)), None, groups))
+        parts = grouped_folds(y_strat, groups, n_splits, seed + r, stratify=True)
         for k, (train, test) in enumerate(parts):
             assert not set(groups[train]) & set(groups[test]), "participant in train and test"
             splits.append(Split(r, k, train, test))
     return splits
+
+
+def grouped_folds(
+    y: np.ndarray | None, groups: np.ndarray, n_splits: int, seed: int, *, stratify: bool
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Participant-grouped folds, stratified on ``y`` when every class has enough participants.
+
+    Stratification needs at least ``n_splits`` participants per class; otherwise (a rare class
+    in a small training fold) the folds are grouped but not stratified, rather than letting
+    scikit-learn warn and stratify badly.
+    """
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+    if stratify and y is not None:
+        per_class = pd.DataFrame({"y": y, "g": groups}).groupby("y")["g"].nunique()
+        if len(per_class) > 1 and per_class.min() >= n_splits:
+            cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+            return list(cv.split(np.zeros(len(groups)), y, groups))
+    cv = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return list(cv.split(np.zeros(len(groups)), None, groups))
 
 
 def strat_labels(values: np.ndarray, task: str, rule: ResponderRule | None) -> np.ndarray:
@@ -140,12 +153,8 @@ def strat_labels(values: np.ndarray, task: str, rule: ResponderRule | None) -> n
 
 
 def _inner_cv(y: np.ndarray, groups: np.ndarray, task: str, n_splits: int, seed: int):
-    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
-
-    if task == "classification":
-        cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        return list(cv.split(np.zeros(len(y)), y, groups))
-    return list(GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(y, y, groups))
+    """Inner (tuning) folds inside an outer training set: grouped, stratified for classification."""
+    return grouped_folds(y, groups, n_splits, seed, stratify=task == "classification")
 
 
 def fit_fold(

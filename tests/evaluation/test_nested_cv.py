@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from eih_ml.errors import DataError
@@ -36,7 +36,8 @@ def repeated_measures(n_participants=150, sessions=3, signal=1.0, icc=0.5, seed=
     return X, y, pid, person
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)
+@example(n=12, max_sessions=1, folds=2, seed=124)  # a class with one participant in a fold
 @given(
     n=st.integers(min_value=12, max_value=60),
     max_sessions=st.integers(min_value=1, max_value=4),

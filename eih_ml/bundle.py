@@ -33,6 +33,7 @@ from eih_ml.explain.conformal import ConformalCalibration
 from eih_ml.explain.reference import CohortReference
 from eih_ml.features.derive import CATEGORICAL
 from eih_ml.features.metadata import feature_info
+from eih_ml.frame_mode import python_string_storage, to_python_strings
 
 BUNDLE_FORMAT = 1
 #: Type families a bundle may contain; anything else in a file is refused at load.
@@ -210,6 +211,10 @@ class ModelBundle:
             Values out of range, text in number fields, unknown categories: every problem named
             with its row and column.
         """
+        with python_string_storage():
+            return self._prepare(raw)
+
+    def _prepare(self, raw) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
         from eih_ml.data.load import StudyTable, load_frame
         from eih_ml.data.validate import validate_cohort
         from eih_ml.features.derive import derive_features
@@ -222,7 +227,7 @@ class ModelBundle:
         else:
             if not isinstance(raw, pd.DataFrame) or raw.empty:
                 raise DataError("Expected one or more patients as rows of a table; found none.")
-            study = load_frame(raw, source="prediction input")
+            study = load_frame(to_python_strings(raw), source="prediction input")
             data = study.data
         if data.empty:
             raise DataError("Expected one or more patients as rows of a table; found none.")
@@ -275,6 +280,10 @@ class ModelBundle:
 
         The preprocessing runs once; the model and the SHAP explainer both read its output.
         """
+        with python_string_storage():
+            return self._predict_matrix(X, ids, missing, top_k)
+
+    def _predict_matrix(self, X, ids, missing, top_k) -> pd.DataFrame:
         from eih_ml.explain.conformal import describe_set
 
         n = len(X)

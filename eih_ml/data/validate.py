@@ -354,7 +354,8 @@ def _check_types(data: pd.DataFrame, col: _Collector) -> pd.DataFrame:
         )
         data[name] = numeric.astype(float)
     names = [name for name, _ in columns]
-    if names:
+    dtypes = data.dtypes
+    if names and not all(dtypes[n] == np.float64 for n in names):  # else already one float block
         block = pd.DataFrame(
             data[names].to_numpy(dtype=float, na_value=np.nan), index=data.index, columns=names
         )

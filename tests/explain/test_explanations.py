@@ -216,3 +216,21 @@ def test_bundle_refuses_untrusted_types(tmp_path):
     )
     with pytest.raises(ModelError, match="outside the trusted families.*pandas"):
         ModelBundle.load(tmp_path / "b")
+
+
+def test_prediction_is_the_same_whatever_the_text_storage(classification):
+    """The prediction path switches pandas text to Python-backed storage (speed); same answer."""
+    bundle = classification.bundle
+    patients = new_patients(6)
+    before = pd.get_option("mode.string_storage")
+    fast = bundle.predict(patients)
+    assert pd.get_option("mode.string_storage") == before  # the switch does not leak
+    ids, X, missing = bundle._prepare(patients)  # the same steps, Arrow-backed storage
+    X_python = bundle.prepare(patients)[1]
+    pd.testing.assert_frame_equal(
+        X.astype(object), X_python.astype(object), check_column_type=False
+    )
+    slow = bundle._predict_matrix(X, ids, missing, 5)
+    pd.testing.assert_frame_equal(
+        fast.astype(object), slow.astype(object), check_column_type=False
+    )

@@ -231,6 +231,4 @@ def test_prediction_is_the_same_whatever_the_text_storage(classification):
         X.astype(object), X_python.astype(object), check_column_type=False
     )
     slow = bundle._predict_matrix(X, ids, missing, 5)
-    pd.testing.assert_frame_equal(
-        fast.astype(object), slow.astype(object), check_column_type=False
-    )
+    pd.testing.assert_frame_equal(fast.astype(object), slow.astype(object), check_column_type=False)

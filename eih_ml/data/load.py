@@ -480,22 +480,24 @@ def _recode_categories(frame: pd.DataFrame, d: ColumnDictionary, notes: list[str
         raw = frame[col]
         user = {str(k).strip(): v for k, v in d.categories.get(col, {}).items()}
         synonyms = CATEGORY_SYNONYMS.get(col, {})
-        # Work on the distinct values (a handful), then map: fast for 100,000 rows.
-        mapping: dict = {}
+        # Work on the distinct values (a handful), then index: fast for 1 and 100,000 rows.
+        codes, distinct = pd.factorize(raw)
+        counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
+        recoded = np.empty(len(distinct) + 1, dtype=object)
+        recoded[-1] = np.nan  # code -1: missing
         n_recoded = 0
-        for value in pd.unique(raw.dropna()):
+        for k, value in enumerate(distinct):
             text = str(value).strip()
             if text in user:
                 text = user[text]
+                n_recoded += int(counts[k])
             normal = re.sub(r"[\s\-]+", "_", text.lower())
             normal = synonyms.get(normal, normal)
             # Keep the value as found when it is still not a category, so validation names it.
-            mapping[value] = normal if normal in spec.categories else text
-            if str(value).strip() in user:
-                n_recoded += int((raw == value).sum())
+            recoded[k] = normal if normal in spec.categories else text
         if user:
             notes.append(f"{col}: {n_recoded} value(s) recoded with the dictionary's categories.")
-        frame[col] = raw.map(mapping).astype("string")
+        frame[col] = pd.Series(recoded[codes], index=frame.index, dtype="string")
     for col, mapping in d.categories.items():
         s = contract.spec_for(col)
         if s is None or s.kind != "category":

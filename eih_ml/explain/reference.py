@@ -67,25 +67,27 @@ class CohortReference:
     def out_of_range(self, X: pd.DataFrame) -> list[list[str]]:
         """Per row, the reasons it lies outside the training cohort (empty list: none)."""
         reasons: list[list[str]] = [[] for _ in range(len(X))]
-        for col, q in self.quantiles.items():
-            if col not in X.columns:
-                continue
-            v = X[col].to_numpy(float)
-            lo, hi = q[0], q[-1]
-            for i in np.flatnonzero(np.isfinite(v) & ((v < lo) | (v > hi))):
-                side = "below" if v[i] < lo else "above"
+        cols = [c for c in self.quantiles if c in X.columns]
+        if cols:  # one block: a handful of operations for 1 row or 10,000
+            m = X[cols].to_numpy(dtype=float)
+            lo = np.array([self.quantiles[c][0] for c in cols], dtype=float)
+            hi = np.array([self.quantiles[c][-1] for c in cols], dtype=float)
+            with np.errstate(invalid="ignore"):
+                outside = np.isfinite(m) & ((m < lo) | (m > hi))
+            for i, j in zip(*np.nonzero(outside), strict=True):  # row by row, columns in order
+                v, side = m[i, j], "below" if m[i, j] < lo[j] else "above"
                 reasons[i].append(
-                    f"{col} = {v[i]:.4g} is {side} the range of 98 % of the training cohort "
-                    f"({lo:.4g} to {hi:.4g})"
+                    f"{cols[j]} = {v:.4g} is {side} the range of 98 % of the training cohort "
+                    f"({lo[j]:.4g} to {hi[j]:.4g})"
                 )
         for col, counts in self.categories.items():
             if col not in X.columns:
                 continue
-            values = X[col]
-            seen = values.astype(str).map(counts).fillna(0).to_numpy()
-            flagged = values.notna().to_numpy() & (seen < RARE_PARTICIPANTS)
-            for i in np.flatnonzero(flagged):
-                value, n = values.iloc[i], int(seen[i])
+            codes, distinct = pd.factorize(X[col].to_numpy(dtype=object))
+            seen = np.array([counts.get(str(v), 0) for v in distinct], dtype=int)
+            rare = np.append(seen < RARE_PARTICIPANTS, False)  # code -1 (missing): never
+            for i in np.flatnonzero(rare[codes]):
+                value, n = distinct[codes[i]], int(seen[codes[i]])
                 if n == 0:
                     reasons[i].append(f"{col} '{value}' was absent from the training cohort")
                 else:

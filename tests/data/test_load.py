@@ -97,6 +97,7 @@ categories:
     assert d["condition"].tolist() == ["knee_oa", "healthy"]  # "Knee OA" normalised
     assert study.column_map["PPT_quad_pre_1"] == "ppt_local_pre_1"
     assert any("kg/cm2" in n and "98.0665" in n for n in study.notes)
+    assert "sex: 2 value(s) recoded with the dictionary's categories." in study.notes
     assert validate_cohort(study).ok
 
 

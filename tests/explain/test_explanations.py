@@ -232,3 +232,33 @@ def test_prediction_is_the_same_whatever_the_text_storage(classification):
     )
     slow = bundle._predict_matrix(X, ids, missing, 5)
     pd.testing.assert_frame_equal(fast.astype(object), slow.astype(object), check_column_type=False)
+
+
+def test_out_of_range_names_each_value_outside_the_cohort_and_rare_categories():
+    from eih_ml.explain.reference import GRID, CohortReference
+
+    ref = CohortReference(
+        quantiles={"age": list(np.linspace(20, 70, len(GRID))), "bmi": [18.0] * 12 + [35.0]},
+        categories={"condition": {"healthy": 120, "fibromyalgia": 3}},
+        n_participants=123,
+    )
+    X = pd.DataFrame(
+        {
+            "age": [19.0, 45.0, np.nan, 71.0],
+            "bmi": [40.0, 20.0, 17.5, 30.0],
+            "condition": ["healthy", "fibromyalgia", "whiplash", np.nan],
+        }
+    )
+    reasons = ref.out_of_range(X)
+    assert reasons[0] == [
+        "age = 19 is below the range of 98 % of the training cohort (20 to 70)",
+        "bmi = 40 is above the range of 98 % of the training cohort (18 to 35)",
+    ]
+    assert reasons[1] == [
+        "condition 'fibromyalgia' was rare in the training cohort (3 participants)"
+    ]
+    assert reasons[2] == [
+        "bmi = 17.5 is below the range of 98 % of the training cohort (18 to 35)",
+        "condition 'whiplash' was absent from the training cohort",
+    ]
+    assert reasons[3] == ["age = 71 is above the range of 98 % of the training cohort (20 to 70)"]

@@ -77,17 +77,19 @@ def protocol_features(df: pd.DataFrame, rpe_scale: RpeScale = "borg_6_20") -> pd
 
     Columns absent from ``df`` give no output column.
     """
-    out = pd.DataFrame(index=df.index)
+    out: dict[str, object] = {}
     if "exercise_modality" in df.columns:
         out["exercise_modality"] = df["exercise_modality"].astype("string")
     if {"exercise_intensity", "exercise_intensity_unit"} <= set(df.columns):
         rel = relative_intensity(df["exercise_intensity"], df["exercise_intensity_unit"], rpe_scale)
         out["exercise_intensity_rel"] = rel
-        band = pd.Series(pd.NA, index=df.index, dtype="string")
-        aerobic = df["exercise_intensity_unit"].isin(["pct_hrr", "pct_vo2max"]).fillna(False)
+        r = rel.to_numpy()
+        unit = df["exercise_intensity_unit"].astype("string").fillna("").to_numpy(dtype=object)
+        aerobic = np.isin(unit, ["pct_hrr", "pct_vo2max"])
+        band = np.full(len(df), pd.NA, dtype=object)
         for lo, hi, name in INTENSITY_BANDS:
-            band[aerobic & (rel >= lo) & (rel < hi)] = name
-        out["exercise_intensity_band"] = band
+            band[aerobic & (r >= lo) & (r < hi)] = name
+        out["exercise_intensity_band"] = pd.array(band, dtype="string")
     if "exercise_duration_min" in df.columns:
         out["exercise_duration_min"] = df["exercise_duration_min"].astype(float)
-    return out
+    return pd.DataFrame(out, index=df.index)

@@ -225,60 +225,64 @@ def fit_final_model(
     return fitted, params, threshold
 
 
-def added_value(
-    config: ExperimentConfig, result: ExperimentResult, splits, progress: Progress
-) -> dict:
-    """Base vs extended model on identical folds, for each configured feature block."""
-    from eih_ml.evaluation.evaluate import clean_dict, paired_oof_comparison
-    from eih_ml.evaluation.nested_cv import nested_cross_validate
+def added_value_runs(config: ExperimentConfig, features: list[str]) -> tuple[list, dict]:
+    """The base-model CVs the added-value comparisons need, and notes for blocks that have none.
+
+    Returns
+    -------
+    (runs, notes)
+        ``runs``: (block, :class:`~eih_ml.evaluation.nested_cv.CVRun`) pairs, the model without
+        the block's features; ``notes``: block -> why there is nothing to compare.
+    """
+    from eih_ml.evaluation.nested_cv import CVRun
     from eih_ml.features.derive import block_of
 
     model = config.evaluation.added_value_model or config.models[0]
-    if model not in result.cvs:
+    if model not in config.models:
         raise ConfigError(
             f"evaluation.added_value_model {model!r} is not among the models {config.models}."
         )
-    task = config.outcome.task
+    runs, notes = [], {}
+    for block in config.evaluation.added_value:
+        cols = [f for f in features if block_of(f) == block]
+        if not cols:
+            notes[block] = {"note": f"no {block} features in these data: nothing to compare"}
+            continue
+        base_features = [f for f in features if f not in cols]
+        if not base_features:
+            notes[block] = {"note": f"the model has only {block} features: no base model"}
+            continue
+        runs.append((block, CVRun(f"{model} without {block}", model, base_features, False)))
+    return runs, notes
+
+
+def added_value(config: ExperimentConfig, result: ExperimentResult, base_cvs: dict) -> dict:
+    """Base vs extended model on identical folds, for each configured feature block.
+
+    ``base_cvs``: block -> the nested CV of the model without that block (see
+    :func:`added_value_runs`); the extended model is the experiment's own CV of that model.
+    """
+    from eih_ml.evaluation.evaluate import clean_dict, paired_oof_comparison
+
+    _, notes = added_value_runs(config, result.features)
     out = {}
     for block in config.evaluation.added_value:
-        cols = [f for f in result.features if block_of(f) == block]
-        if not cols:
-            out[block] = {"note": f"no {block} features in these data: nothing to compare"}
+        if block in notes:
+            out[block] = notes[block]
             continue
-        base_features = [f for f in result.features if f not in cols]
-        if not base_features:
-            out[block] = {"note": f"the model has only {block} features: no base model"}
-            continue
-        progress.start_model(f"{model} without {block}", len(splits))
-        base = nested_cross_validate(
-            result.X[base_features],
-            result.outcome.values.to_numpy(float)[result.rows],
-            result.groups,
-            splits,
-            model=model,
-            task=task,
-            rule=responder_rule(config) if task == "classification" else None,
-            inner_folds=config.cv.inner_folds,
-            n_iter=config.search.n_iter,
-            seed=config.seed,
-            biomarkers=config.features.biomarkers.model_dump(),
-            calibration=config.cv.calibration,
-            n_jobs=config.cv.n_jobs,
-            keep_models=False,
-            on_fold=lambda _f, m=f"{model} without {block}": progress.fold_done(m),
-        )
+        base = base_cvs[block]
         diff = paired_oof_comparison(
             base.oof,
-            result.cvs[model].oof,
-            task,
+            result.cvs[base.model].oof,
+            config.outcome.task,
             n_boot=config.bootstrap.n_resamples,
             alpha=config.bootstrap.alpha,
             seed=config.seed,
         )
         out[block] = {
-            "model": model,
-            "features_added": cols,
-            "n_base_features": len(base_features),
+            "model": base.model,
+            "features_added": [f for f in result.features if f not in base.features],
+            "n_base_features": len(base.features),
             **clean_dict(diff.as_dict()),
         }
     return out
@@ -312,8 +316,9 @@ def run_experiment(
         subgroup_labels,
     )
     from eih_ml.evaluation.nested_cv import (
+        CVRun,
         check_cv_feasible,
-        nested_cross_validate,
+        nested_cross_validate_many,
         outer_splits,
         strat_labels,
     )
@@ -379,24 +384,31 @@ def run_experiment(
     labels = subgroup_labels(
         analysed.reset_index(drop=True), config.evaluation.subgroups, config.evaluation.age_bands
     )
-    for model in config.models:
-        progress.start_model(model, len(splits))
-        cv = nested_cross_validate(
-            X,
-            values,
-            groups,
-            splits,
-            model=model,
-            task=task,
-            rule=rule if task == "classification" else None,
-            inner_folds=config.cv.inner_folds,
-            n_iter=config.search.n_iter,
-            seed=config.seed,
-            biomarkers=config.features.biomarkers.model_dump(),
-            calibration=config.cv.calibration,
-            n_jobs=config.cv.n_jobs,
-            on_fold=lambda _f, m=model: progress.fold_done(m),
-        )
+    # Every nested CV (each model, and each base model of the added-value comparisons) shares one
+    # pool of workers; a model is evaluated here while the workers fit the next one's folds.
+    value_runs, _ = (
+        added_value_runs(config, features) if config.evaluation.added_value else ([], {})
+    )
+    runs = [CVRun(m, m, features) for m in config.models] + [run for _, run in value_runs]
+    for run in runs:
+        progress.start_model(run.name, len(splits))
+    cvs = nested_cross_validate_many(
+        X,
+        values,
+        groups,
+        splits,
+        runs,
+        task=task,
+        rule=rule if task == "classification" else None,
+        inner_folds=config.cv.inner_folds,
+        n_iter=config.search.n_iter,
+        seed=config.seed,
+        biomarkers=config.features.biomarkers.model_dump(),
+        calibration=config.cv.calibration,
+        n_jobs=config.cv.n_jobs,
+        on_fold=lambda name, _fit: progress.fold_done(name),
+    )
+    for model, cv in zip(config.models, cvs, strict=False):
         result.cvs[model] = cv
         progress.stage(f"Evaluating {model}")
         ev = evaluate_predictions(
@@ -437,7 +449,8 @@ def run_experiment(
 
     if config.evaluation.added_value:
         progress.stage("Added value of feature blocks")
-        result.added_value = added_value(config, result, splits, progress)
+        base_cvs = {block: cv for (block, _), cv in zip(value_runs, cvs, strict=True)}
+        result.added_value = added_value(config, result, base_cvs)
 
     result.best_model = _best_model(config, result.evaluations)
     progress.stage(f"Refitting {result.best_model} on all participants")

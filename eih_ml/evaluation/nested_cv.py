@@ -11,7 +11,7 @@ re-estimated inside every outer training fold (the leakage rule, ARCHITECTURE.md
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -284,11 +284,81 @@ def nested_cross_validate(
     on_fold : callable, optional
         Called after each outer fold (progress bars).
     """
+    runs = nested_cross_validate_many(
+        X,
+        values,
+        groups,
+        splits,
+        [CVRun(model, model, list(X.columns), keep_models)],
+        task=task,
+        rule=rule,
+        inner_folds=inner_folds,
+        n_iter=n_iter,
+        seed=seed,
+        biomarkers=biomarkers,
+        calibration=calibration,
+        n_jobs=n_jobs,
+        on_fold=None if on_fold is None else lambda _name, fit: on_fold(fit),
+    )
+    return next(iter(runs))
+
+
+@dataclass(frozen=True)
+class CVRun:
+    """One nested CV among several sharing outer splits: its name, model and feature columns."""
+
+    name: str
+    model: str
+    features: list[str]
+    keep_models: bool = True
+
+
+def _timed_fit_fold(*args, **kwargs):
     start = time.perf_counter()
+    out = fit_fold(*args, **kwargs)
+    return time.perf_counter() - start, out
+
+
+def nested_cross_validate_many(
+    X: pd.DataFrame,
+    values: np.ndarray,
+    groups: np.ndarray,
+    splits: list[Split],
+    runs: list[CVRun],
+    *,
+    task: str,
+    rule: ResponderRule | None = None,
+    inner_folds: int = 3,
+    n_iter: int = 8,
+    seed: int = 0,
+    biomarkers: dict | None = None,
+    calibration: str = "none",
+    n_jobs: int = 1,
+    on_fold: Callable[[str, FoldFit], None] | None = None,
+) -> Iterator[ModelCV]:
+    """Several nested CVs over the same outer splits, all their folds in one pool of workers.
+
+    Each run's folds are exactly those :func:`nested_cross_validate` would fit (same splits,
+    seeds and search), so the results do not depend on how many runs share the pool. Sharing it
+    keeps both workers busy: five outer folds on two workers leave one idle for the last fold of
+    every separate run, and the caller can evaluate one run while the workers fit the next.
+
+    Parameters
+    ----------
+    runs : list of CVRun
+        The nested CVs; each sees ``X[run.features]``.
+    on_fold : callable, optional
+        Called with the run's name and the fold's fit after each outer fold (progress bars).
+
+    Yields
+    ------
+    ModelCV
+        One per run, in the order of ``runs``, as soon as its last fold is in. ``seconds`` is the
+        sum of its folds' fitting times (on whichever worker fitted them).
+    """
     values = np.asarray(values, dtype=float)
     groups = np.asarray(groups)
-    kwargs = {
-        "model": model,
+    common = {
         "task": task,
         "rule": rule,
         "inner_folds": inner_folds,
@@ -296,39 +366,48 @@ def nested_cross_validate(
         "seed": seed,
         "biomarkers": biomarkers,
         "calibration": calibration,
-        "keep_model": keep_models,
     }
+    matrices = [X if list(X.columns) == run.features else X[run.features] for run in runs]
+    jobs = [
+        (run, m, split, {**common, "model": run.model, "keep_model": run.keep_models})
+        for run, m in zip(runs, matrices, strict=True)
+        for split in splits
+    ]
     if n_jobs > 1:
         from joblib import Parallel, delayed
 
-        results_iter = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(fit_fold)(s, X, values, groups, **kwargs) for s in splits
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_timed_fit_fold)(split, m, values, groups, **kw) for _, m, split, kw in jobs
         )
     else:
-        results_iter = (fit_fold(s, X, values, groups, **kwargs) for s in splits)
-    folds, frames = [], []
-    for split, (fit, y_te, pred) in zip(splits, results_iter, strict=True):
-        folds.append(fit)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "position": split.test,
-                    "participant_id": groups[split.test],
-                    "repeat": split.repeat,
-                    "fold": split.fold,
-                    "y": y_te,
-                    "pred": pred,
-                }
+        results = (_timed_fit_fold(split, m, values, groups, **kw) for _, m, split, kw in jobs)
+    results = iter(results)
+    for run, m in zip(runs, matrices, strict=True):
+        folds, frames, seconds = [], [], 0.0
+        for split in splits:
+            took, (fit, y_te, pred) = next(results)
+            seconds += took
+            folds.append(fit)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "position": split.test,
+                        "participant_id": groups[split.test],
+                        "repeat": split.repeat,
+                        "fold": split.fold,
+                        "y": y_te,
+                        "pred": pred,
+                    }
+                )
             )
+            if on_fold:
+                on_fold(run.name, fit)
+        oof = pd.concat(frames, ignore_index=True).sort_values(["repeat", "position"])
+        yield ModelCV(
+            model=run.model,
+            task=task,
+            features=list(m.columns),
+            oof=oof.reset_index(drop=True),
+            folds=folds,
+            seconds=seconds,
         )
-        if on_fold:
-            on_fold(fit)
-    oof = pd.concat(frames, ignore_index=True).sort_values(["repeat", "position"])
-    return ModelCV(
-        model=model,
-        task=task,
-        features=list(X.columns),
-        oof=oof.reset_index(drop=True),
-        folds=folds,
-        seconds=time.perf_counter() - start,
-    )

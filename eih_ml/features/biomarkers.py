@@ -123,24 +123,30 @@ class BiomarkerTransformer(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Return transformed marker values (+ indicators), one column per output name."""
         check_is_fitted(self, "markers_")
-        frame = self._frame(X, reset=False)
-        out = {}
-        all_missing = np.ones(len(frame), dtype=bool)
+        # Read by position from the validated array: no frame per call (one patient at a time
+        # is the web app's case, where building frames cost more than the arithmetic).
+        arr = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{i}" for i in range(arr.shape[1])]
+        pos = {str(c): j for j, c in enumerate(names)}
+        out = []
+        all_missing = np.ones(len(arr), dtype=bool)
         for m in self.markers_:
-            value = frame[m].to_numpy(copy=True)
+            value = arr[:, pos[m]].copy()
             nd_col, lod_col = m + BIOMARKER_ND_SUFFIX, m + BIOMARKER_LOD_SUFFIX
-            if nd_col in frame.columns and lod_col in frame.columns:
-                nd = frame[nd_col].to_numpy() == 1
-                value[nd] = frame[lod_col].to_numpy()[nd] / self.lod_divisor_[m]
+            if nd_col in pos and lod_col in pos:
+                nd = arr[:, pos[nd_col]] == 1
+                value[nd] = arr[nd, pos[lod_col]] / self.lod_divisor_[m]
             else:
-                nd = np.zeros(len(frame), dtype=bool)
+                nd = np.zeros(len(arr), dtype=bool)
             all_missing &= ~np.isfinite(value)
-            out[m] = self._apply(value, self.transform_[m])
+            out.append(self._apply(value, self.transform_[m]))
             if self.lod_method == "censored":
-                out[m + "_below_lod"] = nd.astype(float)
+                out.append(nd.astype(float))
         if self.missing_indicator:
-            out[PANEL_MISSING] = all_missing.astype(float)
-        return pd.DataFrame(out, index=frame.index).to_numpy(dtype=float)
+            out.append(all_missing.astype(float))
+        return np.column_stack(out) if out else np.empty((len(arr), 0))
 
     @staticmethod
     def _apply(value: np.ndarray, how: str) -> np.ndarray:

@@ -158,3 +158,47 @@ def test_too_small_cohort_and_single_class_are_clear_errors():
     y = np.array([1] * 38 + [0] * 2)
     with pytest.raises(DataError, match=r"Only 2 participants have label 0"):
         check_cv_feasible(y, groups, 5, 3)
+
+
+def test_runs_sharing_one_pool_equal_separate_runs():
+    """Folds of several nested CVs in one pool of two workers give what each run gives alone."""
+    from eih_ml.evaluation.nested_cv import CVRun, nested_cross_validate_many
+
+    X, y, groups, _ = repeated_measures(n_participants=60, sessions=2, seed=3)
+    X["bmi"] = np.random.default_rng(4).normal(size=len(X))
+    splits = outer_splits(strat_labels(y, "classification", None), groups, n_splits=3, seed=0)
+    runs = [
+        CVRun("elastic_net", "elastic_net", list(X.columns)),
+        CVRun("xgboost", "xgboost", list(X.columns)),
+        CVRun("xgboost without bmi", "xgboost", ["ppt_local_pre", "pain_nrs"], False),
+    ]
+    done = []
+    shared = list(
+        nested_cross_validate_many(
+            X,
+            y,
+            groups,
+            splits,
+            runs,
+            task="classification",
+            n_iter=2,
+            n_jobs=2,
+            on_fold=lambda name, fit: done.append((name, fit.fold)),
+        )
+    )
+    assert [cv.features for cv in shared] == [r.features for r in runs]
+    assert sorted(done) == sorted((r.name, s.fold) for r in runs for s in splits)
+    assert shared[2].folds[0].pipeline is None and shared[1].folds[0].pipeline is not None
+    for run, cv in zip(runs, shared, strict=True):
+        alone = nested_cross_validate(
+            X[run.features],
+            y,
+            groups,
+            splits,
+            model=run.model,
+            task="classification",
+            n_iter=2,
+        )
+        pd.testing.assert_frame_equal(cv.oof, alone.oof)
+        assert [f.best_params for f in cv.folds] == [f.best_params for f in alone.folds]
+        assert cv.seconds > 0

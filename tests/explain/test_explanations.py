@@ -262,3 +262,21 @@ def test_out_of_range_names_each_value_outside_the_cohort_and_rare_categories():
         "condition 'whiplash' was absent from the training cohort",
     ]
     assert reasons[3] == ["age = 71 is above the range of 98 % of the training cohort (20 to 70)"]
+
+
+@pytest.mark.parametrize("model", ["elastic_net", "random_forest", "xgboost"])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_branches_applied_directly_equal_the_column_transformer(
+    classification, regression, model, task
+):
+    from eih_ml.explain.attribution import apply_branches, unwrap
+
+    result = classification if task == "classification" else regression
+    prep = unwrap(result.cvs[model].folds[0].pipeline)[:-1]
+    X = result.X.iloc[:60]
+    direct = apply_branches(prep, X)
+    np.testing.assert_array_equal(direct, np.asarray(prep.transform(X), dtype=float))
+    assert direct.shape[1] == len(prep.get_feature_names_out())
+    # a frame with other columns than those seen in fit takes sklearn's own path (and its error)
+    with pytest.raises(ValueError):
+        apply_branches(prep, X.drop(columns=X.columns[0]))

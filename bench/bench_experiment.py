@@ -1,7 +1,8 @@
 """The default experiment end to end (target: <= 60 s on 2 cores), against the hand-written
 nested-CV script (target: <= 1.3x its time), and tracking's overhead (target: <= 15 %).
 
-Each case runs in its own process (wall time and peak memory of that process).
+Each case runs in its own process (wall time and peak memory of that process); the cases are
+interleaved over two rounds and each keeps its fastest run, because these shared machines drift.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from _common import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+ROUNDS = 2
 
 
 def _timed(args: list[str], cwd: Path) -> tuple[float, float]:
@@ -48,17 +50,32 @@ def main() -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    untracked, mem_untracked = _timed(
-        [eih, "train", "configs/default.yaml", "--no-track", "--output-dir", "run_a"], work
-    )
     # The first tracked run also creates the SQLite store (schema migrations, a few seconds, once
-    # per project); the second is what every later run pays.
-    tracked_cold, _ = _timed([eih, "train", "configs/default.yaml", "--output-dir", "run_b"], work)
-    tracked, mem_tracked = _timed(
-        [eih, "train", "configs/default.yaml", "--output-dir", "run_c"], work
-    )
-    script, mem_script = _timed(
-        [sys.executable, str(ROOT / "bench" / "handwritten_nested_cv.py"), "features.csv"], work
+    # per project); the later ones are what every run pays.
+    tracked_cold, _ = _timed([eih, "train", "configs/default.yaml", "--output-dir", "run_0"], work)
+    # These shared machines drift by 10-30 % within minutes: the three cases are interleaved,
+    # ROUNDS times, and each keeps its fastest run (the least disturbed by other jobs).
+    times: dict[str, list[float]] = {"untracked": [], "tracked": [], "handwritten": []}
+    memory: dict[str, float] = {}
+    for r in range(ROUNDS):
+        cases = {
+            "untracked": [eih, "train", "configs/default.yaml", "--no-track"],
+            "tracked": [eih, "train", "configs/default.yaml"],
+            "handwritten": [
+                sys.executable,
+                str(ROOT / "bench" / "handwritten_nested_cv.py"),
+                "features.csv",
+            ],
+        }
+        for name, args in cases.items():
+            if name != "handwritten":
+                args = [*args, "--output-dir", f"run_{name}_{r}"]
+            wall, mem = _timed(args, work)
+            times[name].append(wall)
+            memory[name] = max(memory.get(name, 0.0), mem)
+    untracked, tracked, script = (min(times[k]) for k in ("untracked", "tracked", "handwritten"))
+    mem_untracked, mem_tracked, mem_script = (
+        memory[k] for k in ("untracked", "tracked", "handwritten")
     )
     write_result(
         "experiment",
@@ -71,6 +88,8 @@ def main() -> None:
             "ratio_to_handwritten": untracked / script,
             "tracking_overhead": tracked / untracked - 1.0,
             "tracking_overhead_new_store": tracked_cold / untracked - 1.0,
+            "rounds": ROUNDS,
+            "all_runs_s": times,
             "targets": {
                 "default_experiment_s": 60,
                 "ratio_to_handwritten": 1.3,

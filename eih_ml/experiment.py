@@ -390,6 +390,11 @@ def run_experiment(
         added_value_runs(config, features) if config.evaluation.added_value else ([], {})
     )
     runs = [CVRun(m, m, features) for m in config.models] + [run for _, run in value_runs]
+    tracking = config.tracking.enabled if track is None else track
+    if tracking:
+        from eih_ml.tracking import preload_in_background
+
+        mlflow_imports = preload_in_background()
     for run in runs:
         progress.start_model(run.name, len(splits))
     cvs = nested_cross_validate_many(
@@ -498,10 +503,11 @@ def run_experiment(
     progress.stage(f"Writing results to {out}")
     _write_outputs(result, out)
     result.output_dir = out
-    if config.tracking.enabled if track is None else track:
+    if tracking:
         progress.stage("Tracking in MLflow")
         from eih_ml.tracking import track_experiment
 
+        mlflow_imports.join()
         result.run_id = track_experiment(result)
     return result
 

@@ -24,6 +24,7 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -68,6 +69,29 @@ def _setup():
     import mlflow
 
     return mlflow
+
+
+def preload_in_background() -> threading.Thread:
+    """Import MLflow's modules (about 4 s) in a background thread; join it before tracking.
+
+    ``run_experiment`` starts this when the nested CV starts: the main process mostly waits for
+    its workers then, so the imports cost the run little of the wall time they would cost after
+    it. Only imports: nothing is written to a store before the experiment has finished. An
+    import error is not swallowed: the same import raises it again in :func:`track_experiment`.
+    """
+
+    def work() -> None:
+        try:
+            _setup()
+            import mlflow.models
+            import mlflow.pyfunc
+            import mlflow.store.tracking.sqlalchemy_store  # noqa: F401 - the SQLite store
+        except Exception:  # raised again, in the main thread, when tracking starts
+            pass
+
+    thread = threading.Thread(target=work, name="eih_ml-mlflow-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def ensure_experiment(client, name: str, uri: str) -> str:

@@ -256,15 +256,17 @@ def added_value_runs(config: ExperimentConfig, features: list[str]) -> tuple[lis
     return runs, notes
 
 
-def added_value(config: ExperimentConfig, result: ExperimentResult, base_cvs: dict) -> dict:
+def added_value(
+    config: ExperimentConfig, result: ExperimentResult, base_cvs: dict, notes: dict
+) -> dict:
     """Base vs extended model on identical folds, for each configured feature block.
 
-    ``base_cvs``: block -> the nested CV of the model without that block (see
-    :func:`added_value_runs`); the extended model is the experiment's own CV of that model.
+    ``base_cvs``: block -> the nested CV of the model without that block; ``notes``: block ->
+    why there is nothing to compare (both from :func:`added_value_runs`). The extended model is
+    the experiment's own CV of that model.
     """
     from eih_ml.evaluation.evaluate import clean_dict, paired_oof_comparison
 
-    _, notes = added_value_runs(config, result.features)
     out = {}
     for block in config.evaluation.added_value:
         if block in notes:
@@ -386,7 +388,7 @@ def run_experiment(
     )
     # Every nested CV (each model, and each base model of the added-value comparisons) shares one
     # pool of workers; a model is evaluated here while the workers fit the next one's folds.
-    value_runs, _ = (
+    value_runs, value_notes = (
         added_value_runs(config, features) if config.evaluation.added_value else ([], {})
     )
     runs = [CVRun(m, m, features) for m in config.models] + [run for _, run in value_runs]
@@ -455,7 +457,7 @@ def run_experiment(
     if config.evaluation.added_value:
         progress.stage("Added value of feature blocks")
         base_cvs = {block: cv for (block, _), cv in zip(value_runs, cvs, strict=True)}
-        result.added_value = added_value(config, result, base_cvs)
+        result.added_value = added_value(config, result, base_cvs, value_notes)
 
     result.best_model = _best_model(config, result.evaluations)
     progress.stage(f"Refitting {result.best_model} on all participants")

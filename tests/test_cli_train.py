@@ -122,3 +122,34 @@ def test_outcome_with_no_data(tmp_path, capsys):
     assert "no usable rows remain" in err
     assert "no pre and post PPT at any site (no EIH outcome): 58" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_added_value_model_not_trained_fails_before_any_fitting(tmp_path, small_cohort, capsys):
+    code, _, err = run_cli(
+        ["train", str(ROOT / "configs/default.yaml"), "--data", str(small_cohort),
+         "--output-dir", str(tmp_path / "o"), *FAST,
+         "--set", "evaluation.added_value=[biomarker]",
+         "--set", "evaluation.added_value_model=xgboost"],
+        capsys,
+    )  # fmt: skip
+    assert code == 2
+    assert "evaluation.added_value_model 'xgboost' is not among the models ['elastic_net']" in err
+    assert "Traceback" not in err and not (tmp_path / "o").exists()
+
+
+def test_added_value_of_an_absent_block_is_a_note(tmp_path, small_cohort, capsys):
+    out = tmp_path / "run"
+    code, _, err = run_cli(
+        ["train", str(ROOT / "configs/default.yaml"), "--data", str(small_cohort),
+         "--output-dir", str(out), *FAST,
+         "--set", "features.blocks.biomarker=false",
+         "--set", "evaluation.added_value=[biomarker,qst]"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    av = json.loads((out / "summary.json").read_text())["added_value"]
+    assert av["biomarker"] == {"note": "no biomarker features in these data: nothing to compare"}
+    assert av["qst"]["model"] == "elastic_net" and "cpm_abs" in av["qst"]["features_added"]
+    q = av["qst"]
+    assert q["auroc_difference"] == pytest.approx(q["auroc_extended"] - q["auroc_base"])
+    assert q["auroc_difference_ci_low"] <= q["auroc_difference"] <= q["auroc_difference_ci_high"]

@@ -7,6 +7,16 @@ import subprocess
 import time
 import urllib.request
 
+#: Config overrides for a small, fast training run (80 simulated participants, 3 x 2 folds, 2
+#: search candidates, 50 bootstrap resamples); each test adds its models and what it needs.
+SMALL_RUN = [
+    "data.simulate.n_participants=80",
+    "cv.outer_folds=3",
+    "cv.inner_folds=2",
+    "search.n_iter=2",
+    "bootstrap.n_resamples=50",
+]
+
 #: Debian's chromium (installed by .ci/run; never `playwright install`).
 CHROMIUM = "/usr/bin/chromium"
 #: Flags for a headless chromium on a machine without network (see STACK.md).

@@ -14,16 +14,12 @@ import pytest
 
 from eih_ml.config import load_config
 from eih_ml.experiment import run_experiment
-from tests.helpers import free_port, stop, wait_http
+from tests.helpers import SMALL_RUN, free_port, stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = [
-    "data.simulate.n_participants=80",
-    "cv.outer_folds=3",
-    "cv.inner_folds=2",
-    "search.n_iter=2",
+    *SMALL_RUN,
     "models=[elastic_net,xgboost]",
-    "bootstrap.n_resamples=50",
     "evaluation.min_subgroup_participants=10",
 ]
 

@@ -369,7 +369,7 @@ def nested_cross_validate_many(
     }
     matrices = [X if list(X.columns) == run.features else X[run.features] for run in runs]
     jobs = [
-        (run, m, split, {**common, "model": run.model, "keep_model": run.keep_models})
+        (m, split, {**common, "model": run.model, "keep_model": run.keep_models})
         for run, m in zip(runs, matrices, strict=True)
         for split in splits
     ]
@@ -377,10 +377,10 @@ def nested_cross_validate_many(
         from joblib import Parallel, delayed
 
         results = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_timed_fit_fold)(split, m, values, groups, **kw) for _, m, split, kw in jobs
+            delayed(_timed_fit_fold)(split, m, values, groups, **kw) for m, split, kw in jobs
         )
     else:
-        results = (_timed_fit_fold(split, m, values, groups, **kw) for _, m, split, kw in jobs)
+        results = (_timed_fit_fold(split, m, values, groups, **kw) for m, split, kw in jobs)
     results = iter(results)
     for run, m in zip(runs, matrices, strict=True):
         folds, frames, seconds = [], [], 0.0

@@ -776,11 +776,7 @@ def _result_view(data: dict, task: str, meta: dict) -> dict:
             unc = w.get("prediction_set") or ""
         else:
             pred = f"{float(w['eih_kpa']):+.0f} kPa"
-            unc = (
-                f"{float(w['interval_low']):+.0f} to {float(w['interval_high']):+.0f} kPa"
-                if w.get("interval_low") is not None
-                else ""
-            )
+            unc = _interval_text(w)
         note = w.get("flag") or ""
         if not w.get("seen_in_training", True):
             note = (note + "; " if note else "") + "not in the training cohort"
@@ -792,17 +788,20 @@ def _result_view(data: dict, task: str, meta: dict) -> dict:
     return view
 
 
+def _interval_text(row: dict) -> str:
+    """A regression prediction's conformal interval in kPa ("" when the model has none)."""
+    if row.get("interval_low") is None:
+        return ""
+    return f"{float(row['interval_low']):+.0f} to {float(row['interval_high']):+.0f} kPa"
+
+
 def _batch_row(rec: dict, task: str) -> dict:
     if task == "classification":
         pred = f"{rec['predicted_class']} ({_pct(float(rec['probability']))})"
         unc = rec.get("prediction_set") or ""
     else:
         pred = f"{float(rec['eih_kpa']):+.0f} kPa"
-        unc = (
-            f"{float(rec['interval_low']):+.0f} to {float(rec['interval_high']):+.0f} kPa"
-            if rec.get("interval_low") is not None
-            else ""
-        )
+        unc = _interval_text(rec)
     top = rec["top_factors"][0] if rec["top_factors"] else None
     return {
         "participant_id": rec["participant_id"],

@@ -26,17 +26,13 @@ from eih_ml.report.experiment_report import (
     with_ci,
     write_experiment_report,
 )
-from tests.helpers import CHROMIUM, CHROMIUM_FLAGS, run_cli
+from tests.helpers import CHROMIUM, CHROMIUM_FLAGS, SMALL_RUN, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SMALL = [
-    "data.simulate.n_participants=80",
-    "cv.outer_folds=3",
-    "cv.inner_folds=2",
-    "search.n_iter=2",
+    *SMALL_RUN,
     "models=[elastic_net,xgboost]",
-    "bootstrap.n_resamples=50",
     "evaluation.min_subgroup_participants=10",
     "tracking.registry.enabled=false",
     "cv.n_jobs=1",  # worker processes cost more than they save on a run this small

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from eih_ml.serve.app import COOKIE_NAME, UPLOAD_BODY_LIMIT, create_app, session_value
+from tests.helpers import SMALL_RUN
 
 TOKEN = "test-token-0123456789abcdef"
 HEADERS = (
@@ -47,12 +48,8 @@ def model_dirs(tmp_path_factory):
     from eih_ml.experiment import run_experiment
 
     base = [
-        "data.simulate.n_participants=80",
-        "cv.outer_folds=3",
-        "cv.inner_folds=2",
-        "search.n_iter=2",
+        *SMALL_RUN,
         "models=[xgboost]",
-        "bootstrap.n_resamples=50",
         "evaluation.added_value=[]",
     ]
     tmp = tmp_path_factory.mktemp("serve_models")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CHROMIUM, CHROMIUM_FLAGS, free_port
+from tests.helpers import CHROMIUM, CHROMIUM_FLAGS, SMALL_RUN, free_port
 
 pytestmark = [
     pytest.mark.browser,
@@ -45,12 +45,8 @@ def model_dir(tmp_path_factory) -> Path:
     cfg = load_config(
         "configs/default.yaml",
         [
-            "data.simulate.n_participants=80",
-            "cv.outer_folds=3",
-            "cv.inner_folds=2",
-            "search.n_iter=2",
+            *SMALL_RUN,
             "models=[xgboost]",
-            "bootstrap.n_resamples=50",
             "evaluation.added_value=[]",
         ],
     )

@@ -60,17 +60,6 @@ def _load(path: Path):
     return sio.load(path, trusted=untrusted)
 
 
-def _value_of(row: pd.Series, feature: str):
-    """A feature's value for display; derived indicators (bio_panel_missing) are computed."""
-    if feature in row.index:
-        return row[feature]
-    if feature == "bio_panel_missing":
-        markers = [c for c in row.index if c.startswith("bio_") and not c.endswith(("_nd", "_lod"))]
-        measured = any(pd.notna(row[c]) or row.get(c + "_nd") == 1 for c in markers)
-        return "no" if measured else "yes"
-    return None
-
-
 @dataclass
 class ModelBundle:
     """A fitted model with its uncertainty, reference cohort and metadata."""
@@ -265,9 +254,81 @@ class ModelBundle:
         Columns: participant_id, session_id, predicted_class / probability (classification) or
         eih_kpa (regression), prediction_set or interval_low / interval_high,
         confidence_level, top_factors (JSON list), ood, ood_reasons.
+
+        A table of up to :data:`FEW_ROWS` rows whose values validation would pass unchanged
+        takes the short way of :meth:`predict_records` (same answer, without DataFrame
+        bookkeeping).
         """
+        if isinstance(raw, pd.DataFrame) and 0 < len(raw) <= FEW_ROWS:
+            names = list(raw.columns)  # not DataFrame.to_dict: it reads cell by cell
+            records = [dict(zip(names, row, strict=True)) for row in raw.to_numpy(dtype=object)]
+            columns = self._predict_plain(records, top_k)
+            if columns is not None:
+                return pd.DataFrame(columns)
         ids, X, missing = self.prepare(raw)
         return self.predict_matrix(X, ids, missing, top_k=top_k)
+
+    def predict_records(
+        self, records: list[dict], top_k: int = 5, rows: list[int] | None = None
+    ) -> list[dict]:
+        """:meth:`predict` of patients given as ``{column: value}`` records (canonical names).
+
+        Records whose values validation would pass unchanged
+        (:func:`eih_ml.data.records.plain_records`) are typed, scored and explained on plain
+        arrays by the same formulas, the same compiled model and the same explainer as
+        :meth:`predict`; anything else goes through :meth:`predict` on a DataFrame of the
+        records (which recodes what it can and raises what it cannot). Either way the answer is
+        the same, as one dict per record with :meth:`predict`'s columns. ``rows`` numbers the
+        records in error messages (default 1, 2, ...).
+        """
+        columns = self._predict_plain(records, top_k)
+        if columns is None:
+            frame = pd.DataFrame.from_records(list(records))
+            if rows is not None:
+                frame.index = pd.Index(rows, name="row")
+            ids, X, missing = self.prepare(frame)
+            return self.predict_matrix(X, ids, missing, top_k).to_dict(orient="records")
+        names = list(columns)
+        return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+    def _predict_plain(self, records, top_k: int) -> dict[str, list] | None:
+        """Records -> prediction columns, or None when they need the full path."""
+        from eih_ml.data.dictionary import load_dictionary
+        from eih_ml.data.records import plain_records
+        from eih_ml.features.derive import feature_arrays
+        from eih_ml.features.questionnaires import QuestionnaireScoring
+
+        typed = plain_records(records, load_dictionary(None))
+        if typed is None:
+            return None
+        pids, sids, src = typed
+        n = src.n
+        derive = self.meta["derive"]
+        q = derive["questionnaires"]
+        table = feature_arrays(
+            src,
+            scoring=QuestionnaireScoring(tsk_form=q["tsk_form"], hads_items=q["hads_items"]),
+            ts_last_index=derive["ts_last_index"],
+            rpe_scale=derive["rpe_scale"],
+        )
+        columns: dict[str, np.ndarray] = {}
+        for f in self.features:  # model_matrix: categories as object with NaN, numbers float
+            v = table.get(f)
+            if f in CATEGORICAL:
+                columns[f] = np.full(n, np.nan, dtype=object) if v is None else v
+            elif v is None:
+                columns[f] = np.full(n, np.nan)
+            elif v.dtype == object:  # text in a numeric feature is missing, as in model_matrix
+                columns[f] = pd.to_numeric(pd.Series(v), errors="coerce").to_numpy(
+                    dtype=float, na_value=np.nan
+                )
+            else:
+                columns[f] = np.asarray(v, dtype=float)
+        ids = {
+            "participant_id": pids or [f"patient-{i + 1}" for i in range(n)],
+            "session_id": sids or [f"row-{i + 1}" for i in range(n)],
+        }
+        return self._explain_columns(columns, n, ids, top_k)
 
     def predict_matrix(
         self,
@@ -279,52 +340,72 @@ class ModelBundle:
         """:meth:`predict` on an already prepared model matrix.
 
         The preprocessing runs once; the model and the SHAP explainer both read its output.
+        ``missing`` is accepted for compatibility: the count of inputs not measured is read
+        from ``X``, which holds them as missing.
         """
         with python_string_storage():
             return self._predict_matrix(X, ids, missing, top_k)
 
     def _predict_matrix(self, X, ids, missing, top_k) -> pd.DataFrame:
+        n = len(X)
+        if ids is None:
+            id_columns = {
+                "participant_id": [f"patient-{i + 1}" for i in range(n)],
+                "session_id": [""] * n,
+            }
+        else:
+            ids = ids.reset_index(drop=True)
+            id_columns = {c: ids[c].tolist() for c in ids.columns}
+        columns = {
+            f: X[f].to_numpy(dtype=object)
+            if f in CATEGORICAL
+            else X[f].to_numpy(dtype=float, na_value=np.nan)
+            for f in self.features
+        }
+        return pd.DataFrame(self._explain_columns(columns, n, id_columns, top_k))
+
+    def _explain_columns(
+        self, columns: dict[str, np.ndarray], n: int, ids: dict[str, list], top_k: int
+    ) -> dict[str, list]:
+        """The prediction columns of ``n`` rows of model features given as named arrays.
+
+        The one place where predictions are scored, bounded and explained, for
+        :meth:`predict_matrix` (DataFrames) and :meth:`predict_records` alike.
+        """
         from eih_ml.explain.conformal import describe_set
 
-        n = len(X)
-        ids = (
-            ids
-            if ids is not None
-            else pd.DataFrame(
-                {"participant_id": [f"patient-{i + 1}" for i in range(n)], "session_id": ""}
-            )
-        )
-        out = ids.reset_index(drop=True).copy()
+        out: dict[str, list] = dict(ids)
         att = self.attributor
-        Xt = att.transform(X)
+        Xt = att.transform_columns(columns)
+        scores, contrib, _ = att.predict_and_explain(Xt)
         if hasattr(self.pipeline, "calibrated_classifiers_"):  # recalibrated probabilities
             from eih_ml.models import predict_scores
 
-            scores = predict_scores(self.pipeline, X, self.task)
-        else:
-            scores = att.predict_transformed(Xt)
+            frame = pd.DataFrame({f: columns[f] for f in self.features})
+            scores = np.asarray(predict_scores(self.pipeline, frame, self.task), dtype=float)
         if self.task == "classification":
-            out["predicted_class"] = np.where(scores >= 0.5, CLASSES[1], CLASSES[0])
-            out["probability"] = scores
+            out["predicted_class"] = [CLASSES[1] if s >= 0.5 else CLASSES[0] for s in scores]
+            out["probability"] = scores.tolist()
             if self.conformal is not None:
                 out["prediction_set"] = [describe_set(s) for s in self.conformal.sets(scores)]
         else:
-            out["eih_kpa"] = scores
+            out["eih_kpa"] = scores.tolist()
             if self.conformal is not None:
                 bounds = self.conformal.intervals(scores)
-                out["interval_low"], out["interval_high"] = bounds[:, 0], bounds[:, 1]
-        out["confidence_level"] = self.meta["confidence_level"]
-        factors = self.top_factors(X, top_k, Xt=Xt)
+                out["interval_low"] = bounds[:, 0].tolist()
+                out["interval_high"] = bounds[:, 1].tolist()
+        out["confidence_level"] = [self.meta["confidence_level"]] * n
+        factors = self._factors(columns, n, att.features, contrib, top_k)
         out["top_factors"] = [json.dumps(f) for f in factors]
-        ood = self.reference.out_of_range(X)
-        if missing is None:
-            n_missing = X[self._clinical_inputs].isna().sum(axis=1).to_numpy()
-        else:
-            n_missing = np.array([len(m) for m in missing])
-        for i in np.flatnonzero(n_missing > len(self._clinical_inputs) / 2):
-            ood[i].append(
-                f"{n_missing[i]} of {len(self._clinical_inputs)} inputs were not measured"
-            )
+        ood = self.reference.out_of_range_columns(columns, n)
+        inputs = self._clinical_inputs
+        numeric = [f for f in inputs if f not in CATEGORICAL]
+        n_missing = np.isnan(np.array([columns[f] for f in numeric], dtype=float)).sum(axis=0)
+        for f in inputs:
+            if f in CATEGORICAL:
+                n_missing += pd.isna(columns[f])
+        for i in np.flatnonzero(n_missing > len(inputs) / 2):
+            ood[i].append(f"{n_missing[i]} of {len(inputs)} inputs were not measured")
         out["ood"] = [bool(r) for r in ood]
         out["ood_reasons"] = ["; ".join(r) for r in ood]
         return out
@@ -338,44 +419,52 @@ class ModelBundle:
     ) -> list[list[dict]]:
         """Per row, the ``top_k`` features with the largest |SHAP|, in clinical terms."""
         att = self.attributor.explain(X, Xt=Xt)
-        names = list(att.values.columns)
-        contrib = att.values.to_numpy()
+        columns = {
+            f: X[f].to_numpy(dtype=object)
+            if f in CATEGORICAL
+            else X[f].to_numpy(dtype=float, na_value=np.nan)
+            for f in X.columns
+        }
+        return self._factors(
+            columns, len(X), list(att.values.columns), att.values.to_numpy(), top_k
+        )
+
+    def _factors(
+        self,
+        columns: dict[str, np.ndarray],
+        n: int,
+        names: list[str],
+        contrib: np.ndarray,
+        top_k: int,
+    ) -> list[list[dict]]:
+        """Per row, the ``top_k`` largest |contributions| with value, percentile and direction."""
         order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top_k]
         info = self.meta["feature_info"]
-        static = {
-            f: (
-                info.get(f, {}).get("label", f),
-                info.get(f, {}).get("domain", ""),
-                info.get(f, {}).get("unit", ""),
-            )
-            for f in names
-        }
-        used = sorted({names[j] for j in np.unique(order)})
         shown: dict[str, list] = {}
         percentiles: dict[str, np.ndarray] = {}
-        for f in used:
-            if f in X.columns and f not in CATEGORICAL:
-                v = X[f].to_numpy(dtype=float)
+        for f in {names[j] for j in np.unique(order)}:
+            if f in columns and f not in CATEGORICAL:
+                v = np.asarray(columns[f], dtype=float)
                 shown[f] = [None if not np.isfinite(x) else float(x) for x in v]
                 percentiles[f] = self.reference.percentiles(f, v)
-            elif f in X.columns:
-                shown[f] = [None if pd.isna(x) else str(x) for x in X[f].to_numpy(dtype=object)]
+            elif f in columns:
+                shown[f] = [None if _is_na(x) else str(x) for x in columns[f]]
             else:
-                shown[f] = [_value_of(X.iloc[i], f) for i in range(len(X))]
+                shown[f] = [_derived_value(columns, i, f) for i in range(n)]
         rows = []
-        for i in range(len(X)):
+        for i in range(n):
             row = []
             for j in order[i]:
                 f = names[j]
                 c = float(contrib[i, j])
                 pct = percentiles.get(f)
-                label, domain, unit = static[f]
+                fi = info.get(f, {})
                 row.append(
                     {
                         "feature": f,
-                        "label": label,
-                        "domain": domain,
-                        "unit": unit,
+                        "label": fi.get("label", f),
+                        "domain": fi.get("domain", ""),
+                        "unit": fi.get("unit", ""),
                         "value": shown[f][i],
                         "percentile": None
                         if pct is None or not np.isfinite(pct[i])
@@ -386,3 +475,23 @@ class ModelBundle:
                 )
             rows.append(row)
         return rows
+
+
+#: Largest table :meth:`ModelBundle.predict` tries to take the short way with.
+FEW_ROWS = 64
+
+
+def _is_na(x) -> bool:
+    return x is None or x is pd.NA or (isinstance(x, float) and np.isnan(x))
+
+
+def _derived_value(columns: dict[str, np.ndarray], i: int, feature: str):
+    """A derived indicator's value for display (bio_panel_missing); None for anything else."""
+    if feature == "bio_panel_missing":
+        markers = [c for c in columns if c.startswith("bio_") and not c.endswith(("_nd", "_lod"))]
+        measured = any(
+            np.isfinite(columns[c][i]) or (c + "_nd" in columns and columns[c + "_nd"][i] == 1)
+            for c in markers
+        )
+        return "no" if measured else "yes"
+    return None

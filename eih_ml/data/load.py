@@ -38,7 +38,7 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 _DELIMITERS = (",", ";", "\t", "|")
 _HELPER_SUFFIXES = (contract.BIOMARKER_ND_SUFFIX, contract.BIOMARKER_LOD_SUFFIX)
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-_NONDETECT = re.compile(
+NONDETECT = re.compile(
     r"^\s*(?:<\s*(?P<lod>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)|<\s*LOD|ND|BLQ|<LLOQ)\s*$", re.I
 )
 
@@ -466,7 +466,7 @@ def _normalise_ids(frame: pd.DataFrame) -> pd.DataFrame:
             if pd.api.types.is_float_dtype(values):
                 # Parquet/Excel ids typed as numbers: 12.0 -> "12"
                 as_int = values.dropna()
-                if (as_int == np.round(as_int)).all():
+                if (np.isfinite(as_int) & (as_int == np.round(as_int))).all():
                     values = values.astype("Int64")
             frame[col] = values.astype("string").str.strip().replace("", pd.NA)
     return frame
@@ -566,9 +566,9 @@ def _split_biomarkers(frame: pd.DataFrame, d: ColumnDictionary, notes: list[str]
     lod_given = np.full(len(flat), np.nan)
     if other.any():
         candidates = text[other]
-        matched = candidates.str.match(_NONDETECT).fillna(False).to_numpy(dtype=bool)
+        matched = candidates.str.match(NONDETECT).fillna(False).to_numpy(dtype=bool)
         is_nd[np.flatnonzero(other)[matched]] = True
-        parts = candidates.str.extract(_NONDETECT)
+        parts = candidates.str.extract(NONDETECT)
         lod_given[np.flatnonzero(other)] = pd.to_numeric(parts["lod"], errors="coerce").to_numpy(
             dtype=float, na_value=np.nan
         )

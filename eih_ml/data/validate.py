@@ -414,7 +414,7 @@ def _category_message(allowed: tuple[str, ...], found: str) -> str:
 
 
 def _row_bounds(kind: np.ndarray, ranges: dict[str, tuple[float, float]]):
-    """Per-row lower and upper bound from a per-row category (NaN where unknown)."""
+    """Per-row lower and upper bound from a per-row category (NaN where unknown or missing)."""
     lo = np.full(len(kind), np.nan)
     hi = np.full(len(kind), np.nan)
     for name, (a, b) in ranges.items():
@@ -434,6 +434,7 @@ def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
         )
         x = v.to_numpy(dtype=float)
         has_unit = pd.notna(unit)
+        unit = np.where(has_unit, unit, "")  # a missing unit (pd.NA has no ==) matches none
         col.add(
             np.isfinite(x) & ~has_unit,
             "exercise_intensity",
@@ -461,6 +462,7 @@ def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
             if "cpm_test_type" in data.columns
             else np.full(len(data), "threshold", dtype=object)
         )
+        kind = np.where(pd.notna(kind), kind, "")  # a missing type (pd.NA has no ==) matches none
         lo, hi = _row_bounds(kind, contract.CPM_RANGES)
         block = data[cpm_cols].to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
@@ -497,7 +499,11 @@ def _check_post_without_pre(data: pd.DataFrame, col: _Collector) -> None:
                 continue
             has_post = data[post_cols].notna().any(axis=1)
             pre_cols = groups.get((site, pre), [])
-            has_pre = data[pre_cols].notna().any(axis=1) if pre_cols else False
+            has_pre = (
+                data[pre_cols].notna().any(axis=1)
+                if pre_cols
+                else pd.Series(False, index=data.index)
+            )
             bad = has_post & ~has_pre
             col.add(
                 bad,

@@ -9,13 +9,16 @@ below-LOD indicators are summed into the feature they come from (names and label
 =============== ================================== =======================================
 model           explainer                          attribution space (``output_space``)
 =============== ================================== =======================================
-xgboost         TreeSHAP (shap.TreeExplainer)      log-odds (classification) / kPa
+xgboost         TreeSHAP (XGBoost's pred_contribs, log-odds (classification) / kPa
+                the values of shap.TreeExplainer)
 random_forest   TreeSHAP (shap.TreeExplainer)      probability (classification) / kPa
 elastic_net     linear SHAP, interventional:       log-odds (classification) / kPa
                 coef x (x - training mean)
 =============== ================================== =======================================
 
-Additivity holds in that space: ``base_value + sum(values) = model output``. For an elastic net
+Additivity holds in that space: ``base_value + sum(values) = model output``. XGBoost's TreeSHAP is
+read from XGBoost itself (``Booster.predict(..., pred_contribs=True)``): the same algorithm and
+values as ``shap.TreeExplainer`` (tested), at a fraction of the cost per call. For an elastic net
 regression fitted on a standardised target the values are scaled back to kPa. With a recalibrated
 classifier the underlying (uncalibrated) model is explained: calibration is monotone, so the
 direction and ranking of contributions are unchanged.
@@ -95,7 +98,14 @@ class Attributor:
         self._kind = self._model_kind()
         self.background_mean = None if background_mean is None else np.asarray(background_mean)
         self._tree = None
-        if self._kind == "tree":
+        self._booster = None
+        self._compiled: object = False  # compiled preprocessing, built on first use
+        if self._kind == "tree" and hasattr(self.model, "get_booster"):
+            # XGBoost's own TreeSHAP (pred_contribs, by shap's author): the values of
+            # shap.TreeExplainer (tested to 1e-6; identical on our machines), without its
+            # ~0.6 ms of Python per call.
+            self._booster = self.model.get_booster()
+        elif self._kind == "tree":
             import shap
 
             self._tree = shap.TreeExplainer(self.model)
@@ -119,6 +129,20 @@ class Attributor:
         """Model input after preprocessing (see :func:`apply_branches`)."""
         return apply_branches(self.prep, X)
 
+    def transform_columns(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """:meth:`transform` of rows given as named arrays (one per input column).
+
+        The compiled preprocessing (:mod:`eih_ml.explain.compiled_prep`) computes it without
+        scikit-learn's per-call checks; a preprocessing it cannot compile runs as fitted.
+        """
+        if self._compiled is False:
+            from eih_ml.explain.compiled_prep import compile_preprocessor
+
+            self._compiled = compile_preprocessor(self.prep)
+        if self._compiled is not None:
+            return self._compiled.transform(columns)
+        return apply_branches(self.prep, pd.DataFrame({c: columns[c] for c in self.inputs}))
+
     def predict_transformed(self, Xt: np.ndarray) -> np.ndarray:
         """Responder probability or predicted EIH from already transformed features."""
         if self.task == "classification":
@@ -131,6 +155,43 @@ class Attributor:
         ``Xt`` may pass the already transformed rows (saves running the preprocessing twice).
         """
         Xt = self.transform(X) if Xt is None else Xt
+        summed, base = self.contributions(Xt)
+        values = pd.DataFrame(summed, columns=self.features, index=X.index)
+        return Attribution(base, values, base + values.sum(axis=1).to_numpy(), self.output_space)
+
+    def predict_and_explain(self, Xt: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """:meth:`predict_transformed` and :meth:`contributions` of the same rows at once.
+
+        For XGBoost both read one DMatrix; the predictions are those of ``predict_proba`` /
+        ``predict`` (tested equal).
+        """
+        if self._booster is not None:
+            import xgboost
+
+            dm = xgboost.DMatrix(Xt)
+            scores = np.asarray(self._booster.predict(dm), dtype=float)
+            summed, base = self._xgboost_contributions(dm, len(Xt))
+            return scores, summed, base
+        summed, base = self.contributions(Xt)
+        return self.predict_transformed(Xt), summed, base
+
+    def _xgboost_contributions(self, dm, n: int) -> tuple[np.ndarray, float]:
+        import xgboost
+
+        raw = np.asarray(self._booster.predict(dm, pred_contribs=True), dtype=float)
+        if n == 0:  # the bias column is the same on every row: read it from a row of NaN
+            empty = xgboost.DMatrix(np.full((1, len(self.transformed_names)), np.nan))
+            base = float(self._booster.predict(empty, pred_contribs=True)[0, -1])
+        else:
+            base = float(raw[0, -1])
+        return raw[:, :-1] @ self._summation, base
+
+    def contributions(self, Xt: np.ndarray) -> tuple[np.ndarray, float]:
+        """Attributions (rows x :attr:`features`) and base value of already transformed rows."""
+        if self._booster is not None:
+            import xgboost
+
+            return self._xgboost_contributions(xgboost.DMatrix(Xt), len(Xt))
         if self._kind == "tree":
             if type(self.model).__name__.startswith("RandomForest"):
                 # scikit-learn's trees split on float32 values: explain what they compare.
@@ -144,9 +205,7 @@ class Attributor:
             base = float(np.asarray(base).reshape(-1)[0])
         else:
             raw, base = self._linear(Xt)
-        summed = raw @ self._summation
-        values = pd.DataFrame(summed, columns=self.features, index=X.index)
-        return Attribution(base, values, base + values.sum(axis=1).to_numpy(), self.output_space)
+        return raw @ self._summation, base
 
     def _linear(self, Xt: np.ndarray) -> tuple[np.ndarray, float]:
         model = self.model

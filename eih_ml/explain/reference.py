@@ -8,6 +8,7 @@ out-of-distribution warning). Only aggregates are kept: a grid of percentiles (1
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,7 @@ from eih_ml.features.derive import CATEGORICAL
 
 #: Percentiles stored per numeric feature.
 GRID = (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99)
+_GRID = np.array(GRID, dtype=float)
 #: A category seen in fewer training participants than this is "rare".
 RARE_PARTICIPANTS = 10
 
@@ -60,16 +62,24 @@ class CohortReference:
         v = np.asarray(values, dtype=float)
         if q is None:
             return np.full(v.shape, np.nan)
-        out = np.interp(v, q, GRID, left=0.0, right=100.0)
+        out = np.interp(v, np.asarray(q, dtype=float), _GRID, left=0.0, right=100.0)
         out[~np.isfinite(v)] = np.nan
         return out
 
     def out_of_range(self, X: pd.DataFrame) -> list[list[str]]:
         """Per row, the reasons it lies outside the training cohort (empty list: none)."""
-        reasons: list[list[str]] = [[] for _ in range(len(X))]
-        cols = [c for c in self.quantiles if c in X.columns]
+        columns = {
+            c: X[c].to_numpy(dtype=float, na_value=np.nan) for c in self.quantiles if c in X.columns
+        }
+        columns |= {c: X[c].to_numpy(dtype=object) for c in self.categories if c in X.columns}
+        return self.out_of_range_columns(columns, len(X))
+
+    def out_of_range_columns(self, columns: Mapping[str, np.ndarray], n: int) -> list[list[str]]:
+        """:meth:`out_of_range` of ``n`` rows given as named arrays."""
+        reasons: list[list[str]] = [[] for _ in range(n)]
+        cols = [c for c in self.quantiles if c in columns]
         if cols:  # one block: a handful of operations for 1 row or 10,000
-            m = X[cols].to_numpy(dtype=float)
+            m = np.array([columns[c] for c in cols], dtype=float).T.reshape(n, len(cols))
             lo = np.array([self.quantiles[c][0] for c in cols], dtype=float)
             hi = np.array([self.quantiles[c][-1] for c in cols], dtype=float)
             with np.errstate(invalid="ignore"):
@@ -81,18 +91,22 @@ class CohortReference:
                     f"({lo[j]:.4g} to {hi[j]:.4g})"
                 )
         for col, counts in self.categories.items():
-            if col not in X.columns:
+            if col not in columns:
                 continue
-            codes, distinct = pd.factorize(X[col].to_numpy(dtype=object))
-            seen = np.array([counts.get(str(v), 0) for v in distinct], dtype=int)
-            rare = np.append(seen < RARE_PARTICIPANTS, False)  # code -1 (missing): never
-            for i in np.flatnonzero(rare[codes]):
-                value, n = distinct[codes[i]], int(seen[codes[i]])
-                if n == 0:
+            found: dict[object, int] = {}  # each distinct value looked up once
+            for i, value in enumerate(columns[col]):
+                if value is None or value is pd.NA or value != value:  # missing: never rare
+                    continue
+                k = found.get(value)
+                if k is None:
+                    k = found[value] = counts.get(str(value), 0)
+                if k >= RARE_PARTICIPANTS:
+                    continue
+                if k == 0:
                     reasons[i].append(f"{col} '{value}' was absent from the training cohort")
                 else:
                     reasons[i].append(
-                        f"{col} '{value}' was rare in the training cohort ({n} participants)"
+                        f"{col} '{value}' was rare in the training cohort ({k} participants)"
                     )
         return reasons
 

@@ -16,11 +16,14 @@ NaN for a non-detect), ``bio_{m}_nd`` (1 non-detect, 0 detected, NaN missing) an
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from eih_ml.data.contract import BIOMARKER_LOD_SUFFIX, BIOMARKER_ND_SUFFIX
@@ -123,42 +126,67 @@ class BiomarkerTransformer(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Return transformed marker values (+ indicators), one column per output name."""
         check_is_fitted(self, "markers_")
-        # Read by position from the validated array: no frame per call (one patient at a time
-        # is the web app's case, where building frames cost more than the arithmetic).
         arr = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+        return self.transform_array(arr)
+
+    def transform_array(self, arr: np.ndarray) -> np.ndarray:
+        """The arithmetic of :meth:`transform` on an already validated array.
+
+        Parameters
+        ----------
+        arr : numpy.ndarray
+            2-D float64 array, columns by position as seen in :meth:`fit`
+            (``feature_names_in_``); NaN for missing values. Not validated.
+
+        Returns
+        -------
+        numpy.ndarray
+            Transformed marker values (+ indicators), one column per
+            :meth:`get_feature_names_out` name.
+        """
+        return self.array_transform()(arr)
+
+    def array_transform(self) -> Callable[[np.ndarray], np.ndarray]:
+        """:meth:`transform_array` with the column layout worked out once, for repeated calls.
+
+        One patient at a time is the web app's case, where scikit-learn's per-call validation
+        and even resolving column names cost more than the arithmetic (see
+        :mod:`eih_ml.explain.compiled_prep`). The returned function reads its input by position
+        as seen in :meth:`fit` and holds the fitted values as they are now.
+
+        Returns
+        -------
+        callable
+            ``f(arr) -> numpy.ndarray``, equal to ``self.transform_array(arr)``.
+        """
+        if not hasattr(self, "markers_"):  # check_is_fitted costs more than a patient's arithmetic
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit first.")
         names = getattr(self, "feature_names_in_", None)
         if names is None:
-            names = [f"x{i}" for i in range(arr.shape[1])]
+            names = [f"x{i}" for i in range(self.n_features_in_)]
         pos = {str(c): j for j, c in enumerate(names)}
-        out = []
-        all_missing = np.ones(len(arr), dtype=bool)
-        for m in self.markers_:
-            value = arr[:, pos[m]].copy()
-            nd_col, lod_col = m + BIOMARKER_ND_SUFFIX, m + BIOMARKER_LOD_SUFFIX
-            if nd_col in pos and lod_col in pos:
-                nd = arr[:, pos[nd_col]] == 1
-                value[nd] = arr[nd, pos[lod_col]] / self.lod_divisor_[m]
-            else:
-                nd = np.zeros(len(arr), dtype=bool)
-            all_missing &= ~np.isfinite(value)
-            out.append(self._apply(value, self.transform_[m]))
-            if self.lod_method == "censored":
-                out.append(nd.astype(float))
-        if self.missing_indicator:
-            out.append(all_missing.astype(float))
-        return np.column_stack(out) if out else np.empty((len(arr), 0))
-
-    @staticmethod
-    def _apply(value: np.ndarray, how: str) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if how == "log":
-                res = np.log(value)
-            elif how == "sqrt":
-                res = np.sqrt(value)
-            else:
-                return value
-        res[~np.isfinite(res)] = np.nan  # concentrations are >= 0 after validation
-        return res
+        markers = list(self.markers_)
+        helped = [
+            i
+            for i, m in enumerate(markers)
+            if m + BIOMARKER_ND_SUFFIX in pos and m + BIOMARKER_LOD_SUFFIX in pos
+        ]
+        how = [self.transform_[m] for m in markers]
+        return _ArrayTransform(
+            value=np.array([pos[m] for m in markers], dtype=np.intp),
+            nd=np.array([pos[markers[i] + BIOMARKER_ND_SUFFIX] for i in helped], dtype=np.intp),
+            lod=np.array([pos[markers[i] + BIOMARKER_LOD_SUFFIX] for i in helped], dtype=np.intp),
+            helped=None if len(helped) == len(markers) else np.array(helped, dtype=np.intp),
+            divisor=np.array([self.lod_divisor_[markers[i]] for i in helped], dtype=np.float64),
+            log=np.array([h == "log" for h in how], dtype=bool),
+            sqrt=np.array([h == "sqrt" for h in how], dtype=bool),
+            transformed=np.array([h in ("log", "sqrt") for h in how], dtype=bool),
+            any_log="log" in how,
+            any_sqrt="sqrt" in how,
+            all_transformed=all(h in ("log", "sqrt") for h in how),
+            censored=self.lod_method == "censored",
+            indicator=bool(self.missing_indicator),
+        )
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns."""
@@ -176,3 +204,61 @@ class BiomarkerTransformer(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
+
+
+@dataclass(frozen=True, eq=False)
+class _ArrayTransform:
+    """The arithmetic of :meth:`BiomarkerTransformer.transform_array`, the layout resolved.
+
+    Column positions are those of the transformer's input; per-marker arrays follow
+    ``markers_``. All markers are handled at once (a few numpy calls, whatever their number).
+    """
+
+    value: np.ndarray  # position of each marker's value column
+    nd: np.ndarray  # positions of the _nd columns of the markers with both helper columns
+    lod: np.ndarray  # positions of their _lod columns
+    helped: np.ndarray | None  # which markers have helper columns (None: every marker)
+    divisor: np.ndarray  # LOD divisor of each of them
+    log: np.ndarray  # per marker: natural log
+    sqrt: np.ndarray  # per marker: square root
+    transformed: np.ndarray  # per marker: log or square root
+    any_log: bool
+    any_sqrt: bool
+    all_transformed: bool
+    censored: bool  # add a below-LOD indicator after each marker
+    indicator: bool  # add bio_panel_missing
+
+    def __call__(self, arr: np.ndarray) -> np.ndarray:
+        n, k = len(arr), len(self.value)
+        value = arr.take(self.value, axis=1)
+        flag = None
+        if len(self.nd):  # non-detects: LOD / divisor
+            flag = arr.take(self.nd, axis=1) == 1
+            sub = arr.take(self.lod, axis=1) / self.divisor
+            if self.helped is None:
+                np.copyto(value, sub, where=flag)
+            else:
+                value[:, self.helped] = np.where(flag, sub, value[:, self.helped])
+        step = 2 if self.censored else 1
+        out = np.empty((n, step * k + (1 if self.indicator else 0)))
+        res = out[:, 0 : step * k : step]  # a view: the marker columns of out
+        np.copyto(res, value)
+        if self.any_log or self.any_sqrt:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if self.any_log:
+                    np.log(value, out=res, where=self.log)
+                if self.any_sqrt:
+                    np.sqrt(value, out=res, where=self.sqrt)
+            # concentrations are >= 0 after validation: a non-finite log or root is missing
+            bad = ~np.isfinite(res)
+            if not self.all_transformed:
+                bad &= self.transformed
+            res[bad] = np.nan
+        if self.censored:
+            nd = np.zeros((n, k))
+            if flag is not None:
+                nd[:, slice(None) if self.helped is None else self.helped] = flag
+            out[:, 1 : 2 * k : 2] = nd
+        if self.indicator:
+            out[:, -1] = ~np.logical_or.reduce(np.isfinite(value), axis=1)
+        return out

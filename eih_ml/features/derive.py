@@ -24,12 +24,25 @@ Post-exercise PPTs and every outcome column are never features.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from eih_ml.data import contract
-from eih_ml.features.protocol import RpeScale, protocol_features
-from eih_ml.features.qst import cpm_features, ppt_means, ts_features
-from eih_ml.features.questionnaires import QuestionnaireScoring, score_questionnaires
+from eih_ml.features.columns import ArrayColumns
+from eih_ml.features.protocol import RpeScale, protocol_arrays, protocol_features
+from eih_ml.features.qst import (
+    cpm_arrays,
+    cpm_features,
+    ppt_mean_arrays,
+    ppt_means,
+    ts_arrays,
+    ts_features,
+)
+from eih_ml.features.questionnaires import (
+    QuestionnaireScoring,
+    questionnaire_arrays,
+    score_questionnaires,
+)
 from eih_ml.outcomes import eih_outcomes
 
 BLOCKS: dict[str, tuple[str, ...]] = {
@@ -94,18 +107,51 @@ def derive_features(
         base,
         ppt,
         cpm_features(data),
-        ts_features(data, last_index=ts_last_index) if _has(data, "ts_rating_") else None,
+        ts_features(data, last_index=ts_last_index) if _has(data.columns, "ts_rating_") else None,
         score_questionnaires(_without_passed_totals(data), scoring),
         protocol_features(data, rpe_scale),
-        data[_biomarker_inputs(data)],
+        data[_biomarker_inputs(list(data.columns))],
         eih_outcomes(ppt),
     ]
     table = pd.concat([p for p in parts if p is not None and p.shape[1]], axis=1)
     return table.loc[:, ~table.columns.duplicated()]
 
 
-def _has(data: pd.DataFrame, prefix: str) -> bool:
-    return any(c.startswith(prefix) for c in data.columns)
+def feature_arrays(
+    src: ArrayColumns,
+    *,
+    scoring: QuestionnaireScoring | None = None,
+    ts_last_index: int | None = None,
+    rpe_scale: RpeScale = "borg_6_20",
+) -> dict[str, np.ndarray]:
+    """The features of :func:`derive_features` from typed arrays, without ids or outcomes.
+
+    For the few patients of one prediction (:meth:`eih_ml.bundle.ModelBundle.predict_records`):
+    the same formulas (the ``*_arrays`` functions behind each DataFrame function), the same
+    parts in the same order, and as there the first part to name a column keeps it; no
+    DataFrame is built. Categories stay object arrays (NaN for missing).
+    """
+    arrays = src.arrays
+    parts: list[dict] = [
+        {c: arrays[c] for c in _PASS_THROUGH if c in src},
+        ppt_mean_arrays(src),
+        cpm_arrays(src),
+        ts_arrays(src, last_index=ts_last_index) if _has(src.names, "ts_rating_") else {},
+        questionnaire_arrays(src, scoring),
+        protocol_arrays(src, rpe_scale),
+        {c: arrays[c] for c in _biomarker_inputs(src.names)},
+    ]
+    out: dict[str, np.ndarray] = {}
+    for part in parts:
+        for name, values in part.items():
+            out.setdefault(name, values)
+    if "exercise_modality" in src:  # the value itself (protocol_arrays gives comparison labels)
+        out["exercise_modality"] = arrays["exercise_modality"]
+    return out
+
+
+def _has(columns, prefix: str) -> bool:
+    return any(c.startswith(prefix) for c in columns)
 
 
 def _without_passed_totals(data: pd.DataFrame) -> pd.DataFrame:
@@ -119,13 +165,14 @@ def _without_passed_totals(data: pd.DataFrame) -> pd.DataFrame:
     return data[keep]
 
 
-def _biomarker_inputs(data: pd.DataFrame) -> list[str]:
+def _biomarker_inputs(columns: list[str]) -> list[str]:
+    present = set(columns)
     cols = []
-    for m in contract.biomarker_columns(list(data.columns)):
+    for m in contract.biomarker_columns(columns):
         cols += [
             c
             for c in (m, m + contract.BIOMARKER_ND_SUFFIX, m + contract.BIOMARKER_LOD_SUFFIX)
-            if c in data.columns
+            if c in present
         ]
     return cols
 
@@ -156,7 +203,7 @@ def model_features(
         if not on:
             continue
         if block == "biomarker":
-            chosen += _biomarker_inputs(table)
+            chosen += _biomarker_inputs(list(table.columns))
         else:
             chosen += [c for c in BLOCKS[block] if c in table.columns]
     chosen += [c for c in include if c in table.columns]

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from eih_ml.errors import ConfigError
+from eih_ml.features.columns import Columns, FrameColumns
 
 RpeScale = Literal["borg_6_20", "cr10"]
 
@@ -55,12 +56,18 @@ def relative_intensity(
     >>> relative_intensity(pd.Series([70.0, 13.0]), pd.Series(["pct_hrr", "rpe"])).round(2).tolist()
     [0.7, 0.5]
     """
+    x = pd.to_numeric(intensity, errors="coerce").to_numpy(dtype=float)
+    u = unit.astype("string").fillna("").to_numpy(dtype=object)
+    rel = relative_intensity_array(x, u, rpe_scale)
+    return pd.Series(rel, index=intensity.index, name="exercise_intensity_rel")
+
+
+def relative_intensity_array(x: np.ndarray, u: np.ndarray, rpe_scale: RpeScale) -> np.ndarray:
+    """:func:`relative_intensity` on arrays: intensities and their units ("" where missing)."""
     if rpe_scale not in ("borg_6_20", "cr10"):
         raise ConfigError(
             f"rpe_scale must be borg_6_20 (Borg 6-20) or cr10 (Borg CR10); got {rpe_scale!r}"
         )
-    x = pd.to_numeric(intensity, errors="coerce").to_numpy(dtype=float)
-    u = unit.astype("string").fillna("").to_numpy(dtype=object)
     out = np.full(len(x), np.nan)
     pct = np.isin(u, ["pct_hrr", "pct_vo2max", "pct_mvc"])
     out[pct] = x[pct] / 100.0
@@ -69,7 +76,7 @@ def relative_intensity(
         out[rpe] = (x[rpe] - 6.0) / 14.0
     else:
         out[rpe] = x[rpe] / 10.0
-    return pd.Series(np.clip(out, 0.0, 1.0), index=intensity.index, name="exercise_intensity_rel")
+    return np.clip(out, 0.0, 1.0)
 
 
 def protocol_features(df: pd.DataFrame, rpe_scale: RpeScale = "borg_6_20") -> pd.DataFrame:
@@ -77,19 +84,33 @@ def protocol_features(df: pd.DataFrame, rpe_scale: RpeScale = "borg_6_20") -> pd
 
     Columns absent from ``df`` give no output column.
     """
-    out: dict[str, object] = {}
-    if "exercise_modality" in df.columns:
+    out = protocol_arrays(FrameColumns(df), rpe_scale)
+    if "exercise_modality" in out:
         out["exercise_modality"] = df["exercise_modality"].astype("string")
-    if {"exercise_intensity", "exercise_intensity_unit"} <= set(df.columns):
-        rel = relative_intensity(df["exercise_intensity"], df["exercise_intensity_unit"], rpe_scale)
-        out["exercise_intensity_rel"] = rel
-        r = rel.to_numpy()
-        unit = df["exercise_intensity_unit"].astype("string").fillna("").to_numpy(dtype=object)
+    if "exercise_intensity_band" in out:
+        out["exercise_intensity_band"] = pd.array(out["exercise_intensity_band"], dtype="string")
+    return pd.DataFrame(out, index=df.index)
+
+
+def protocol_arrays(src: Columns, rpe_scale: RpeScale = "borg_6_20") -> dict[str, object]:
+    """:func:`protocol_features` as named arrays (the arithmetic).
+
+    ``exercise_modality`` is the column's labels ("" where missing) and
+    ``exercise_intensity_band`` an object array (``pd.NA`` where none applies).
+    """
+    out: dict[str, object] = {}
+    if "exercise_modality" in src:
+        out["exercise_modality"] = src.labels("exercise_modality")
+    if "exercise_intensity" in src and "exercise_intensity_unit" in src:
+        x = src.floats(["exercise_intensity"])[:, 0]
+        unit = src.labels("exercise_intensity_unit")
+        r = relative_intensity_array(x, unit, rpe_scale)
+        out["exercise_intensity_rel"] = r
         aerobic = np.isin(unit, ["pct_hrr", "pct_vo2max"])
-        band = np.full(len(df), pd.NA, dtype=object)
+        band = np.full(src.n, pd.NA, dtype=object)
         for lo, hi, name in INTENSITY_BANDS:
             band[aerobic & (r >= lo) & (r < hi)] = name
-        out["exercise_intensity_band"] = pd.array(band, dtype="string")
-    if "exercise_duration_min" in df.columns:
-        out["exercise_duration_min"] = df["exercise_duration_min"].astype(float)
-    return pd.DataFrame(out, index=df.index)
+        out["exercise_intensity_band"] = band
+    if "exercise_duration_min" in src:
+        out["exercise_duration_min"] = src.floats(["exercise_duration_min"])[:, 0]
+    return out

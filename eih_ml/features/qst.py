@@ -3,7 +3,9 @@
 Every function here is a pure, vectorised, row-wise transformation of a canonical study table
 (see :mod:`eih_ml.data.contract`): nothing is learned from other rows, so the functions may run
 before cross-validation (the leakage rule in ``ARCHITECTURE.md``). Each returns a DataFrame with the
-input's index.
+input's index. The arithmetic lives in the ``*_arrays`` functions, which read a
+:class:`~eih_ml.features.columns.Columns` and return named arrays: the DataFrame functions and the
+few-patient prediction path (:mod:`eih_ml.explain.fast_rows`) both call them.
 
 Conventions shared by all functions
 -----------------------------------
@@ -38,7 +40,8 @@ import numpy as np
 import pandas as pd
 
 from eih_ml.data.contract import PPT_PHASES, SITES, indexed_columns, ppt_columns
-from eih_ml.errors import ConfigError, DataError
+from eih_ml.errors import ConfigError
+from eih_ml.features.columns import Columns, FrameColumns
 
 __all__ = [
     "CPM_RULES",
@@ -67,18 +70,6 @@ CPM_RULES: dict[str, str] = {
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _matrix(df: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    """Return ``df[cols]`` as a 2-D float array (NaN for missing), or raise a readable DataError."""
-    try:
-        return df[cols].to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        bad = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c])]
-        raise DataError(
-            f"expected numeric columns {bad or cols}, found non-numeric values ({exc}); "
-            "load the study with load_study() so that values are typed, or fix the column"
-        ) from exc
 
 
 def _row_mean(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,19 +129,24 @@ def ppt_means(df: pd.DataFrame) -> pd.DataFrame:
     0          310.0                       2                       False
     1          250.0                       1                        True
     """
-    groups = ppt_columns(list(map(str, df.columns)))
+    return pd.DataFrame(ppt_mean_arrays(FrameColumns(df)), index=df.index)
+
+
+def ppt_mean_arrays(src: Columns) -> dict[str, np.ndarray]:
+    """:func:`ppt_means` as named arrays (the arithmetic)."""
+    groups = ppt_columns(src.names)
     out: dict[str, np.ndarray] = {}
     for site in SITES:
         for phase in PPT_PHASES:
             cols = groups.get((site, phase))
             if not cols:
                 continue
-            mean, n = _row_mean(_matrix(df, cols))
+            mean, n = _row_mean(src.floats(cols))
             name = f"ppt_{site}_{phase}"
             out[name] = mean
             out[f"{name}_n_trials"] = n.astype(np.int64)
             out[f"{name}_single_trial"] = n == 1
-    return pd.DataFrame(out, index=df.index)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,21 +234,26 @@ def cpm_features(df: pd.DataFrame, sham: bool | None = None) -> pd.DataFrame:
     0     60.0     20.0
     1     15.0     25.0
     """
-    columns = list(map(str, df.columns))
+    return pd.DataFrame(cpm_arrays(FrameColumns(df), sham), index=df.index)
+
+
+def cpm_arrays(src: Columns, sham: bool | None = None) -> dict[str, np.ndarray]:
+    """:func:`cpm_features` as named arrays (the arithmetic)."""
+    columns = src.names
     out: dict[str, np.ndarray] = {}
 
-    has_type = "cpm_test_type" in df.columns
+    has_type = "cpm_test_type" in src
     if has_type:
-        type_col = df["cpm_test_type"]
-        is_threshold = type_col.isin(["threshold"]).to_numpy(dtype=bool)
-        is_rating = type_col.isin(["rating"]).to_numpy(dtype=bool)
+        type_col = src.labels("cpm_test_type")
+        is_threshold = type_col == "threshold"
+        is_rating = type_col == "rating"
 
     def means(kind: str) -> tuple[np.ndarray | None, np.ndarray | None]:
         res = []
         for when in ("before", "during"):
             cols = indexed_columns(columns, f"cpm_{kind}_{when}")
             if cols:
-                mean, _ = _row_mean(_matrix(df, cols))
+                mean, _ = _row_mean(src.floats(cols))
                 out[f"cpm_{kind}_{when}"] = mean
                 res.append(mean)
             else:
@@ -281,7 +282,7 @@ def cpm_features(df: pd.DataFrame, sham: bool | None = None) -> pd.DataFrame:
             out["cpm_sham_abs"] = sham_abs
             if cpm_abs is not None:
                 out["cpm_sham_corrected_abs"] = cpm_abs - sham_abs
-    return pd.DataFrame(out, index=df.index)
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -507,10 +508,15 @@ def ts_features(df: pd.DataFrame, last_index: int | None = None) -> pd.DataFrame
        ts_diff  ts_peak_nadir  ts_slope
     0      2.0            2.0       1.0
     """
-    columns = list(map(str, df.columns))
+    return pd.DataFrame(ts_arrays(FrameColumns(df), last_index), index=df.index)
+
+
+def ts_arrays(src: Columns, last_index: int | None = None) -> dict[str, np.ndarray]:
+    """:func:`ts_features` as named arrays (the arithmetic)."""
+    columns = src.names
     rating_cols = indexed_columns(columns, "ts_rating")
     if not rating_cols:
-        return pd.DataFrame(index=df.index)
+        return {}
     ks = [int(c.rsplit("_", 1)[1]) for c in rating_cols]
     if last_index is not None:
         if isinstance(last_index, bool) or not isinstance(last_index, int | np.integer):
@@ -524,8 +530,8 @@ def ts_features(df: pd.DataFrame, last_index: int | None = None) -> pd.DataFrame
         rating_cols = [rating_cols[i] for i in keep]
         ks = [ks[i] for i in keep]
 
-    ratings = _matrix(df, rating_cols)
-    n_rows = len(df)
+    ratings = src.floats(rating_cols)
+    n_rows = src.n
     first = ratings[:, 0]
     last = ratings[:, -1]
     ends_ok = ~np.isnan(first) & ~np.isnan(last) & (len(ks) > 1)
@@ -551,7 +557,7 @@ def ts_features(df: pd.DataFrame, last_index: int | None = None) -> pd.DataFrame
 
     single_cols = indexed_columns(columns, "ts_single")
     if single_cols:
-        single_mean, _ = _row_mean(_matrix(df, single_cols))
+        single_mean, _ = _row_mean(src.floats(single_cols))
         out["ts_ratio"] = _safe_divide(y_mean, single_mean)
     order = ["ts_diff", "ts_peak_nadir", "ts_ratio", "ts_slope"]
-    return pd.DataFrame({k: out[k] for k in order if k in out}, index=df.index)
+    return {k: out[k] for k in order if k in out}

@@ -38,6 +38,7 @@ import pandas as pd
 
 from eih_ml.data.contract import QUESTIONNAIRES
 from eih_ml.errors import ConfigError, DataError
+from eih_ml.features.columns import Columns, FrameColumns
 
 __all__ = [
     "CSI_SEVERITY_BANDS",
@@ -336,31 +337,32 @@ class QuestionnaireScoring:
 # --------------------------------------------------------------------------------------------
 
 
-def _column(df: pd.DataFrame, col: str) -> np.ndarray:
+def _column(src: Columns, col: str) -> np.ndarray:
     try:
-        return df[col].to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
+        return src.floats([col])[:, 0]
+    except DataError as exc:
         raise DataError(
-            f"expected numeric values in column {col!r}, found {df[col].dtype} ({exc}); "
-            "load the study with load_study() so that values are typed, or fix the column"
+            f"expected numeric values in column {col!r}, found non-numeric values "
+            f"({exc.__cause__ or exc}); load the study with load_study() so that values are "
+            "typed, or fix the column"
         ) from exc
 
 
-def _items(df: pd.DataFrame, prefix: str, numbers: tuple[int, ...]) -> np.ndarray | None:
+def _items(src: Columns, prefix: str, numbers: tuple[int, ...]) -> np.ndarray | None:
     """Item matrix (rows x items) for ``{prefix}_{i}``, i in ``numbers``.
 
     None when none of the scale's item columns is present; an absent column within a present scale
     is all-missing (counted in ``n_missing``).
     """
     cols = [f"{prefix}_{i}" for i in numbers]
-    if not any(c in df.columns for c in cols):
+    present = [c for c in cols if c in src]
+    if not present:
         return None
-    present = [c for c in cols if c in df.columns]
     try:  # one block read (fast for a single row too); absent items stay all-missing
-        block = df[present].to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError):
-        block = np.column_stack([_column(df, c) for c in present])  # names the bad column
-    mat = np.full((len(df), len(cols)), np.nan)
+        block = src.floats(present)
+    except DataError:
+        block = np.column_stack([_column(src, c) for c in present])  # names the bad column
+    mat = np.full((src.n, len(cols)), np.nan)
     mat[:, [cols.index(c) for c in present]] = block
     return mat
 
@@ -468,17 +470,28 @@ def score_questionnaires(
        pcs_total  pcs_rumination  pcs_n_missing
     0       26.0             8.0              0
     """
+    out = questionnaire_arrays(FrameColumns(df), scoring)
+    if "csi_total" in out:
+        total = pd.Series(out["csi_total"], index=df.index)
+        out["csi_severity"] = csi_severity(total).array
+    return pd.DataFrame({c: out[c] for c in OUTPUT_COLUMNS if c in out}, index=df.index)
+
+
+def questionnaire_arrays(
+    src: Columns, scoring: QuestionnaireScoring | None = None
+) -> dict[str, object]:
+    """:func:`score_questionnaires` as named arrays (the arithmetic; no ``csi_severity``)."""
     scoring = scoring or QuestionnaireScoring()
     if not isinstance(scoring, QuestionnaireScoring):
         raise ConfigError(f"scoring must be a QuestionnaireScoring; got {type(scoring).__name__}")
     out: dict[str, object] = {}
 
     def passthrough(col: str) -> None:
-        if col in df.columns:
-            out[col] = _column(df, col)
+        if col in src:
+            out[col] = _column(src, col)
 
     # PCS
-    pcs = _items(df, "pcs", PCS_ITEMS)
+    pcs = _items(src, "pcs", PCS_ITEMS)
     if pcs is None:
         passthrough("pcs_total")
     else:
@@ -489,8 +502,8 @@ def score_questionnaires(
         out["pcs_n_missing"] = n_missing
 
     # TSK
-    tsk17 = _items(df, "tsk", TSK17_ITEMS)
-    tsk11 = _items(df, "tsk11", TSK11_ITEMS)
+    tsk17 = _items(src, "tsk", TSK17_ITEMS)
+    tsk11 = _items(src, "tsk11", TSK11_ITEMS)
     tsk: np.ndarray | None = None
     if scoring.tsk_form == "tsk17":
         if tsk17 is None and tsk11 is not None:
@@ -513,7 +526,7 @@ def score_questionnaires(
 
     # HADS
     hads_numbers = tuple(range(1, 15))
-    hads = _items(df, "hads", hads_numbers)
+    hads = _items(src, "hads", hads_numbers)
     if hads is None:
         passthrough("hads_anxiety")
         passthrough("hads_depression")
@@ -534,20 +547,16 @@ def score_questionnaires(
         )
 
     # CSI
-    csi = _items(df, "csi", CSI_ITEMS)
+    csi = _items(src, "csi", CSI_ITEMS)
     if csi is None:
         passthrough("csi_total")
     else:
         out["csi_total"], out["csi_n_missing"] = scoring.csi.score(csi)
-    if "csi_total" in out:
-        total = pd.Series(out["csi_total"], index=df.index)
-        out["csi_severity"] = csi_severity(total).array
 
     # PSEQ
-    pseq = _items(df, "pseq", PSEQ_ITEMS)
+    pseq = _items(src, "pseq", PSEQ_ITEMS)
     if pseq is None:
         passthrough("pseq_total")
     else:
         out["pseq_total"], out["pseq_n_missing"] = scoring.pseq.score(pseq)
-
-    return pd.DataFrame({c: out[c] for c in OUTPUT_COLUMNS if c in out}, index=df.index)
+    return out

@@ -351,6 +351,12 @@ class _Service:
             out.append(p)
         return out
 
+    @staticmethod
+    def _records(rows: list[dict]) -> list[dict]:
+        """The rows without the fields none of them gives (as :meth:`_frame` drops them)."""
+        given = {k for r in rows for k, v in r.items() if not _missing(v)}
+        return [{k: v for k, v in r.items() if k in given} for r in rows]
+
     def _frame(self, rows: list[dict], index: list[int]) -> pd.DataFrame:
         frame = pd.DataFrame(rows, index=pd.Index([i + 1 for i in index], name="row"))
         return frame.dropna(axis=1, how="all")
@@ -405,10 +411,10 @@ class _Service:
         patients = self._with_ids(patients)
         results: list[dict | None] = [None] * len(patients)
         for index in self._groups(patients).values():
-            frame = self._frame([patients[i] for i in index], index)
+            rows = self._records([patients[i] for i in index])
             try:
                 with self.lock:
-                    out = self.bundle.predict(frame)
+                    out = self.bundle.predict_records(rows, rows=[i + 1 for i in index])
             except CohortValidationError as exc:
                 raise self._violations(exc, index, prefix) from None
             except DataError as exc:
@@ -417,7 +423,7 @@ class _Service:
                 ) from None
             if len(out) != len(index):  # pragma: no cover - the bundle keeps every row
                 raise RuntimeError("the model returned a different number of rows")
-            for i, row in zip(index, out.to_dict(orient="records"), strict=True):
+            for i, row in zip(index, out, strict=True):
                 results[i] = self.record(row)
         return [r for r in results if r is not None]
 
@@ -622,6 +628,10 @@ class _Batcher:
                 rec["participant_id"] = rec["participant_id"].removeprefix(f"r{r}:")
             item["result"] = part
             item["done"] = True
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 def _plain(v: Any) -> Any:

@@ -175,3 +175,39 @@ def test_summary_holds_counts_only(tmp_path, cohort_frame):
 def test_dataframe_input_uses_1_based_rows():
     report = validate_cohort(canonical_rows(2, 1))
     assert list(report.data.index) == [1, 2]
+
+
+# Found by the short way's fuzz test (tests/test_records.py): each crashed before.
+def test_a_unit_or_test_type_missing_on_one_row_is_named_not_a_crash(cohort_frame):
+    from eih_ml.data.load import load_frame
+
+    frame = cohort_frame.astype({"exercise_intensity_unit": "string", "cpm_test_type": "string"})
+    frame.loc[0, "exercise_intensity_unit"] = pd.NA
+    frame.loc[1, "cpm_test_type"] = pd.NA
+    frame.loc[2, "exercise_intensity"] = 150.0  # pct_mvc: 0-100
+    report = validate_cohort(load_frame(frame), lenient=True)
+    v = report.violations.set_index("rule")
+    assert v.loc["unit_missing", ["row", "column"]].tolist() == [1, "exercise_intensity"]
+    assert v.loc["range", ["row", "column"]].tolist() == [3, "exercise_intensity"]
+    # a CPM row without its type is not signed (NaN), not a crash
+    assert report.data.loc[2, "cpm_test_type"] is pd.NA
+
+
+def test_a_post_phase_without_its_pre_phase_column_is_named(cohort_frame):
+    from eih_ml.data.load import load_frame
+
+    frame = cohort_frame.assign(ppt_local_rest_post_1=np.nan)
+    frame.loc[0, "ppt_local_rest_post_1"] = 320.0  # no ppt_local_rest_pre_k column at all
+    report = validate_cohort(load_frame(frame), lenient=True)
+    v = only_violation(report, "post_without_pre")
+    assert (v["row"], v["column"]) == (1, "ppt_local_rest_post_1")
+
+
+def test_an_infinite_numeric_id_is_kept_as_text(cohort_frame):
+    from eih_ml.data.load import load_frame
+
+    frame = cohort_frame.assign(session_id=[1.0, 2.0] * 4)
+    frame.loc[7, "session_id"] = np.inf
+    study = load_frame(frame)
+    assert study.data["session_id"].tolist()[:2] == ["1.0", "2.0"]
+    assert study.data["session_id"].tolist()[-1] == "inf"

@@ -280,3 +280,85 @@ def test_branches_applied_directly_equal_the_column_transformer(
     # a frame with other columns than those seen in fit takes sklearn's own path (and its error)
     with pytest.raises(ValueError):
         apply_branches(prep, X.drop(columns=X.columns[0]))
+
+
+def bundle_for(result, model):
+    """A bundle of one model family (an experiment bundles only its best one)."""
+    from eih_ml.bundle import ModelBundle
+
+    b = result.bundle
+    pipeline = result.cvs[model].folds[0].pipeline
+    mean = background_mean(pipeline, result.X).tolist() if model == "elastic_net" else None
+    meta = {**b.meta, "model": model, "background_mean": mean}
+    return ModelBundle(pipeline, b.conformal, meta, b.reference)
+
+
+def assert_same_predictions(got: list[dict], expected: list[dict]) -> None:
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert g.keys() == e.keys()
+        for key, value in e.items():
+            if key == "top_factors":
+                a, b = json.loads(g[key]), json.loads(value)
+                assert [f["feature"] for f in a] == [f["feature"] for f in b]
+                for fa, fb in zip(a, b, strict=True):
+                    assert fa["contribution"] == pytest.approx(fb["contribution"], abs=1e-9)
+                    fa.pop("contribution"), fb.pop("contribution")
+                    assert fa == fb
+            elif isinstance(value, float):
+                assert g[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
+            else:
+                assert g[key] == value, key
+
+
+@pytest.mark.parametrize("model", ["elastic_net", "random_forest", "xgboost"])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_records_take_the_short_way_with_the_same_answer(classification, regression, model, task):
+    """One patient as a record (the web API's case) or a few-row table: typed, derived and
+    explained on arrays, with the answer of the DataFrame path (prepare + predict_matrix)."""
+    bundle = bundle_for(classification if task == "classification" else regression, model)
+    patients = new_patients(12)
+    records = patients.to_dict(orient="records")
+    ids, X, missing = bundle.prepare(patients)
+    expected = bundle.predict_matrix(X, ids, missing).to_dict(orient="records")
+    assert all(bundle._predict_plain([r], 5) is not None for r in records)  # the short way
+    one_by_one = [bundle.predict_records([r])[0] for r in records]
+    assert_same_predictions(one_by_one, expected)
+    # several sessions of one participant go the full way, with the same answer
+    assert bundle._predict_plain(records, 5) is None
+    assert_same_predictions(bundle.predict_records(records), expected)
+    few = bundle.predict(patients.iloc[:2]).to_dict(orient="records")
+    assert_same_predictions(few, expected[:2])
+
+
+def test_a_record_with_an_error_is_reported_by_validation(classification):
+    from eih_ml.data.validate import CohortValidationError
+
+    bundle = classification.bundle
+    records = new_patients(2).to_dict(orient="records")[:2]
+    records[1]["pain_nrs"] = 14.0  # 0-10
+    with pytest.raises(CohortValidationError) as err:
+        bundle.predict_records(records, rows=[7, 8])
+    v = err.value.report.violations
+    assert v[["row", "column", "rule"]].values.tolist() == [[8, "pain_nrs", "range"]]
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_xgboost_treeshap_from_xgboost_equals_shap_tree_explainer(classification, regression, task):
+    """For XGBoost the attributor reads TreeSHAP from XGBoost (pred_contribs): shap's values,
+    and predictions those of predict_proba / predict."""
+    import shap
+
+    result = classification if task == "classification" else regression
+    pipeline = result.cvs["xgboost"].folds[0].pipeline
+    att = Attributor(pipeline, task)
+    Xt = att.transform(result.X.iloc[:60])
+    scores, values, base = att.predict_and_explain(Xt)
+    explainer = shap.TreeExplainer(pipeline[-1])
+    np.testing.assert_allclose(values, explainer.shap_values(Xt) @ att._summation, atol=1e-6)
+    assert base == pytest.approx(float(np.asarray(explainer.expected_value).reshape(-1)[0]))
+    model = pipeline[-1]
+    expected = model.predict_proba(Xt)[:, 1] if task == "classification" else model.predict(Xt)
+    np.testing.assert_array_equal(scores, np.asarray(expected, dtype=float))
+    empty_values, empty_base = att.contributions(Xt[:0])
+    assert empty_values.shape == (0, len(att.features)) and empty_base == pytest.approx(base)

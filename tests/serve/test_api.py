@@ -653,6 +653,7 @@ def test_unexpected_error_answers_a_generic_500_and_logs_no_value(
         raise ValueError(f"could not convert {marker}")
 
     monkeypatch.setattr(bundle, "predict", boom)
+    monkeypatch.setattr(bundle, "predict_records", boom)
     monkeypatch.setattr(bundle, "prepare", boom)
     caplog.set_level(logging.DEBUG)
     r = client.post("/api/predict", json=one(patients, participant_id=marker))

@@ -1,0 +1,215 @@
+"""A few patients given as records (dicts in canonical names), typed without DataFrames.
+
+A prediction request carries one patient, or a handful, as ``{column: value}`` records (the web
+API's JSON, one row of a form). Loading and validating them through
+:func:`~eih_ml.data.load.load_frame` and :func:`~eih_ml.data.validate.validate_cohort` costs
+about 20 ms of per-call DataFrame work for a single row. :func:`plain_records` is the short way
+for records that need nothing from those steps: it *accepts* records only when every value is
+already what validation would pass unchanged, and types them as arrays; for anything else
+it returns ``None`` and the caller takes the full path, which recodes what it can and reports
+what it cannot (with row, column, value and rule). So an error message is only ever written in
+one place, :mod:`eih_ml.data.validate`.
+
+Accepted records, all of them true of every record:
+
+* the column dictionary renames, converts and recodes nothing (the default dictionary);
+* ids, when present in any record, are present in every record as non-blank text or whole
+  numbers, and no participant appears twice (sessions of one participant are cross-checked by
+  the full path);
+* numbers (int or float, not bool) are finite or missing, within the contract's range for the
+  column, whole where the contract says so; a biomarker is a number or a non-detect written as
+  the loader reads it (``"<0.5"``, or ``"<LOD"`` / ``"ND"`` with a declared LOD);
+* categories are exactly one of the contract's values, or missing;
+* an exercise intensity has its unit and lies in that unit's range; CPM test stimuli have a
+  test type and lie in its range;
+* no post-exercise PPT (a prediction is made before exercise).
+
+Columns not in the data contract are left out, as :func:`~eih_ml.data.load.load_frame` does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+
+from eih_ml.data import contract
+from eih_ml.data.dictionary import ColumnDictionary
+from eih_ml.data.load import NONDETECT
+from eih_ml.features.columns import ArrayColumns
+
+_IDS = contract.ID_COLUMNS
+_CPM_STIMULI = ("cpm_test_b", "cpm_test_d", "cpm_sham_")
+
+
+def plain_dictionary(d: ColumnDictionary) -> bool:
+    """True when loading with ``d`` leaves canonical columns as they are."""
+    return (
+        d.format != "redcap"
+        and not d.columns
+        and not d.patterns
+        and not d.units
+        and not d.categories
+        and d.redcap is None
+    )
+
+
+def _number(v: object) -> float | None:
+    """A finite number (or NaN for missing); None when the value is not plainly a number."""
+    if type(v) is float:  # the common case first
+        return v if v == v and v not in _INFINITE else (math.nan if v != v else None)
+    if v is None or v is pd.NA:
+        return math.nan
+    if isinstance(v, bool | np.bool_):
+        return None
+    if isinstance(v, Integral):
+        return float(v)
+    if isinstance(v, Real):
+        x = float(v)
+        if math.isnan(x):
+            return math.nan
+        return x if math.isfinite(x) else None
+    return None
+
+
+_INFINITE = (math.inf, -math.inf)
+
+
+def _is_missing(v: object) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def plain_records(
+    records: Sequence[Mapping[str, object]], dictionary: ColumnDictionary
+) -> tuple[list[str] | None, list[str] | None, ArrayColumns] | None:
+    """Type ``records`` when validation would pass them unchanged (see the module docstring).
+
+    Returns
+    -------
+    tuple or None
+        ``(participant_ids, session_ids, columns)``: the ids as text (``None`` when the records
+        carry none) and the typed columns (float arrays for numbers, object arrays with NaN for
+        missing categories, biomarker ``_nd`` / ``_lod`` helper columns added as the loader
+        adds them). ``None`` when any record needs the full path.
+    """
+    n = len(records)
+    if n == 0 or not plain_dictionary(dictionary):
+        return None
+    keys: dict[str, None] = {}
+    for r in records:
+        if not isinstance(r, Mapping):
+            return None
+        keys.update(dict.fromkeys(r))
+    if "record_id" in keys and "participant_id" not in keys:
+        return None  # possibly a REDCap export
+    ids: dict[str, list[str]] = {}
+    arrays: dict[str, np.ndarray] = {}
+    nondetects: dict[str, dict[int, float]] = {}  # biomarker -> {record: LOD}
+    for key in keys:
+        if not isinstance(key, str):
+            return None
+        spec = contract.spec_for(key)
+        if spec is None or key.endswith(
+            (contract.BIOMARKER_ND_SUFFIX, contract.BIOMARKER_LOD_SUFFIX)
+        ):
+            continue  # left out, as load_frame leaves it out
+        values = [r.get(key) for r in records]
+        if spec.kind == "id":
+            text = []
+            for v in values:
+                if isinstance(v, str) and v.strip():
+                    text.append(v.strip())
+                elif isinstance(v, Integral) and not isinstance(v, bool | np.bool_):
+                    text.append(str(int(v)))
+                else:
+                    return None
+            ids[key] = text
+        elif spec.kind in ("numeric", "biomarker"):
+            lo, hi = spec.valid_range or (-math.inf, math.inf)
+            post = spec.block == "ppt" and "_post_" in key
+            numbers = []
+            for i, v in enumerate(values):
+                x = _number(v)
+                if x is None:
+                    if spec.kind != "biomarker" or (lod := _nondetect(v, key, dictionary)) is None:
+                        return None
+                    nondetects.setdefault(key, {})[i] = lod
+                    x = math.nan
+                elif x == x and (
+                    not lo <= x <= hi or post or (spec.integer and not x.is_integer())
+                ):
+                    return None
+                numbers.append(x)
+            arrays[key] = np.array(numbers, dtype=float)
+        elif spec.kind == "category":
+            if not all(_is_missing(v) or v in spec.categories for v in values):
+                return None
+            arrays[key] = np.array([np.nan if _is_missing(v) else v for v in values], dtype=object)
+        else:  # a kind this short way does not know
+            return None
+    if any(all(_is_missing(v) for v in r.values()) for r in records):
+        return None  # a blank record: the loader drops it, with a note
+    if not _dependent_ranges_hold(arrays, n):
+        return None
+    pids = ids.get("participant_id")
+    if pids is not None and len(set(pids)) < n:
+        return None
+    _add_biomarker_helpers(arrays, nondetects, dictionary)
+    return pids, ids.get("session_id"), ArrayColumns(arrays, n)
+
+
+def _dependent_ranges_hold(arrays: dict[str, np.ndarray], n: int) -> bool:
+    """Exercise intensity within its unit's range; CPM stimuli within their test type's."""
+    if "exercise_intensity" in arrays:
+        x = arrays["exercise_intensity"]
+        unit = arrays.get("exercise_intensity_unit", np.full(n, np.nan, dtype=object))
+        for i in np.flatnonzero(np.isfinite(x)):
+            bounds = contract.INTENSITY_RANGES.get(unit[i]) if isinstance(unit[i], str) else None
+            if bounds is None or not bounds[0] <= x[i] <= bounds[1]:
+                return False
+    stimuli = [c for c in arrays if c.startswith(_CPM_STIMULI)]
+    if stimuli:
+        kind = arrays.get("cpm_test_type", np.full(n, np.nan, dtype=object))
+        block = np.column_stack([arrays[c] for c in stimuli])
+        for i in np.flatnonzero(np.isfinite(block).any(axis=1)):
+            bounds = contract.CPM_RANGES.get(kind[i]) if isinstance(kind[i], str) else None
+            row = block[i][np.isfinite(block[i])]
+            if bounds is None or ((row < bounds[0]) | (row > bounds[1])).any():
+                return False
+    return True
+
+
+def _declared_lod(marker: str, d: ColumnDictionary) -> float:
+    spec = d.biomarkers.get(marker.removeprefix("bio_"))
+    return spec.lod if spec is not None and spec.lod else math.nan
+
+
+def _nondetect(v: object, marker: str, d: ColumnDictionary) -> float | None:
+    """The LOD of a non-detect written as text ("<0.5", "<LOD", "ND"...), as the loader reads
+    it; None when ``v`` is not such a text or no LOD is known (the full path reports it)."""
+    if not isinstance(v, str):
+        return None
+    m = NONDETECT.match(v.strip())
+    if m is None:
+        return None
+    lod = float(m["lod"]) if m["lod"] is not None else _declared_lod(marker, d)
+    return lod if math.isfinite(lod) else None
+
+
+def _add_biomarker_helpers(
+    arrays: dict[str, np.ndarray], nondetects: dict[str, dict[int, float]], d: ColumnDictionary
+) -> None:
+    """``bio_{m}_nd`` (1 for a non-detect, 0 where measured) and ``bio_{m}_lod`` (the LOD
+    written with a non-detect, else the declared one), missing where nothing was given."""
+    for col in contract.biomarker_columns(list(arrays)):
+        x = arrays[col]
+        measured = np.isfinite(x)
+        nd = np.where(measured, 0.0, np.nan)
+        lod = np.where(measured, _declared_lod(col, d), np.nan)
+        for i, value in nondetects.get(col, {}).items():
+            nd[i], lod[i] = 1.0, value
+        arrays[col + contract.BIOMARKER_ND_SUFFIX] = nd
+        arrays[col + contract.BIOMARKER_LOD_SUFFIX] = lod

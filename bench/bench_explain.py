@@ -78,7 +78,7 @@ def main() -> None:
         {
             "record": (bundle.predict_records, records),
             "frame": (bundle.predict, rows),
-            "model": (lambda p: bundle.predict_matrix(*p), prepared),
+            "model": (lambda p: bundle.predict_matrix(p[1], p[0], p[2]), prepared),
             # the baseline: XGBoost's predict and shap's TreeExplainer, on a ready matrix
             "bare": (
                 lambda d: (booster.get_booster().predict(d[0]), explainer.shap_values(d[1])),

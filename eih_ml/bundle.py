@@ -69,6 +69,7 @@ class ModelBundle:
     meta: dict
     reference: CohortReference = field(default_factory=CohortReference)
     _attributor: object | None = field(default=None, repr=False)
+    _questionnaire_scoring: object | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------------------- properties
     @property
@@ -88,6 +89,17 @@ class ModelBundle:
             f"{len(self.features)} features, trained on {self.reference.n_participants} "
             "participants>"
         )
+
+    @property
+    def _scoring(self):
+        """The questionnaire scoring rules the model was trained with (built once)."""
+        if self._questionnaire_scoring is None:
+            from eih_ml.features.questionnaires import QuestionnaireScoring
+
+            self._questionnaire_scoring = QuestionnaireScoring.from_options(
+                **self.meta["derive"]["questionnaires"]
+            )
+        return self._questionnaire_scoring
 
     @property
     def attributor(self):
@@ -207,7 +219,6 @@ class ModelBundle:
         from eih_ml.data.load import StudyTable, load_frame
         from eih_ml.data.validate import validate_cohort
         from eih_ml.features.derive import derive_features
-        from eih_ml.features.questionnaires import QuestionnaireScoring
         from eih_ml.models import model_matrix
 
         if isinstance(raw, StudyTable):
@@ -230,11 +241,9 @@ class ModelBundle:
                 data, study.source, study.dictionary, study.column_map, study.unmapped, study.notes
             )
         report = validate_cohort(study, require_outcome=False)
-        q = self.meta["derive"]["questionnaires"]
-        scoring = QuestionnaireScoring(tsk_form=q["tsk_form"], hads_items=q["hads_items"])
         table = derive_features(
             report.data,
-            scoring=scoring,
+            scoring=self._scoring,
             ts_last_index=self.meta["derive"]["ts_last_index"],
             rpe_scale=self.meta["derive"]["rpe_scale"],
         )
@@ -259,7 +268,7 @@ class ModelBundle:
         takes the short way of :meth:`predict_records` (same answer, without DataFrame
         bookkeeping).
         """
-        if isinstance(raw, pd.DataFrame) and 0 < len(raw) <= FEW_ROWS:
+        if isinstance(raw, pd.DataFrame) and 0 < len(raw) <= FEW_ROWS and raw.columns.is_unique:
             names = list(raw.columns)  # not DataFrame.to_dict: it reads cell by cell
             records = [dict(zip(names, row, strict=True)) for row in raw.to_numpy(dtype=object)]
             columns = self._predict_plain(records, top_k)
@@ -296,7 +305,6 @@ class ModelBundle:
         from eih_ml.data.dictionary import load_dictionary
         from eih_ml.data.records import plain_records
         from eih_ml.features.derive import feature_arrays
-        from eih_ml.features.questionnaires import QuestionnaireScoring
 
         typed = plain_records(records, load_dictionary(None))
         if typed is None:
@@ -304,10 +312,9 @@ class ModelBundle:
         pids, sids, src = typed
         n = src.n
         derive = self.meta["derive"]
-        q = derive["questionnaires"]
         table = feature_arrays(
             src,
-            scoring=QuestionnaireScoring(tsk_form=q["tsk_form"], hads_items=q["hads_items"]),
+            scoring=self._scoring,
             ts_last_index=derive["ts_last_index"],
             rpe_scale=derive["rpe_scale"],
         )
@@ -356,13 +363,9 @@ class ModelBundle:
         else:
             ids = ids.reset_index(drop=True)
             id_columns = {c: ids[c].tolist() for c in ids.columns}
-        columns = {
-            f: X[f].to_numpy(dtype=object)
-            if f in CATEGORICAL
-            else X[f].to_numpy(dtype=float, na_value=np.nan)
-            for f in self.features
-        }
-        return pd.DataFrame(self._explain_columns(columns, n, id_columns, top_k))
+        return pd.DataFrame(
+            self._explain_columns(_columns_of(X, self.features), n, id_columns, top_k)
+        )
 
     def _explain_columns(
         self, columns: dict[str, np.ndarray], n: int, ids: dict[str, list], top_k: int
@@ -419,12 +422,7 @@ class ModelBundle:
     ) -> list[list[dict]]:
         """Per row, the ``top_k`` features with the largest |SHAP|, in clinical terms."""
         att = self.attributor.explain(X, Xt=Xt)
-        columns = {
-            f: X[f].to_numpy(dtype=object)
-            if f in CATEGORICAL
-            else X[f].to_numpy(dtype=float, na_value=np.nan)
-            for f in X.columns
-        }
+        columns = _columns_of(X, list(X.columns))
         return self._factors(
             columns, len(X), list(att.values.columns), att.values.to_numpy(), top_k
         )
@@ -479,6 +477,15 @@ class ModelBundle:
 
 #: Largest table :meth:`ModelBundle.predict` tries to take the short way with.
 FEW_ROWS = 64
+
+
+def _columns_of(X: pd.DataFrame, features: list[str]) -> dict[str, np.ndarray]:
+    """A model matrix as named arrays: categories as object, everything else float (one block)."""
+    numeric = [f for f in features if f not in CATEGORICAL]
+    block = X[numeric].to_numpy(dtype=float, na_value=np.nan)
+    columns = {f: block[:, j] for j, f in enumerate(numeric)}
+    columns |= {f: X[f].to_numpy(dtype=object) for f in features if f in CATEGORICAL}
+    return {f: columns[f] for f in features}
 
 
 def _is_na(x) -> bool:

@@ -336,8 +336,7 @@ def run_experiment(
     cohort, source = load_cohort(config)
 
     progress.stage("Deriving features and outcomes")
-    q = config.features.questionnaires
-    scoring = QuestionnaireScoring(tsk_form=q.tsk_form, hads_items=q.hads_items, **_rules(q))
+    scoring = QuestionnaireScoring.from_options(**config.features.questionnaires.model_dump())
     table = derive_features(
         cohort.data,
         scoring=scoring,
@@ -527,21 +526,6 @@ def _check_feature_names(config: ExperimentConfig, table: pd.DataFrame) -> None:
                     f"features.{key} names {name!r}, which is not a column of the feature table."
                     f"{hint} 'eih-ml features DATA --out FILE' lists every column."
                 )
-
-
-def _rules(q) -> dict:
-    from eih_ml.features.questionnaires import _RULE_DEFAULTS, ProrateRule
-
-    allowed = set(_RULE_DEFAULTS)
-    out = {}
-    for key, value in q.max_missing.items():
-        if key not in allowed:
-            raise ConfigError(
-                f"features.questionnaires.max_missing.{key}: unknown scale; allowed: "
-                + ", ".join(sorted(allowed))
-            )
-        out[key] = ProrateRule(value)
-    return out
 
 
 def _best_model(config: ExperimentConfig, evaluations: dict) -> str:

@@ -105,6 +105,9 @@ POOL = [
     250.0,
     1e4,
     math.inf,
+    10**400,  # beyond float
+    np.float64(3.0),
+    np.int64(2),
     "12",
     "abc",
     "",

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from numbers import Integral, Real
 
 import numpy as np
@@ -57,6 +59,9 @@ def plain_dictionary(d: ColumnDictionary) -> bool:
     )
 
 
+_LARGEST = 2**1023  # ints beyond it do not convert to float
+
+
 def _number(v: object) -> float | None:
     """A finite number (or NaN for missing); None when the value is not plainly a number."""
     if type(v) is float:  # the common case first
@@ -66,7 +71,7 @@ def _number(v: object) -> float | None:
     if isinstance(v, bool | np.bool_):
         return None
     if isinstance(v, Integral):
-        return float(v)
+        return float(v) if abs(int(v)) <= _LARGEST else None
     if isinstance(v, Real):
         x = float(v)
         if math.isnan(x):
@@ -78,8 +83,75 @@ def _number(v: object) -> float | None:
 _INFINITE = (math.inf, -math.inf)
 
 
+@dataclass(frozen=True, eq=False)
+class _Layout:
+    """How the columns of a set of record keys are read (cached per key set: a service sees
+    the same fields request after request)."""
+
+    ids: tuple[str, ...]
+    numbers: tuple[str, ...]  # numeric and biomarker columns, in key order
+    lo: np.ndarray  # per number column: contract range (-inf/inf when open or dependent)
+    hi: np.ndarray
+    integer: np.ndarray  # whole numbers required
+    post: np.ndarray  # a post-exercise PPT: not plain for a prediction
+    biomarker: frozenset[str]
+    categories: dict[str, frozenset[str]]
+    stimuli: tuple[str, ...]  # CPM test stimuli (range by test type)
+    order: tuple[str, ...]  # the kept columns in key order
+
+
+@lru_cache(maxsize=64)
+def _layout(keys: tuple) -> _Layout | None:
+    """The reading plan of ``keys``; None when a key is not text or of a kind this short way
+    does not read. Columns the loader leaves out (not in the contract, helper columns) are
+    skipped."""
+    ids, numbers, categories, bounds, biomarker = [], [], {}, [], set()
+    order = []
+    for key in keys:
+        if type(key) is not str:
+            return None
+        spec = contract.spec_for(key)
+        if spec is None or key.endswith(
+            (contract.BIOMARKER_ND_SUFFIX, contract.BIOMARKER_LOD_SUFFIX)
+        ):
+            continue
+        if spec.kind == "id":
+            ids.append(key)
+            continue
+        order.append(key)
+        if spec.kind in ("numeric", "biomarker"):
+            numbers.append(key)
+            lo, hi = spec.valid_range or (-math.inf, math.inf)
+            post = spec.block == "ppt" and "_post_" in key  # a prediction is made before exercise
+            bounds.append((lo, hi, spec.integer, post))
+            if spec.kind == "biomarker":
+                biomarker.add(key)
+        elif spec.kind == "category":
+            categories[key] = frozenset(spec.categories)
+        else:
+            return None
+    lo, hi, integer, post = (
+        (np.array(c) for c in zip(*bounds, strict=True)) if bounds else [np.empty(0)] * 4
+    )
+    return _Layout(
+        ids=tuple(ids),
+        numbers=tuple(numbers),
+        lo=lo.astype(float),
+        hi=hi.astype(float),
+        integer=integer.astype(bool),
+        post=post.astype(bool),
+        biomarker=frozenset(biomarker),
+        categories=categories,
+        stimuli=tuple(c for c in numbers if c.startswith(_CPM_STIMULI)),
+        order=tuple(order),
+    )
+
+
 def _is_missing(v: object) -> bool:
     return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+_PLAIN_NUMBER = (float, int, type(None))
 
 
 def plain_records(
@@ -98,70 +170,88 @@ def plain_records(
     n = len(records)
     if n == 0 or not plain_dictionary(dictionary):
         return None
-    keys: dict[str, None] = {}
-    for r in records:
-        if not isinstance(r, Mapping):
-            return None
-        keys.update(dict.fromkeys(r))
+    if not all(isinstance(r, Mapping) for r in records):
+        return None
+    keys = tuple(records[0]) if n == 1 else tuple({k: None for r in records for k in r})
     if "record_id" in keys and "participant_id" not in keys:
         return None  # possibly a REDCap export
+    layout = _layout(keys)
+    if layout is None:
+        return None
     ids: dict[str, list[str]] = {}
-    arrays: dict[str, np.ndarray] = {}
-    nondetects: dict[str, dict[int, float]] = {}  # biomarker -> {record: LOD}
-    for key in keys:
-        if not isinstance(key, str):
-            return None
-        spec = contract.spec_for(key)
-        if spec is None or key.endswith(
-            (contract.BIOMARKER_ND_SUFFIX, contract.BIOMARKER_LOD_SUFFIX)
-        ):
-            continue  # left out, as load_frame leaves it out
-        values = [r.get(key) for r in records]
-        if spec.kind == "id":
-            text = []
-            for v in values:
-                if isinstance(v, str) and v.strip():
-                    text.append(v.strip())
-                elif isinstance(v, Integral) and not isinstance(v, bool | np.bool_):
-                    text.append(str(int(v)))
-                else:
-                    return None
-            ids[key] = text
-        elif spec.kind in ("numeric", "biomarker"):
-            lo, hi = spec.valid_range or (-math.inf, math.inf)
-            post = spec.block == "ppt" and "_post_" in key
-            numbers = []
-            for i, v in enumerate(values):
-                x = _number(v)
-                if x is None:
-                    if spec.kind != "biomarker" or (lod := _nondetect(v, key, dictionary)) is None:
-                        return None
-                    nondetects.setdefault(key, {})[i] = lod
-                    x = math.nan
-                elif x == x and (
-                    not lo <= x <= hi or post or (spec.integer and not x.is_integer())
-                ):
-                    return None
-                numbers.append(x)
-            arrays[key] = np.array(numbers, dtype=float)
-        elif spec.kind == "category":
-            if not all(_is_missing(v) or v in spec.categories for v in values):
+    for key in layout.ids:
+        text = []
+        for r in records:
+            v = r.get(key)
+            if isinstance(v, str) and v.strip():
+                text.append(v.strip())
+            elif isinstance(v, Integral) and not isinstance(v, bool | np.bool_):
+                text.append(str(int(v)))
+            else:
                 return None
-            arrays[key] = np.array([np.nan if _is_missing(v) else v for v in values], dtype=object)
-        else:  # a kind this short way does not know
+        ids[key] = text
+    typed = _numbers(records, layout, dictionary)
+    if typed is None:
+        return None
+    block, nondetects = typed
+    arrays: dict[str, np.ndarray] = {}
+    row = {key: j for j, key in enumerate(layout.numbers)}
+    for key in layout.order:
+        if key in row:
+            arrays[key] = block[row[key]]
+            continue
+        allowed = layout.categories[key]
+        values = [r.get(key) for r in records]
+        if not all(_is_missing(v) or (isinstance(v, str) and v in allowed) for v in values):
             return None
+        arrays[key] = np.array([np.nan if _is_missing(v) else v for v in values], dtype=object)
     if any(all(_is_missing(v) for v in r.values()) for r in records):
         return None  # a blank record: the loader drops it, with a note
-    if not _dependent_ranges_hold(arrays, n):
+    if not _dependent_ranges_hold(arrays, n, layout.stimuli):
         return None
     pids = ids.get("participant_id")
     if pids is not None and len(set(pids)) < n:
-        return None
+        return None  # sessions of one participant: their baseline fields are cross-checked
     _add_biomarker_helpers(arrays, nondetects, dictionary)
     return pids, ids.get("session_id"), ArrayColumns(arrays, n)
 
 
-def _dependent_ranges_hold(arrays: dict[str, np.ndarray], n: int) -> bool:
+def _numbers(
+    records: Sequence[Mapping[str, object]], layout: _Layout, dictionary: ColumnDictionary
+) -> tuple[np.ndarray, dict[str, dict[int, float]]] | None:
+    """The number columns as one block (columns x records) and the non-detects, or None.
+
+    Values that are plain float, int or None convert in one numpy call; anything else (numpy
+    scalars, text) is read one by one: a non-detect text of a biomarker becomes NaN with its
+    LOD, everything else is not plain.
+    """
+    n = len(records)
+    values = [r.get(key) for key in layout.numbers for r in records]
+    nondetects: dict[str, dict[int, float]] = {}
+    if not all(type(v) in _PLAIN_NUMBER for v in values) or any(
+        type(v) is int and abs(v) > _LARGEST for v in values
+    ):
+        for k, v in enumerate(values):
+            x = _number(v)
+            if x is None:
+                key = layout.numbers[k // n]
+                if key not in layout.biomarker or (lod := _nondetect(v, key, dictionary)) is None:
+                    return None
+                nondetects.setdefault(key, {})[k % n] = lod
+                x = math.nan
+            values[k] = x
+    block = np.array(values, dtype=float).reshape(len(layout.numbers), n)
+    present = ~np.isnan(block)
+    with np.errstate(invalid="ignore"):
+        bad = (block < layout.lo[:, None]) | (block > layout.hi[:, None]) | np.isinf(block)
+    bad |= layout.integer[:, None] & (block != np.round(block))
+    bad |= layout.post[:, None]
+    if (bad & present).any():
+        return None
+    return block, nondetects
+
+
+def _dependent_ranges_hold(arrays: dict[str, np.ndarray], n: int, stimuli: tuple[str, ...]) -> bool:
     """Exercise intensity within its unit's range; CPM stimuli within their test type's."""
     if "exercise_intensity" in arrays:
         x = arrays["exercise_intensity"]
@@ -170,7 +260,6 @@ def _dependent_ranges_hold(arrays: dict[str, np.ndarray], n: int) -> bool:
             bounds = contract.INTENSITY_RANGES.get(unit[i]) if isinstance(unit[i], str) else None
             if bounds is None or not bounds[0] <= x[i] <= bounds[1]:
                 return False
-    stimuli = [c for c in arrays if c.startswith(_CPM_STIMULI)]
     if stimuli:
         kind = arrays.get("cpm_test_type", np.full(n, np.nan, dtype=object))
         block = np.column_stack([arrays[c] for c in stimuli])

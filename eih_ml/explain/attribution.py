@@ -165,33 +165,33 @@ class Attributor:
         For XGBoost both read one DMatrix; the predictions are those of ``predict_proba`` /
         ``predict`` (tested equal).
         """
-        if self._booster is not None:
+        if self._booster is not None and len(Xt):
             import xgboost
 
             dm = xgboost.DMatrix(Xt)
             scores = np.asarray(self._booster.predict(dm), dtype=float)
-            summed, base = self._xgboost_contributions(dm, len(Xt))
+            summed, base = self._xgboost_contributions(dm)
             return scores, summed, base
         summed, base = self.contributions(Xt)
         return self.predict_transformed(Xt), summed, base
 
-    def _xgboost_contributions(self, dm, n: int) -> tuple[np.ndarray, float]:
-        import xgboost
-
+    def _xgboost_contributions(self, dm) -> tuple[np.ndarray, float]:
         raw = np.asarray(self._booster.predict(dm, pred_contribs=True), dtype=float)
-        if n == 0:  # the bias column is the same on every row: read it from a row of NaN
-            empty = xgboost.DMatrix(np.full((1, len(self.transformed_names)), np.nan))
-            base = float(self._booster.predict(empty, pred_contribs=True)[0, -1])
-        else:
-            base = float(raw[0, -1])
-        return raw[:, :-1] @ self._summation, base
+        # the last column is the bias: the same expected value on every row
+        return raw[:, :-1] @ self._summation, float(raw[0, -1])
 
     def contributions(self, Xt: np.ndarray) -> tuple[np.ndarray, float]:
         """Attributions (rows x :attr:`features`) and base value of already transformed rows."""
         if self._booster is not None:
             import xgboost
 
-            return self._xgboost_contributions(xgboost.DMatrix(Xt), len(Xt))
+            if len(Xt):
+                return self._xgboost_contributions(xgboost.DMatrix(Xt))
+            # no rows (XGBoost warns on an empty DMatrix): the bias read from a row of NaN
+            _, base = self._xgboost_contributions(
+                xgboost.DMatrix(np.full((1, Xt.shape[1]), np.nan))
+            )
+            return np.empty((0, len(self.features))), base
         if self._kind == "tree":
             if type(self.model).__name__.startswith("RandomForest"):
                 # scikit-learn's trees split on float32 values: explain what they compare.

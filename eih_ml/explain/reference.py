@@ -31,6 +31,9 @@ class CohortReference:
     categories: dict[str, dict[str, int]] = field(default_factory=dict)
     n_participants: int = 0
     n_sessions: int = 0
+    _grids: dict[str, np.ndarray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_training(cls, X: pd.DataFrame, groups: np.ndarray) -> CohortReference:
@@ -56,13 +59,19 @@ class CohortReference:
             return None
         return float(np.interp(value, q, GRID, left=0.0, right=100.0))
 
+    def _grid_of(self, feature: str) -> np.ndarray:
+        """A feature's percentile grid as an array (converted once)."""
+        if feature not in self._grids:
+            self._grids[feature] = np.asarray(self.quantiles[feature], dtype=float)
+        return self._grids[feature]
+
     def percentiles(self, feature: str, values: np.ndarray) -> np.ndarray:
         """Vectorised :meth:`percentile` (NaN where unknown)."""
         q = self.quantiles.get(feature)
         v = np.asarray(values, dtype=float)
         if q is None:
             return np.full(v.shape, np.nan)
-        out = np.interp(v, np.asarray(q, dtype=float), _GRID, left=0.0, right=100.0)
+        out = np.interp(v, self._grid_of(feature), _GRID, left=0.0, right=100.0)
         out[~np.isfinite(v)] = np.nan
         return out
 

@@ -28,6 +28,10 @@ class Columns:
     def __contains__(self, name: object) -> bool:
         raise NotImplementedError
 
+    def present(self, cols: list[str]) -> list[str]:
+        """Those of ``cols`` that the table has, in the order given."""
+        raise NotImplementedError
+
     def floats(self, cols: list[str]) -> np.ndarray:
         """``cols`` as a 2-D float array (rows x columns; NaN for missing).
 
@@ -55,6 +59,10 @@ class FrameColumns(Columns):
     def __contains__(self, name: object) -> bool:
         return name in self._names
 
+    def present(self, cols: list[str]) -> list[str]:
+        names = self._names
+        return [c for c in cols if c in names]
+
     def floats(self, cols: list[str]) -> np.ndarray:
         df = self.df
         try:
@@ -80,6 +88,10 @@ class ArrayColumns(Columns):
 
     def __contains__(self, name: object) -> bool:
         return name in self.arrays
+
+    def present(self, cols: list[str]) -> list[str]:
+        arrays = self.arrays
+        return [c for c in cols if c in arrays]
 
     def floats(self, cols: list[str]) -> np.ndarray:
         try:

@@ -69,7 +69,7 @@ def relative_intensity_array(x: np.ndarray, u: np.ndarray, rpe_scale: RpeScale) 
             f"rpe_scale must be borg_6_20 (Borg 6-20) or cr10 (Borg CR10); got {rpe_scale!r}"
         )
     out = np.full(len(x), np.nan)
-    pct = np.isin(u, ["pct_hrr", "pct_vo2max", "pct_mvc"])
+    pct = (u == "pct_hrr") | (u == "pct_vo2max") | (u == "pct_mvc")
     out[pct] = x[pct] / 100.0
     rpe = u == "rpe"
     if rpe_scale == "borg_6_20":
@@ -106,7 +106,7 @@ def protocol_arrays(src: Columns, rpe_scale: RpeScale = "borg_6_20") -> dict[str
         unit = src.labels("exercise_intensity_unit")
         r = relative_intensity_array(x, unit, rpe_scale)
         out["exercise_intensity_rel"] = r
-        aerobic = np.isin(unit, ["pct_hrr", "pct_vo2max"])
+        aerobic = (unit == "pct_hrr") | (unit == "pct_vo2max")
         band = np.full(src.n, pd.NA, dtype=object)
         for lo, hi, name in INTENSITY_BANDS:
             band[aerobic & (r >= lo) & (r < hi)] = name

@@ -550,8 +550,9 @@ def ts_arrays(src: Columns, last_index: int | None = None) -> dict[str, np.ndarr
     y = np.where(ok, ratings, 0.0)
     x_mean = np.divide(np.where(ok, x, 0.0).sum(axis=1), n, out=nan.copy(), where=n > 0)
     y_mean = np.divide(y.sum(axis=1), n, out=nan.copy(), where=n > 0)
-    dx = np.where(ok, x - np.nan_to_num(x_mean)[:, None], 0.0)
-    dy = np.where(ok, y - np.nan_to_num(y_mean)[:, None], 0.0)
+    # rows without ratings have NaN means, but no available point to read them: 0 there
+    dx = np.where(ok, x - x_mean[:, None], 0.0)
+    dy = np.where(ok, y - y_mean[:, None], 0.0)
     sxx = (dx * dx).sum(axis=1)
     out["ts_slope"] = np.divide((dx * dy).sum(axis=1), sxx, out=nan.copy(), where=n >= 2)
 

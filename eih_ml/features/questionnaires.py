@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 import numpy as np
@@ -304,6 +305,31 @@ class QuestionnaireScoring:
                 f"pcs_clinical_inclusive must be True or False; got {self.pcs_clinical_inclusive!r}"
             )
 
+    @classmethod
+    def from_options(
+        cls,
+        tsk_form: TskForm = "tsk17",
+        hads_items: HadsItems = "scored",
+        max_missing: dict[str, int] | None = None,
+    ) -> QuestionnaireScoring:
+        """The scoring of an experiment config's ``features.questionnaires`` (also stored in
+        the model bundle, so a prediction scores questionnaires as training did).
+
+        Raises
+        ------
+        ConfigError
+            ``max_missing`` names a scale that is not one of the rules' names.
+        """
+        rules = {}
+        for key, value in (max_missing or {}).items():
+            if key not in _RULE_DEFAULTS:
+                raise ConfigError(
+                    f"features.questionnaires.max_missing.{key}: unknown scale; allowed: "
+                    + ", ".join(sorted(_RULE_DEFAULTS))
+                )
+            rules[key] = ProrateRule(value)
+        return cls(tsk_form=tsk_form, hads_items=hads_items, **rules)
+
     def describe(self) -> dict[str, object]:
         """JSON-serialisable record of every rule applied, for logging with the experiment."""
         rules: dict[str, object] = {}
@@ -354,22 +380,34 @@ def _items(src: Columns, prefix: str, numbers: tuple[int, ...]) -> np.ndarray | 
     None when none of the scale's item columns is present; an absent column within a present scale
     is all-missing (counted in ``n_missing``).
     """
-    cols = [f"{prefix}_{i}" for i in numbers]
-    present = [c for c in cols if c in src]
+    cols = _item_columns(prefix, numbers)
+    present = src.present(cols)
     if not present:
         return None
     try:  # one block read (fast for a single row too); absent items stay all-missing
         block = src.floats(present)
     except DataError:
         block = np.column_stack([_column(src, c) for c in present])  # names the bad column
+    if len(present) == len(cols):
+        return block  # scoring copies before it writes (TSK and HADS reversals)
     mat = np.full((src.n, len(cols)), np.nan)
     mat[:, [cols.index(c) for c in present]] = block
     return mat
 
 
+@cache
+def _item_columns(prefix: str, numbers: tuple[int, ...]) -> list[str]:
+    return [f"{prefix}_{i}" for i in numbers]
+
+
 def _pick(mat: np.ndarray, numbers: tuple[int, ...], subset: tuple[int, ...]) -> np.ndarray:
+    return mat[:, _positions(numbers, subset)]
+
+
+@cache
+def _positions(numbers: tuple[int, ...], subset: tuple[int, ...]) -> list[int]:
     pos = {n: j for j, n in enumerate(numbers)}
-    return mat[:, [pos[i] for i in subset]]
+    return [pos[i] for i in subset]
 
 
 def csi_severity(csi_total: pd.Series) -> pd.Series:

@@ -544,11 +544,11 @@ class _Service:
 
 
 class _Batcher:
-    """Predicts the API requests waiting for the model in one ``ModelBundle.predict`` call.
+    """Predicts the API requests waiting for the model in one ``ModelBundle.predict_records`` call.
 
-    ``ModelBundle.predict`` costs about the same for one row as for a few (its time is per-call
-    work: loading, validating and deriving the table), so under concurrent load the requests that
-    queue while a prediction runs are joined. Leader/follower: the first waiting thread that finds
+    A prediction costs little more for a few rows than for one (its time is mostly per call: the
+    model, the explainer and, for records that need it, loading, validating and deriving the
+    table), so under concurrent load the requests that queue while a prediction runs are joined. Leader/follower: the first waiting thread that finds
     the model idle takes every queued request (up to :data:`schemas.MAX_PATIENTS` rows), predicts
     them with participant ids prefixed by their request (so rows of different requests never mix
     in the cohort checks), hands each request its rows back and wakes the others. Rows are

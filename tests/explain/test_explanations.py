@@ -362,3 +362,27 @@ def test_xgboost_treeshap_from_xgboost_equals_shap_tree_explainer(classification
     np.testing.assert_array_equal(scores, np.asarray(expected, dtype=float))
     empty_values, empty_base = att.contributions(Xt[:0])
     assert empty_values.shape == (0, len(att.features)) and empty_base == pytest.approx(base)
+
+
+def test_a_bundle_scores_questionnaires_with_the_rules_it_was_trained_with(classification):
+    """features.questionnaires.max_missing travels in the bundle: prediction prorates as
+    training did (before, only tsk_form and hads_items did)."""
+    from eih_ml.bundle import ModelBundle
+
+    b = classification.bundle
+    derive = {
+        **b.meta["derive"],
+        "questionnaires": {"tsk_form": "tsk17", "max_missing": {"pcs": 0}},
+    }
+    strict = ModelBundle(b.pipeline, b.conformal, {**b.meta, "derive": derive}, b.reference)
+    patient = new_patients(1).iloc[[0]].copy()
+    if "pcs_1" not in patient.columns:
+        pytest.skip("the simulated patient has no PCS items")
+    patient["pcs_1"] = np.nan  # one of 13 items missing: prorated by default, not with pcs: 0
+    assert np.isfinite(b.prepare(patient)[1]["pcs_total"].iloc[0])
+    ids, X, missing = strict.prepare(patient)
+    assert np.isnan(X["pcs_total"].iloc[0])
+    record = patient.to_dict(orient="records")
+    assert_same_predictions(
+        strict.predict_records(record), strict.predict_matrix(X, ids, missing).to_dict("records")
+    )

@@ -436,6 +436,8 @@ class ModelBundle:
         top_k: int,
     ) -> list[list[dict]]:
         """Per row, the ``top_k`` largest |contributions| with value, percentile and direction."""
+        from eih_ml.data.records import is_missing
+
         order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top_k]
         info = self.meta["feature_info"]
         shown: dict[str, list] = {}
@@ -446,7 +448,7 @@ class ModelBundle:
                 shown[f] = [None if not np.isfinite(x) else float(x) for x in v]
                 percentiles[f] = self.reference.percentiles(f, v)
             elif f in columns:
-                shown[f] = [None if _is_na(x) else str(x) for x in columns[f]]
+                shown[f] = [None if is_missing(x) else str(x) for x in columns[f]]
             else:
                 shown[f] = [_derived_value(columns, i, f) for i in range(n)]
         rows = []
@@ -486,10 +488,6 @@ def _columns_of(X: pd.DataFrame, features: list[str]) -> dict[str, np.ndarray]:
     columns = {f: block[:, j] for j, f in enumerate(numeric)}
     columns |= {f: X[f].to_numpy(dtype=object) for f in features if f in CATEGORICAL}
     return {f: columns[f] for f in features}
-
-
-def _is_na(x) -> bool:
-    return x is None or x is pd.NA or (isinstance(x, float) and np.isnan(x))
 
 
 def _derived_value(columns: dict[str, np.ndarray], i: int, feature: str):

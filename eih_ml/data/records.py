@@ -147,7 +147,8 @@ def _layout(keys: tuple) -> _Layout | None:
     )
 
 
-def _is_missing(v: object) -> bool:
+def is_missing(v: object) -> bool:
+    """None, ``pd.NA`` or a float NaN: a cell with no value."""
     return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
 
 
@@ -202,10 +203,10 @@ def plain_records(
             continue
         allowed = layout.categories[key]
         values = [r.get(key) for r in records]
-        if not all(_is_missing(v) or (isinstance(v, str) and v in allowed) for v in values):
+        if not all(is_missing(v) or (isinstance(v, str) and v in allowed) for v in values):
             return None
-        arrays[key] = np.array([np.nan if _is_missing(v) else v for v in values], dtype=object)
-    if any(all(_is_missing(v) for v in r.values()) for r in records):
+        arrays[key] = np.array([np.nan if is_missing(v) else v for v in values], dtype=object)
+    if any(all(is_missing(v) for v in r.values()) for r in records):
         return None  # a blank record: the loader drops it, with a note
     if not _dependent_ranges_hold(arrays, n, layout.stimuli):
         return None

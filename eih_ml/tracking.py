@@ -25,6 +25,7 @@ import os
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -74,6 +75,8 @@ def _setup():
 def preload_in_background() -> threading.Thread:
     """Import MLflow's modules (about 4 s) in a background thread; join it before tracking.
 
+    The thread also builds MLflow's map of installed packages, which logging the model reads.
+
     ``run_experiment`` starts this when the nested CV starts: the main process mostly waits for
     its workers then, so the imports cost the run little of the wall time they would cost after
     it. Only imports: nothing is written to a store before the experiment has finished. An
@@ -87,6 +90,15 @@ def preload_in_background() -> threading.Thread:
             import mlflow.pyfunc
             import mlflow.store.tracking.sqlalchemy_store  # noqa: F401 - the SQLite store
         except Exception:  # raised again, in the main thread, when tracking starts
+            return
+        try:
+            # Logging the model checks its pip requirements against the installed packages;
+            # MLflow's first check maps every installed file to its package (about 1 s) and
+            # keeps the map: build it now. A private helper, so only ever a warm-up.
+            from mlflow.utils import requirements_utils
+
+            requirements_utils._init_packages_to_modules_map()
+        except Exception:  # a warm-up that fails costs the time later, nothing else
             pass
 
     thread = threading.Thread(target=work, name="eih_ml-mlflow-import", daemon=True)
@@ -188,9 +200,7 @@ def track_experiment(result) -> str:
                     json.dumps([f["best_params"] for f in ev["folds"]])[:_MAX_PARAM],
                 )
                 mlflow.log_metrics(_metrics(ev["metrics"]))
-                for f in ev["folds"]:
-                    step = f["repeat"] * 1000 + f["fold"]
-                    mlflow.log_metric("inner_cv_score", f["inner_score"], step=step)
+                _log_fold_scores(client, ev["folds"])
                 mlflow.log_metrics(_subgroup_metrics(ev.get("subgroups", {})))
                 mlflow.log_dict(ev.get("curves", {}), "curves.json")
         for block, av in summary.get("added_value", {}).items():
@@ -200,6 +210,22 @@ def track_experiment(result) -> str:
             log_and_register(result, mlflow, client)
         run_id = parent.info.run_id
     return run_id
+
+
+def _log_fold_scores(client, folds: list[dict]) -> None:
+    """Each outer fold's inner-CV score as one metric series (step = repeat x 1000 + fold),
+    in one batch (one store transaction instead of one per fold)."""
+    import mlflow
+    from mlflow.entities import Metric
+
+    run_id = mlflow.active_run().info.run_id
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric("inner_cv_score", float(f["inner_score"]), now, f["repeat"] * 1000 + f["fold"])
+        for f in folds
+    ]
+    if metrics:
+        client.log_batch(run_id, metrics=metrics)
 
 
 def _short(tags: dict) -> dict:
@@ -259,7 +285,11 @@ def log_and_register(result, mlflow, client) -> dict:
     bundle = result.bundle if result.bundle is not None else ModelBundle.build(result)
     features = bundle.features
     with tempfile.TemporaryDirectory() as tmp:
-        bundle_dir = bundle.save(Path(tmp) / "bundle")
+        saved = Path(result.output_dir) / "model" if result.output_dir else None
+        if saved is not None and (saved / "bundle.json").is_file():
+            bundle_dir = saved  # run_experiment wrote this bundle already: not saved twice
+        else:
+            bundle_dir = bundle.save(Path(tmp) / "bundle")
         example = synthetic_example(features)
         info = mlflow.pyfunc.log_model(
             name="model",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -286,10 +287,11 @@ def log_and_register(result, mlflow, client) -> dict:
     features = bundle.features
     with tempfile.TemporaryDirectory() as tmp:
         saved = Path(result.output_dir) / "model" if result.output_dir else None
+        bundle_dir = Path(tmp) / "bundle"  # the artifact's name: load_model reads it
         if saved is not None and (saved / "bundle.json").is_file():
-            bundle_dir = saved  # run_experiment wrote this bundle already: not saved twice
+            shutil.copytree(saved, bundle_dir)  # written by run_experiment: copied, not re-saved
         else:
-            bundle_dir = bundle.save(Path(tmp) / "bundle")
+            bundle.save(bundle_dir)
         example = synthetic_example(features)
         info = mlflow.pyfunc.log_model(
             name="model",

@@ -167,6 +167,12 @@ def test_registry_champion_moves_only_when_better(result, in_tmp):
     assert 0 <= out["probability"].iloc[0] <= 1
     factors = json.loads(out["top_factors"].iloc[0])
     assert len(factors) == 5 and {"label", "value", "percentile", "direction"} <= set(factors[0])
+    # the registered model is also an eih_ml bundle again (eih-ml predict/explain/serve read it)
+    from eih_ml.tracking import load_model
+
+    bundle = load_model(f"models:/{name}@champion")
+    assert bundle.features == result.bundle.features
+    pd.testing.assert_frame_equal(bundle.predict(example), out)
 
 
 def test_compare_lists_runs_with_what_differs(result, in_tmp, capsys, monkeypatch):

@@ -43,7 +43,6 @@ from eih_ml.data.dictionary import ColumnDictionary
 from eih_ml.data.load import NONDETECT
 from eih_ml.features.columns import ArrayColumns
 
-_IDS = contract.ID_COLUMNS
 _CPM_STIMULI = ("cpm_test_b", "cpm_test_d", "cpm_sham_")
 
 

@@ -436,7 +436,7 @@ class ModelBundle:
         top_k: int,
     ) -> list[list[dict]]:
         """Per row, the ``top_k`` largest |contributions| with value, percentile and direction."""
-        from eih_ml.data.records import is_missing
+        from eih_ml.features.columns import is_missing
 
         order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top_k]
         info = self.meta["feature_info"]

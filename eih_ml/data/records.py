@@ -41,7 +41,7 @@ import pandas as pd
 from eih_ml.data import contract
 from eih_ml.data.dictionary import ColumnDictionary
 from eih_ml.data.load import NONDETECT
-from eih_ml.features.columns import ArrayColumns
+from eih_ml.features.columns import ArrayColumns, is_missing
 
 _CPM_STIMULI = ("cpm_test_b", "cpm_test_d", "cpm_sham_")
 
@@ -144,11 +144,6 @@ def _layout(keys: tuple) -> _Layout | None:
         stimuli=tuple(c for c in numbers if c.startswith(_CPM_STIMULI)),
         order=tuple(order),
     )
-
-
-def is_missing(v: object) -> bool:
-    """None, ``pd.NA`` or a float NaN: a cell with no value."""
-    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
 
 
 _PLAIN_NUMBER = (float, int, type(None))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from eih_ml.features.columns import is_missing
 from eih_ml.features.derive import CATEGORICAL
 
 #: Percentiles stored per numeric feature.
@@ -104,7 +105,7 @@ class CohortReference:
                 continue
             found: dict[object, int] = {}  # each distinct value looked up once
             for i, value in enumerate(columns[col]):
-                if value is None or value is pd.NA or value != value:  # missing: never rare
+                if is_missing(value):  # missing: never rare
                     continue
                 k = found.get(value)
                 if k is None:

@@ -8,15 +8,33 @@ numpy arrays, so the same arithmetic serves two callers:
   such as :func:`~eih_ml.features.qst.ppt_means` build their DataFrame from the arrays);
 * :class:`ArrayColumns` holds plain arrays, e.g. the few patients of one prediction request,
   where building and indexing DataFrames would cost more than the arithmetic
-  (:mod:`eih_ml.explain.fast_rows`).
+  (:mod:`eih_ml.data.records`, :meth:`eih_ml.bundle.ModelBundle.predict_records`).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
 
 from eih_ml.errors import DataError
+
+
+def is_missing(v: object) -> bool:
+    """None, ``pd.NA``, ``pd.NaT`` or a float NaN: a cell with no value."""
+    return (
+        v is None
+        or v is pd.NA
+        or v is pd.NaT
+        or (isinstance(v, float | np.floating) and math.isnan(v))
+    )
+
+
+def _not_numeric(cols: list[str], bad: list[str], exc: Exception, hint: str = "") -> DataError:
+    return DataError(
+        f"expected numeric columns {bad or cols}, found non-numeric values ({exc}){hint}"
+    )
 
 
 class Columns:
@@ -69,9 +87,11 @@ class FrameColumns(Columns):
             return df[cols].to_numpy(dtype=float, na_value=np.nan)
         except (TypeError, ValueError) as exc:
             bad = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c])]
-            raise DataError(
-                f"expected numeric columns {bad or cols}, found non-numeric values ({exc}); "
-                "load the study with load_study() so that values are typed, or fix the column"
+            raise _not_numeric(
+                cols,
+                bad,
+                exc,
+                "; load the study with load_study() so that values are typed, or fix the column",
             ) from exc
 
     def labels(self, col: str) -> np.ndarray:
@@ -100,12 +120,10 @@ class ArrayColumns(Columns):
             )
         except (TypeError, ValueError) as exc:
             bad = [c for c in cols if self.arrays[c].dtype.kind not in "biuf"]
-            raise DataError(
-                f"expected numeric columns {bad or cols}, found non-numeric values ({exc})"
-            ) from exc
+            raise _not_numeric(cols, bad, exc) from exc
 
     def labels(self, col: str) -> np.ndarray:
         return np.array(
-            ["" if v is None or v is pd.NA or v != v else str(v) for v in self.arrays[col]],
+            ["" if is_missing(v) else str(v) for v in self.arrays[col]],
             dtype=object,
         )

@@ -59,6 +59,7 @@ from fastapi.staticfiles import StaticFiles
 
 from eih_ml import __version__
 from eih_ml.errors import DataError
+from eih_ml.features.columns import is_missing
 from eih_ml.serve import schemas
 
 TOKEN_ENV = "EIH_ML_API_TOKEN"
@@ -354,12 +355,12 @@ class _Service:
     @staticmethod
     def _records(rows: list[dict]) -> list[dict]:
         """The rows without the fields none of them gives (as :meth:`_frame` drops them)."""
-        given = {k for r in rows for k, v in r.items() if not _missing(v)}
+        given = {k for r in rows for k, v in r.items() if not is_missing(v)}
         return [{k: v for k, v in r.items() if k in given} for r in rows]
 
     def _frame(self, rows: list[dict], index: list[int]) -> pd.DataFrame:
-        frame = pd.DataFrame(rows, index=pd.Index([i + 1 for i in index], name="row"))
-        return frame.dropna(axis=1, how="all")
+        """:meth:`_records` as a table, rows numbered as in the request."""
+        return pd.DataFrame(self._records(rows), index=pd.Index([i + 1 for i in index], name="row"))
 
     def _groups(self, patients: list[dict]) -> dict[tuple, list[int]]:
         """Patients grouped by which questionnaires they give as items.
@@ -548,8 +549,8 @@ class _Batcher:
 
     A prediction costs little more for a few rows than for one (its time is mostly per call: the
     model, the explainer and, for records that need it, loading, validating and deriving the
-    table), so under concurrent load the requests that queue while a prediction runs are joined. Leader/follower: the first waiting thread that finds
-    the model idle takes every queued request (up to :data:`schemas.MAX_PATIENTS` rows), predicts
+    table), so under concurrent load the requests that queue while a prediction runs are joined.
+    Leader/follower: the first waiting thread that finds the model idle takes every queued request (up to :data:`schemas.MAX_PATIENTS` rows), predicts
     them with participant ids prefixed by their request (so rows of different requests never mix
     in the cohort checks), hands each request its rows back and wakes the others. Rows are
     independent, so each answer equals predicting that request alone; if a joined call fails (one
@@ -628,10 +629,6 @@ class _Batcher:
                 rec["participant_id"] = rec["participant_id"].removeprefix(f"r{r}:")
             item["result"] = part
             item["done"] = True
-
-
-def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 def _plain(v: Any) -> Any:

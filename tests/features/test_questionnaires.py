@@ -459,3 +459,14 @@ def test_prorated_complete_vector_equals_plain_sum(values, max_missing):
 def test_more_missing_than_allowed_is_nan(vec):
     total = score_questionnaires(items("pseq", vec))["pseq_total"].iloc[0]
     assert math.isnan(total) == (sum(math.isnan(v) for v in vec) > 1)
+
+
+def test_scoring_from_config_options_and_an_unknown_scale():
+    scoring = QuestionnaireScoring.from_options(tsk_form="tsk11", max_missing={"pcs": 0, "csi": 5})
+    assert scoring.pcs == ProrateRule(0) and scoring.csi == ProrateRule(5)
+    assert scoring.tsk_form == "tsk11" and scoring.pseq == ProrateRule(1)  # default kept
+    with pytest.raises(ConfigError) as err:
+        QuestionnaireScoring.from_options(max_missing={"pcss": 1})
+    message = str(err.value)
+    assert "features.questionnaires.max_missing.pcss: unknown scale" in message
+    assert "allowed:" in message and "pcs" in message

@@ -58,15 +58,17 @@ def input_columns(features: list[str]) -> list[str]:
 
 
 def signature(features: list[str], task: str, example: pd.DataFrame):
-    """MLflow signature: every input optional (a model copes with missing blocks)."""
+    """MLflow signature: every input optional and of any type, typed by the input contract.
+
+    :func:`eih_ml.data.inputs.mlflow_input_schema` explains why: MLflow's own enforcement would
+    refuse integer ids and biomarker non-detects that the loader reads; the model types them
+    (ints, floats, numeric text, missing spellings, non-detects) exactly as every other door.
+    """
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    spec = []
-    for col in input_columns(features):
-        s = contract.spec_for(col)
-        kind = "string" if s is None or s.kind in ("id", "category") else "double"
-        spec.append(ColSpec(kind, col, required=False))
+    from eih_ml.data.inputs import mlflow_input_schema
+
     outputs = [ColSpec("string", "participant_id"), ColSpec("string", "session_id")]
     if task == "classification":
         outputs += [
@@ -86,7 +88,9 @@ def signature(features: list[str], task: str, example: pd.DataFrame):
         ColSpec("boolean", "ood"),
         ColSpec("string", "ood_reasons"),
     ]
-    return ModelSignature(inputs=Schema(spec), outputs=Schema(outputs))
+    return ModelSignature(
+        inputs=mlflow_input_schema(input_columns(features)), outputs=Schema(outputs)
+    )
 
 
 def synthetic_example(features: list[str], seed: int = 20261126) -> pd.DataFrame:

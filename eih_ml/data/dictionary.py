@@ -34,6 +34,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from eih_ml.data.inputs import MISSING_SPELLINGS
 from eih_ml.errors import DictionaryError
 
 #: Conversions to each canonical unit: {canonical unit: {unit in the file: factor}}.
@@ -54,8 +55,12 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
     "kg/m2": {"kg/m2": 1.0},
 }
 
-#: Values read as missing in every text file, besides those a dictionary adds.
-DEFAULT_MISSING = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
+#: Values a text file's reader reads as missing, besides those a dictionary adds: the input
+#: contract's spellings (:data:`eih_ml.data.inputs.MISSING_SPELLINGS`) as files write them. The
+#: loader then blanks any other case of them (``load_frame``), in every kind of table.
+DEFAULT_MISSING = tuple(
+    dict.fromkeys([v for s in MISSING_SPELLINGS for v in (s, s.upper(), s.title())] + ["NaN"])
+)
 
 
 class _Strict(BaseModel):

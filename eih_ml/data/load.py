@@ -30,6 +30,7 @@ from eih_ml.data.dictionary import (
     load_dictionary,
     unit_factor,
 )
+from eih_ml.data.inputs import NONDETECT, blank_missing, category_value
 from eih_ml.errors import DataError, DictionaryError
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -38,15 +39,6 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 _DELIMITERS = (",", ";", "\t", "|")
 _HELPER_SUFFIXES = (contract.BIOMARKER_ND_SUFFIX, contract.BIOMARKER_LOD_SUFFIX)
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-NONDETECT = re.compile(
-    r"^\s*(?:<\s*(?P<lod>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)|<\s*LOD|ND|BLQ|<LLOQ)\s*$", re.I
-)
-
-#: Built-in spellings of canonical categories (after lower-casing and turning spaces into "_").
-CATEGORY_SYNONYMS: dict[str, dict[str, str]] = {
-    "sex": {"f": "female", "m": "male", "woman": "female", "man": "male"},
-    "condition": {"lbp": "low_back_pain", "oa": "knee_oa", "fm": "fibromyalgia", "wad": "whiplash"},
-}
 
 
 @dataclass
@@ -132,9 +124,12 @@ def load_frame(
     if not isinstance(dictionary, ColumnDictionary):
         dictionary = load_dictionary(dictionary)
     notes = [] if notes is None else notes
+    frame = frame.copy(deep=False)  # columns are replaced below, never the caller's
     if frame.index.name != "row":
-        frame = frame.copy()
         frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    # The input contract's missing spellings, in every table (a text file's reader has already
+    # read most of them; a DataFrame, an Excel sheet or a JSON request has not).
+    frame = blank_missing(frame, dictionary.missing_values)
     frame = _drop_blank_rows(frame, notes)
     is_redcap = dictionary.format == "redcap" or (
         dictionary.format == "auto"
@@ -479,7 +474,6 @@ def _recode_categories(frame: pd.DataFrame, d: ColumnDictionary, notes: list[str
         col = spec.name
         raw = frame[col]
         user = {str(k).strip(): v for k, v in d.categories.get(col, {}).items()}
-        synonyms = CATEGORY_SYNONYMS.get(col, {})
         # Work on the distinct values (a handful), then index: fast for 1 and 100,000 rows.
         codes, distinct = pd.factorize(raw)
         counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
@@ -491,10 +485,8 @@ def _recode_categories(frame: pd.DataFrame, d: ColumnDictionary, notes: list[str
             if text in user:
                 text = user[text]
                 n_recoded += int(counts[k])
-            normal = re.sub(r"[\s\-]+", "_", text.lower())
-            normal = synonyms.get(normal, normal)
-            # Keep the value as found when it is still not a category, so validation names it.
-            recoded[k] = normal if normal in spec.categories else text
+            # Kept as found when it is still not a category, so validation names it.
+            recoded[k] = category_value(col, text)
         if user:
             notes.append(f"{col}: {n_recoded} value(s) recoded with the dictionary's categories.")
         frame[col] = pd.Series(recoded[codes], index=frame.index, dtype="string")

@@ -40,7 +40,7 @@ import pandas as pd
 
 from eih_ml.data import contract
 from eih_ml.data.dictionary import ColumnDictionary
-from eih_ml.data.load import NONDETECT
+from eih_ml.data.inputs import NONDETECT
 from eih_ml.features.columns import ArrayColumns, is_missing
 
 _CPM_STIMULI = ("cpm_test_b", "cpm_test_d", "cpm_sham_")

@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from eih_ml.data import contract
+from eih_ml.data import contract, inputs
 from eih_ml.data.load import StudyTable, load_frame
 from eih_ml.errors import DataError
 
@@ -247,7 +247,7 @@ def validate_cohort(
     rows_read = len(data)
     col = _Collector(data)
 
-    data = _check_types(data, col)
+    data = _check_types(data, col, decimal=study.dictionary.decimal)
     _check_ranges(data, col)
     _check_categories(data, col)
     _check_dependent_ranges(data, col)
@@ -326,8 +326,12 @@ def _numeric_columns(data: pd.DataFrame) -> list[tuple[str, contract.ColumnSpec]
     return out
 
 
-def _check_types(data: pd.DataFrame, col: _Collector) -> pd.DataFrame:
+def _check_types(data: pd.DataFrame, col: _Collector, decimal: str = ".") -> pd.DataFrame:
     """Type every numeric column as float (text cells reported), then check whole numbers.
+
+    Text cells are read by the input contract (:func:`eih_ml.data.inputs.parse_numbers`): an
+    unambiguous decimal comma is read, "1,050" is reported unless the column dictionary
+    declares ``decimal: ","``.
 
     Columns already numeric are converted in one block (fast for one row and for 100,000 rows);
     only text columns are parsed one by one.
@@ -340,9 +344,18 @@ def _check_types(data: pd.DataFrame, col: _Collector) -> pd.DataFrame:
         if pd.api.types.is_bool_dtype(values):
             data[name] = values.astype(float)
             continue
-        text = values.astype("string").str.strip()
-        numeric = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
-        bad = text.notna() & numeric.isna()
+        numeric, ambiguous = inputs.parse_numbers(values, decimal=decimal)
+        bad = values.notna() & numeric.isna() & ~ambiguous
+        col.add(
+            ambiguous,
+            name,
+            values,
+            "type",
+            "expected a number, found '{value}': a comma before three digits is a decimal "
+            "comma (1.05) or a thousands separator (1050); write the number with a decimal "
+            "point and no thousands separator, or declare 'decimal: \",\"' in the column "
+            "dictionary",
+        )
         col.add(
             bad,
             name,

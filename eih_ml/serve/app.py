@@ -58,6 +58,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 
 from eih_ml import __version__
+from eih_ml.data.inputs import is_missing_text
 from eih_ml.errors import DataError
 from eih_ml.features.columns import is_missing
 from eih_ml.serve import schemas
@@ -865,9 +866,8 @@ def _read_csv(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
             "file, or use 'eih-ml predict'."
         )
     frame.columns = header[: len(frame.columns)]
-    na = {"", "na", "n/a", "nan", "null", "none", "-"}
-    rows = [
-        {k: ("" if str(v).strip().lower() in na else str(v)) for k, v in r.items()}
+    rows = [  # the input contract's missing spellings (NA, N/A, -, ...) become blank
+        {k: ("" if is_missing_text(str(v)) else str(v)) for k, v in r.items()}
         for r in frame.to_dict(orient="records")
     ]
     return header, rows
@@ -996,7 +996,10 @@ def create_app(
     )
     def api_predict(body: PredictRequest) -> JSONResponse:  # type: ignore[valid-type]
         """Prediction, uncertainty, top factors and out-of-distribution flag per patient."""
-        patients = [p.model_dump(exclude_none=True) for p in body.patients]
+        ignored = schemas.ignored_fields(body.patients, service.fields)
+        patients = [
+            p.model_dump(exclude_none=True, exclude=set(p.model_extra or ())) for p in body.patients
+        ]
         errors = schemas.cross_check(patients, service.fields, ("body",))
         if body.explain and len(patients) > schemas.MAX_EXPLAIN:
             errors.append(
@@ -1031,6 +1034,7 @@ def create_app(
             {
                 "model": {"name": service.name, "version": service.version, "task": service.task},
                 "predictions": records,
+                "ignored_fields": ignored,
             }
         )
 

@@ -28,11 +28,21 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+)
 
-from eih_ml.data import contract
+from eih_ml.data import contract, inputs
 from eih_ml.features.metadata import CATEGORY_LABELS, feature_info
 
 #: Most patients in one API request or CSV upload.
@@ -41,10 +51,6 @@ MAX_PATIENTS = 1000
 MAX_EXPLAIN = 20
 #: Identifiers: pseudonymous codes, not names.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}$"
-#: A biomarker below its limit of detection, as the loader reads it (``eih_ml.data.load``).
-NONDETECT_PATTERN = (
-    r"^\s*(?:<\s*[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|<\s*[Ll][Oo][Dd]|ND|nd|BLQ|blq|<LLOQ)\s*$"
-)
 ID_COLUMNS = ("participant_id", "session_id")
 
 Kind = Literal["id", "number", "integer", "category", "biomarker"]
@@ -383,16 +389,30 @@ def _annotation(f: InputField) -> Any:
         "description": description,
         "json_schema_extra": extra,
     }
+    # Each value is first typed by the input contract (ints for ids, numeric text, missing
+    # spellings, category spellings: eih_ml.data.inputs), then checked strictly; the JSON schema
+    # documents what is accepted.
+    coerce = BeforeValidator(partial(inputs.coerce, f.name))
+    schema = WithJsonSchema(
+        inputs.json_schema(
+            f.kind if f.kind != "integer" else "number",
+            low=f.low,
+            high=f.high,
+            whole=f.kind == "integer",
+            id_pattern=ID_PATTERN,
+        )
+    )
     if f.kind == "id":
-        return Annotated[
-            str | None, Field(strict=True, pattern=ID_PATTERN, max_length=64, **common)
-        ]
+        text = Annotated[str, StringConstraints(strict=True, pattern=ID_PATTERN, max_length=64)]
+        return Annotated[text | None, coerce, schema, Field(**common)]
     if f.kind == "category":
-        return Annotated[Literal[tuple(c for c, _ in f.choices)] | None, Field(**common)]
+        return Annotated[Literal[tuple(c for c, _ in f.choices)] | None, coerce, Field(**common)]
     if f.kind == "biomarker":
         number = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
-        nondetect = Annotated[str, StringConstraints(pattern=NONDETECT_PATTERN, max_length=20)]
-        return Annotated[number | nondetect | None, Field(**common)]
+        nondetect = Annotated[
+            str, StringConstraints(pattern=inputs.NONDETECT_PATTERN, max_length=20)
+        ]
+        return Annotated[number | nondetect | None, coerce, schema, Field(**common)]
     bounds: dict[str, Any] = {}
     if f.low is not None:
         bounds["ge"] = f.low
@@ -400,20 +420,27 @@ def _annotation(f: InputField) -> Any:
         bounds["le"] = f.high
     if f.kind == "integer":
         bounds["multiple_of"] = 1
-    return Annotated[float | None, Field(strict=True, allow_inf_nan=False, **bounds, **common)]
+    number = Annotated[float, Field(strict=True, allow_inf_nan=False, **bounds)]
+    return Annotated[number | None, coerce, schema, Field(**common)]
 
 
 def patient_model(fields: list[InputField]) -> type[BaseModel]:
-    """The ``Patient`` request model: one optional field per input, unknown keys rejected."""
+    """The ``Patient`` request model: one optional field per input.
+
+    Keys that are not an input of the model are kept aside (``model_extra``), left out of the
+    prediction and listed in the answer (:func:`ignored_fields`), as the loader lists a file's
+    unmapped columns: never an error.
+    """
     return create_model(
         "Patient",
         __config__=ConfigDict(
-            extra="forbid",
+            extra="allow",
             title="Patient",
             json_schema_extra={
                 "description": "One patient session in the data contract's canonical columns. "
                 "Every field is optional; give what was measured (see the API docs for what "
-                "is required together)."
+                "is required together). Keys that are not inputs of the model are ignored and "
+                "listed in the answer's ignored_fields."
             },
         ),
         **{f.name: _annotation(f) for f in fields},
@@ -515,11 +542,23 @@ class ModelRef(BaseModel):
     task: Literal["classification", "regression"]
 
 
+class IgnoredField(BaseModel):
+    """A key of the request that is not an input of the model: left out, never an error."""
+
+    field: str
+    patients: list[int] = Field(description="0-based indexes of the patients that gave it.")
+    reason: str
+
+
 class PredictResponse(BaseModel):
     """Answer of ``POST /api/predict``: one prediction per patient, in request order."""
 
     model: ModelRef
     predictions: list[Prediction]
+    ignored_fields: list[IgnoredField] = Field(
+        default_factory=list,
+        description="Keys the model does not read, with the patients that gave them.",
+    )
 
 
 class ErrorItem(BaseModel):
@@ -536,6 +575,28 @@ class ErrorResponse(BaseModel):
     """A 422 answer: every problem, each naming its field."""
 
     detail: list[ErrorItem]
+
+
+def ignored_fields(patients: list[BaseModel], fields: dict[str, InputField]) -> list[dict]:
+    """The keys of validated ``Patient`` models that are not inputs of the model, with why.
+
+    A data-contract column the model does not read (a post-exercise PPT, a biomarker it was
+    not trained with) is "not an input of this model"; any other key is "not in the data
+    contract", with the closest input name when there is one.
+    """
+    seen: dict[str, list[int]] = {}
+    for i, p in enumerate(patients):
+        for key in p.model_extra or ():
+            seen.setdefault(str(key), []).append(i)
+    names = list(fields)
+    out = []
+    for key, where in seen.items():
+        if contract.spec_for(key) is not None:
+            reason = "a data-contract column that this model does not read; ignored"
+        else:
+            reason = f"not in the data contract; ignored{_suggest(key, names)}"
+        out.append({"field": key, "patients": where, "reason": reason})
+    return out
 
 
 # -------------------------------------------------------------------------------------- errors
@@ -576,8 +637,8 @@ def field_message(f: InputField, err_type: str, value: Any) -> str:
         return f"expected one of {allowed}; found {found}"
     if f.kind == "id":
         return (
-            "expected a code of 1-64 letters, digits, spaces or . _ : / - (starting with a "
-            f"letter or digit); found {found}"
+            "expected a whole number or a code of 1-64 letters, digits, spaces or . _ : / - "
+            f"(starting with a letter or digit); found {found}"
         )
     if err_type == "multiple_of":
         return f"expected a whole number, {f.range_text}; found {found}"
@@ -595,7 +656,6 @@ def translate(
     FastAPI request body); locations keep it.
     """
     out: dict[tuple, FieldError] = {}
-    names = list(fields)
     for e in errors:
         loc = tuple(e.get("loc", ()))
         rel = loc[len(prefix) :] if loc[: len(prefix)] == prefix else loc
@@ -621,16 +681,6 @@ def translate(
             name = rel_field[0]
             err = FieldError(
                 (*base, name), name, field_message(fields[name], etype, value), etype, patient
-            )
-        elif patient is not None and rel_field and etype == "extra_forbidden":
-            name = str(rel_field[0])
-            err = FieldError(
-                (*base, name),
-                name,
-                f"unknown field {name!r}{_suggest(name, names)}; expected one of the model's "
-                "inputs, listed in GET /openapi.json (schema Patient) and GET /api/model",
-                etype,
-                patient,
             )
         elif patient is not None and not rel_field:
             err = FieldError(
@@ -766,35 +816,31 @@ def cross_check(
 def parse_text(values: dict[str, str], fields: dict[str, InputField]) -> tuple[dict, dict]:
     """Form or CSV text -> (typed values for the ``Patient`` model, {field: error message}).
 
-    Blank cells are missing values. Numbers accept a decimal point (a decimal comma is an error
-    that says so); categories are matched after lower-casing and turning spaces into "_", with
-    the loader's synonyms (F/M, LBP, OA...).
+    Each cell is typed by the input contract (:func:`eih_ml.data.inputs.coerce`), as the loader
+    and the JSON API type it: missing spellings (blank, NA, N/A, -) are missing; numbers take a
+    decimal point or an unambiguous decimal comma ("1,050" is an error that says why);
+    categories are matched after lower-casing and turning spaces into "_", with the loader's
+    synonyms (F/M, LBP, OA...). Fields the model does not read are left out.
     """
-    from eih_ml.data.load import CATEGORY_SYNONYMS
-
     typed: dict[str, Any] = {}
     problems: dict[str, str] = {}
     for name, raw in values.items():
         f = fields.get(name)
-        text = "" if raw is None else str(raw).strip()
-        if f is None or text == "":
+        if f is None:
             continue
-        if f.kind in ("number", "integer"):
-            try:
-                typed[name] = float(text)
-            except ValueError:
-                hint = " (use a decimal point)" if re.fullmatch(r"-?[0-9]+,[0-9]+", text) else ""
-                problems[name] = field_message(f, "float_type", text) + hint
-        elif f.kind == "biomarker":
-            try:
-                typed[name] = float(text)
-            except ValueError:
-                typed[name] = text
-        elif f.kind == "category":
-            key = text.lower().replace(" ", "_").replace("-", "_")
-            typed[name] = CATEGORY_SYNONYMS.get(name, {}).get(key, key)
-        else:
-            typed[name] = text
+        value = inputs.coerce(name, "" if raw is None else str(raw))
+        if value is None:
+            continue
+        if f.kind in ("number", "integer") and isinstance(value, str):
+            hint = (
+                " (a comma before three digits is a decimal comma or a thousands separator: "
+                "write 1.05 or 1050)"
+                if inputs.ambiguous_number(value)
+                else ""
+            )
+            problems[name] = field_message(f, "float_type", value) + hint
+            continue
+        typed[name] = value
     return typed, problems
 
 

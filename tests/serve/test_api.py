@@ -174,11 +174,15 @@ def test_swagger_ui_is_not_served_because_it_loads_a_cdn(client):
 
 
 # ------------------------------------------------------------------------------------ schema
-def test_openapi_fields_carry_units_ranges_and_reject_unknown_keys(client):
+def test_openapi_fields_carry_units_ranges_and_the_input_contract(client):
     spec = client.get("/openapi.json").json()
     patient = spec["components"]["schemas"]["Patient"]
-    assert patient["additionalProperties"] is False
+    assert patient["additionalProperties"] is True  # ignored and listed, never an error
     props = patient["properties"]
+    types = {name: [s.get("type") for s in props[name]["anyOf"]] for name in props}
+    assert types["participant_id"] == ["string", "integer", "null"]
+    assert types["pain_nrs"] == ["number", "string", "null"]  # numeric text, missing spellings
+    assert types["bio_il6"] == ["number", "string", "string", "null"]  # non-detect, text
 
     def number(name):
         return next(s for s in props[name]["anyOf"] if s.get("type") == "number")
@@ -282,12 +286,13 @@ def _errors(r) -> dict[str, str]:
         ({"age": "fifty"}, "age", ["expected a number", "'fifty'"]),
         ({"age": True}, "age", ["expected a number", "true"]),
         ({"bmi": None, "age": [50]}, "age", ["expected a number", "a list"]),
-        ({"sex": "F"}, "sex", ["expected one of female, male, other", "'F'"]),
+        ({"sex": "femme"}, "sex", ["expected one of female, male, other", "'femme'"]),
         ({"bio_il6": "high"}, "bio_il6", ["<LOD", "pg/mL", "'high'"]),
         ({"bio_il6": -1.0}, "bio_il6", ["0 or more"]),
-        ({"participant_id": "<script>"}, "participant_id", ["expected a code"]),
-        ({"ppt_local_pre1": 300.0}, "ppt_local_pre1", ["unknown field", "ppt_local_pre_1"]),
-        ({"ppt_local_post_1": 300.0}, "ppt_local_post_1", ["unknown field"]),
+        ({"participant_id": "<script>"}, "participant_id", ["whole number or a code"]),
+        ({"participant_id": 1.5}, "participant_id", ["whole number or a code", "found 1.5"]),
+        ({"session_id": True}, "session_id", ["whole number or a code", "found true"]),
+        ({"age": "1,050"}, "age", ["expected a number", "'1,050'"]),
     ],
 )
 def test_bad_field_answers_422_naming_the_field(client, patients, change, field, words):
@@ -300,6 +305,72 @@ def test_bad_field_answers_422_naming_the_field(client, patients, change, field,
     item = next(e for e in r.json()["detail"] if e["field"] == field)
     assert item["loc"] == ["body", "patients", 0, field] and item["patient"] == 0
     assert_secure(r)
+
+
+def _as_other_tools_write(patient: dict, i: int) -> dict:
+    """One patient as a lab tool's JSON gives it: integer ids, numbers as text, labels."""
+    out = {}
+    for k, v in patient.items():
+        if k == "participant_id":
+            out[k] = 100 + i
+        elif k == "session_id":
+            out[k] = 1
+        elif k == "sex":
+            out[k] = str(v).title()
+        elif isinstance(v, float) and k.startswith(("pcs_", "tsk_", "hads_")):
+            out[k] = int(v)
+        elif isinstance(v, float) and k.startswith("ppt_"):
+            out[k] = f" {v} "
+        else:
+            out[k] = v
+    out["bmi"] = "NA"
+    return out
+
+
+def test_the_api_takes_what_other_tools_write_and_answers_the_same(client, patients):
+    canonical = [
+        {**p, "participant_id": str(100 + i), "session_id": "1"} for i, p in enumerate(patients)
+    ]
+    for p in canonical:
+        p.pop("bmi", None)
+    foreign = [_as_other_tools_write(p, i) for i, p in enumerate(patients)]
+    assert any(isinstance(v, str) and v.startswith(" ") for v in foreign[0].values())
+    a = client.post("/api/predict", json={"patients": canonical})
+    b = client.post("/api/predict", json={"patients": foreign})
+    assert a.status_code == b.status_code == 200, b.text
+    assert b.json()["predictions"] == a.json()["predictions"]
+    assert b.json()["predictions"][0]["participant_id"] == "100"  # ids stored as text
+    assert b.json()["ignored_fields"] == []
+
+
+def test_unknown_keys_are_ignored_and_listed_never_an_error(client, patients):
+    body = {
+        "patients": [
+            {**patients[0], "ppt_local_pre1": 300.0, "ppt_local_post_1": 320.0},
+            patients[1],
+        ]
+    }
+    r = client.post("/api/predict", json=body)
+    assert r.status_code == 200, r.text
+    ignored = {i["field"]: i for i in r.json()["ignored_fields"]}
+    assert set(ignored) == {"ppt_local_pre1", "ppt_local_post_1"}
+    assert "did you mean 'ppt_local_pre_1'" in ignored["ppt_local_pre1"]["reason"]
+    assert "does not read" in ignored["ppt_local_post_1"]["reason"]
+    assert ignored["ppt_local_pre1"]["patients"] == [0]
+    plain = client.post("/api/predict", json={"patients": patients[:2]}).json()
+    assert r.json()["predictions"] == plain["predictions"]  # the unknown keys changed nothing
+
+
+def test_json_nan_is_a_missing_value_like_a_blank_cell(client, patients):
+    base = {k: v for k, v in patients[0].items() if k != "age"}
+    r = client.post(
+        "/api/predict",
+        content=json.dumps({"patients": [{**base, "age": float("nan")}]}),
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    plain = client.post("/api/predict", json={"patients": [base]}).json()
+    assert r.json()["predictions"] == plain["predictions"]
 
 
 @pytest.mark.parametrize(
@@ -366,7 +437,7 @@ def test_bad_body_answers_422_naming_what_is_wrong(client, body, field, words):
     [
         (b'{"patients": [{"age": 40,}]}', "application/json", ["not valid JSON"]),
         (b"{bad", "application/json", ["not valid JSON"]),
-        (b'{"patients": [{"age": NaN}]}', "application/json", ["age"]),
+        (b'{"patients": [{"age": Infinity}]}', "application/json", ["age"]),
         (b"age=40", "application/x-www-form-urlencoded", ["not JSON", "application/json"]),
         (b"", "application/json", ["JSON body"]),
     ],
@@ -526,7 +597,7 @@ def test_regression_page_shows_the_interval(reg_client, patients_frame):
     ("change", "field", "words"),
     [
         ({"pain_nrs": "14"}, "pain_nrs", "expected 0-10 NRS; found 14"),
-        ({"age": "3,5"}, "age", "use a decimal point"),
+        ({"age": "1,050"}, "age", "write 1.05 or 1050"),
         ({"bio_il6": "lots"}, "bio_il6", "&lt;LOD"),
         ({"exercise_intensity_unit": ""}, "exercise_intensity_unit", "required when"),
     ],

@@ -84,8 +84,9 @@ def reference(bundle, variants):
 def pyfunc(store):
     import mlflow
 
+    # The registry follows the tracking URI (as in track_experiment); never set_registry_uri,
+    # which exports MLFLOW_REGISTRY_URI to every later test.
     mlflow.set_tracking_uri(store["uri"])
-    mlflow.set_registry_uri(store["uri"])
     return mlflow.pyfunc.load_model(CHAMPION)
 
 
@@ -270,3 +271,21 @@ def test_the_web_api(name, api, bundle, variants, reference):
     ignored = {i["field"] for i in r.json()["ignored_fields"]}
     if name == "extra_columns":
         assert {"site", "visit_date", "comment"} <= ignored
+
+
+@pytest.mark.parametrize("name", ["string_ids", "integer_ids", "text", "extra_columns"])
+def test_the_web_apps_csv_upload(name, api, bundle, variants, reference):
+    import base64
+    import io
+
+    v = variants[name]
+    r = api.post("/batch", files={"file": (v.path.name, v.path.read_bytes(), "text/csv")})
+    assert r.status_code == 200, r.text[:800]
+    href = r.text.split('id="download" href="', 1)[1].split('"', 1)[0]
+    got = pd.read_csv(
+        io.BytesIO(base64.b64decode(href.split(",", 1)[1])),
+        dtype={"participant_id": str, "session_id": str},
+        keep_default_na=False,
+    )
+    assert ids_of(got) == v.ids
+    assert comparable(got) == _expected(name, bundle, variants, reference)

@@ -33,6 +33,8 @@ from eih_ml.explain.conformal import ConformalCalibration
 from eih_ml.explain.reference import CohortReference
 from eih_ml.features.derive import CATEGORICAL
 from eih_ml.features.metadata import feature_info
+from eih_ml.features.profile import COLUMN as PROFILE
+from eih_ml.features.profile import ProfileRule, profile_array
 from eih_ml.frame_mode import python_string_storage, to_python_strings
 
 BUNDLE_FORMAT = 1
@@ -149,6 +151,7 @@ class ModelBundle:
                 "questionnaires": config.features.questionnaires.model_dump(),
                 "ts_last_index": config.features.ts_last_index,
                 "rpe_scale": config.features.rpe_scale,
+                "profile": config.features.profile.model_dump(),
             },
             "training_cohort": {
                 "n_participants": reference.n_participants,
@@ -246,6 +249,7 @@ class ModelBundle:
             scoring=self._scoring,
             ts_last_index=self.meta["derive"]["ts_last_index"],
             rpe_scale=self.meta["derive"]["rpe_scale"],
+            profile=self._profile_rule,
         )
         for col in self.features:
             if col not in table.columns:
@@ -255,12 +259,14 @@ class ModelBundle:
         isna = X[inputs].isna().to_numpy()
         missing = [[inputs[j] for j in np.flatnonzero(r)] for r in isna]
         ids = table[["participant_id", "session_id"]].astype(str).reset_index(drop=True)
+        ids[PROFILE] = table[PROFILE].to_numpy(dtype=object)
         return ids, X, missing
 
     def predict(self, raw, top_k: int = 5) -> pd.DataFrame:
         """Prediction, uncertainty, top factors and OOD flag for each input row.
 
-        Columns: participant_id, session_id, predicted_class / probability (classification) or
+        Columns: participant_id, session_id, pain_modulation_profile (a code of
+        :data:`eih_ml.features.profile.PROFILES`), predicted_class / probability (classification) or
         eih_kpa (regression), prediction_set or interval_low / interval_high,
         confidence_level, top_factors (JSON list), ood, ood_reasons.
 
@@ -317,6 +323,7 @@ class ModelBundle:
             scoring=self._scoring,
             ts_last_index=derive["ts_last_index"],
             rpe_scale=derive["rpe_scale"],
+            profile=self._profile_rule,
         )
         columns: dict[str, np.ndarray] = {}
         for f in self.features:  # model_matrix: categories as object with NaN, numbers float
@@ -334,6 +341,7 @@ class ModelBundle:
         ids = {
             "participant_id": pids or [f"patient-{i + 1}" for i in range(n)],
             "session_id": sids or [f"row-{i + 1}" for i in range(n)],
+            PROFILE: table[PROFILE].tolist(),
         }
         return self._explain_columns(columns, n, ids, top_k)
 
@@ -363,6 +371,10 @@ class ModelBundle:
         else:
             ids = ids.reset_index(drop=True)
             id_columns = {c: ids[c].tolist() for c in ids.columns}
+        if PROFILE not in id_columns:  # a matrix prepared elsewhere: from its CPM and TS
+            cpm = X["cpm_abs"].to_numpy(float) if "cpm_abs" in X else np.full(n, np.nan)
+            ts = X["ts_diff"].to_numpy(float) if "ts_diff" in X else np.full(n, np.nan)
+            id_columns[PROFILE] = profile_array(cpm, ts, self._profile_rule).tolist()
         return pd.DataFrame(
             self._explain_columns(_columns_of(X, self.features), n, id_columns, top_k)
         )
@@ -412,6 +424,11 @@ class ModelBundle:
         out["ood"] = [bool(r) for r in ood]
         out["ood_reasons"] = ["; ".join(r) for r in ood]
         return out
+
+    @property
+    def _profile_rule(self) -> ProfileRule:
+        """The profile's cut-offs the model was trained with (defaults for older bundles)."""
+        return ProfileRule.from_dict(self.meta.get("derive", {}).get("profile"))
 
     @property
     def _clinical_inputs(self) -> list[str]:

@@ -71,6 +71,20 @@ class BlocksConfig(_Section):
     psychological: bool = True
     biomarker: bool = True
     protocol: bool = True
+    #: The pain-modulation profile as a model feature (always derived and reported; off by
+    #: default because it re-reads cpm_abs and ts_diff through fixed cut-offs).
+    profile: bool = False
+
+
+class ProfileConfig(_Section):
+    """Cut-offs of the pain-modulation profile (eih_ml/features/profile.py; Yarnitsky 2014).
+
+    CPM efficient when cpm_abs > cpm_cutoff (positive = inhibition); TS facilitated when
+    ts_diff > ts_cutoff (0-100 ratings; 5.7 = upper MDC of mechanical TS, Mailloux 2021).
+    """
+
+    cpm_cutoff: float = 0.0
+    ts_cutoff: float = Field(5.7, ge=-100, le=100)
 
 
 class FeatureConfig(_Section):
@@ -81,6 +95,7 @@ class FeatureConfig(_Section):
     exclude: list[str] = Field(default_factory=list)
     questionnaires: QuestionnaireConfig = Field(default_factory=QuestionnaireConfig)
     biomarkers: BiomarkerConfig = Field(default_factory=BiomarkerConfig)
+    profile: ProfileConfig = Field(default_factory=ProfileConfig)
     ts_last_index: int | None = None
     rpe_scale: Literal["borg_6_20", "cr10"] = "borg_6_20"
 
@@ -139,7 +154,7 @@ class BootstrapConfig(_Section):
 class EvaluationConfig(_Section):
     """Subgroups, decision-curve thresholds and added-value comparisons."""
 
-    subgroups: list[Literal["sex", "condition", "age_band"]] = Field(
+    subgroups: list[Literal["sex", "condition", "age_band", "pain_modulation_profile"]] = Field(
         default_factory=lambda: ["sex", "condition", "age_band"]
     )
     age_bands: list[float] = Field(default_factory=lambda: [40.0, 60.0])

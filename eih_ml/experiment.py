@@ -325,6 +325,7 @@ def run_experiment(
         strat_labels,
     )
     from eih_ml.features.derive import derive_features, model_features
+    from eih_ml.features.profile import ProfileRule
     from eih_ml.features.questionnaires import QuestionnaireScoring
     from eih_ml.models import model_matrix
 
@@ -342,6 +343,7 @@ def run_experiment(
         scoring=scoring,
         ts_last_index=config.features.ts_last_index,
         rpe_scale=config.features.rpe_scale,
+        profile=ProfileRule(**config.features.profile.model_dump()),
     )
     rule = responder_rule(config)
     outcome = define_outcome(

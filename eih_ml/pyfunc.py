@@ -69,7 +69,11 @@ def signature(features: list[str], task: str, example: pd.DataFrame):
 
     from eih_ml.data.inputs import mlflow_input_schema
 
-    outputs = [ColSpec("string", "participant_id"), ColSpec("string", "session_id")]
+    outputs = [
+        ColSpec("string", "participant_id"),
+        ColSpec("string", "session_id"),
+        ColSpec("string", "pain_modulation_profile"),
+    ]
     if task == "classification":
         outputs += [
             ColSpec("string", "predicted_class"),

@@ -138,8 +138,12 @@ def patient_explanation(row: dict, meta: dict, task: str, n_factors: int = 5) ->
     factors = row["top_factors"]
     if isinstance(factors, str):
         factors = json.loads(factors)
+    from eih_ml.features.profile import PROFILE_TEXT
+
+    profile = row.get("pain_modulation_profile") or "not_assessable"
     return {
         "headline": headline(row, task, meta),
+        "profile": PROFILE_TEXT.get(profile, PROFILE_TEXT["not_assessable"]).capitalize() + ".",
         "factors": factor_sentences(factors[:n_factors], task),
         "caveats": caveats(meta, row),
     }
@@ -147,7 +151,7 @@ def patient_explanation(row: dict, meta: dict, task: str, n_factors: int = 5) ->
 
 def as_text(explanation: dict) -> str:
     """The explanation as plain text (CLI, logs without patient data must not use this)."""
-    lines = [explanation["headline"], "", "Strongest factors:"]
+    lines = [explanation["headline"], explanation.get("profile", ""), "", "Strongest factors:"]
     lines += [f"  {i}. {s}" for i, s in enumerate(explanation["factors"], 1)]
     lines += ["", "Keep in mind:"] + [f"  - {c}" for c in explanation["caveats"]]
     return "\n".join(lines)

@@ -17,7 +17,12 @@ qst             ppt_local_pre, ppt_remote_pre, cpm_abs, ts_diff (+ ts_ratio when
 psychological   pcs_total, tsk_total, hads_anxiety, hads_depression, csi_total, pseq_total
 biomarker       every bio_{marker} (with its _nd and _lod helper columns)
 protocol        exercise_modality, exercise_intensity_rel, exercise_duration_min
+profile         pain_modulation_profile (CPM x TS, :mod:`eih_ml.features.profile`; off by
+                default: it re-reads two QST features through fixed cut-offs)
 =============== ===============================================================================
+
+The pain-modulation profile is always derived (it is shown with every prediction and is a
+subgroup axis); it is a model feature only when its block is switched on.
 
 Post-exercise PPTs and every outcome column are never features.
 """
@@ -29,6 +34,14 @@ import pandas as pd
 
 from eih_ml.data import contract
 from eih_ml.features.columns import ArrayColumns
+from eih_ml.features.profile import (
+    COLUMN as PROFILE,
+)
+from eih_ml.features.profile import (
+    ProfileRule,
+    pain_modulation_profile,
+    profile_array,
+)
 from eih_ml.features.protocol import RpeScale, protocol_arrays, protocol_features
 from eih_ml.features.qst import (
     cpm_arrays,
@@ -59,8 +72,9 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     ),
     "biomarker": (),  # every bio_{marker} present
     "protocol": ("exercise_modality", "exercise_intensity_rel", "exercise_duration_min"),
+    "profile": (PROFILE,),
 }
-CATEGORICAL = ("sex", "condition", "exercise_modality")
+CATEGORICAL = ("sex", "condition", "exercise_modality", PROFILE)
 _PASS_THROUGH = (
     "age",
     "sex",
@@ -78,6 +92,7 @@ def derive_features(
     scoring: QuestionnaireScoring | None = None,
     ts_last_index: int | None = None,
     rpe_scale: RpeScale = "borg_6_20",
+    profile: ProfileRule | None = None,
 ) -> pd.DataFrame:
     """Turn a validated canonical table into features and outcomes.
 
@@ -91,6 +106,8 @@ def derive_features(
         Last stimulus used by temporal-summation metrics (default: the last of the train).
     rpe_scale : {"borg_6_20", "cr10"}
         How RPE intensities are normalised.
+    profile : ProfileRule, optional
+        Cut-offs of the pain-modulation profile (defaults documented there).
 
     Returns
     -------
@@ -114,7 +131,9 @@ def derive_features(
         eih_outcomes(ppt),
     ]
     table = pd.concat([p for p in parts if p is not None and p.shape[1]], axis=1)
-    return table.loc[:, ~table.columns.duplicated()]
+    table = table.loc[:, ~table.columns.duplicated()]
+    table[PROFILE] = pain_modulation_profile(table, profile)
+    return table
 
 
 def feature_arrays(
@@ -123,6 +142,7 @@ def feature_arrays(
     scoring: QuestionnaireScoring | None = None,
     ts_last_index: int | None = None,
     rpe_scale: RpeScale = "borg_6_20",
+    profile: ProfileRule | None = None,
 ) -> dict[str, np.ndarray]:
     """The features of :func:`derive_features` from typed arrays, without ids or outcomes.
 
@@ -147,6 +167,9 @@ def feature_arrays(
             out.setdefault(name, values)
     if "exercise_modality" in src:  # the value itself (protocol_arrays gives comparison labels)
         out["exercise_modality"] = arrays["exercise_modality"]
+    out[PROFILE] = profile_array(out.get("cpm_abs"), out.get("ts_diff"), profile)
+    if len(out[PROFILE]) != src.n:  # neither measure: every row not assessable
+        out[PROFILE] = np.full(src.n, "not_assessable", dtype=object)
     return out
 
 
@@ -190,7 +213,7 @@ def model_features(
     ``bio_{m}_lod``, read by :class:`~eih_ml.features.biomarkers.BiomarkerTransformer`) travel
     with its value column: they follow it when it is included and go when it is left out.
     """
-    blocks = blocks or dict.fromkeys(BLOCKS, True)
+    blocks = blocks or {b: b != "profile" for b in BLOCKS}  # as BlocksConfig's defaults
     unknown = set(blocks) - set(BLOCKS)
     if unknown:
         from eih_ml.errors import ConfigError

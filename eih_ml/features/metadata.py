@@ -76,6 +76,14 @@ _KNOWN: dict[str, FeatureInfo] = {
             "(Vaegter, Handberg & Graven-Nielsen 2016).",
         ),
         _f("ppt_remote_pre", "QST", "Pain threshold at a remote site", "kPa", "higher"),
+        _f(
+            "pain_modulation_profile",
+            "QST",
+            "Pain-modulation profile",
+            categorical=True,
+            description="Efficient or inefficient CPM x normal or facilitated temporal "
+            "summation (Yarnitsky 2014).",
+        ),
         _f("cpm_test_before", "QST", "CPM test stimulus before conditioning"),
         _f("cpm_test_during", "QST", "CPM test stimulus during conditioning"),
         _f("cpm_sham_before", "QST", "Sham CPM test stimulus before conditioning"),
@@ -177,6 +185,13 @@ CATEGORY_LABELS: dict[str, dict[str, str]] = {
         "dynamic_resistance": "dynamic resistance exercise",
     },
     "sex": {"female": "female", "male": "male", "other": "other"},
+    "pain_modulation_profile": {
+        "anti_nociceptive": "anti-nociceptive",
+        "pro_nociceptive": "pro-nociceptive",
+        "inefficient_cpm": "inefficient CPM only",
+        "facilitated_ts": "facilitated TS only",
+        "not_assessable": "not assessable",
+    },
     "exercise_intensity_band": {
         "light": "light intensity",
         "moderate": "moderate intensity",

@@ -439,6 +439,7 @@ class _Service:
         out: dict[str, Any] = {
             "participant_id": str(row["participant_id"]),
             "session_id": str(row["session_id"]),
+            "pain_modulation_profile": str(row.get("pain_modulation_profile") or "not_assessable"),
         }
         for k in keys:
             if k in row:
@@ -510,6 +511,10 @@ class _Service:
                 "prevalence": m["outcome"].get("prevalence"),
             },
             "confidence_level": m.get("confidence_level"),
+            "pain_modulation_profile": {
+                "source": "Yarnitsky 2014 (Pain 155:663)",
+                **self.bundle._profile_rule.describe(),
+            },
             "inputs": [
                 {
                     "name": f.name,

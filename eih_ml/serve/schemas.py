@@ -489,6 +489,7 @@ class Explanation(BaseModel):
     """Plain-language explanation of one prediction."""
 
     headline: str
+    profile: str = Field(description="The pain-modulation profile in words (Yarnitsky 2014).")
     factors: list[str]
     caveats: list[str]
 
@@ -512,6 +513,12 @@ class Prediction(BaseModel):
 
     participant_id: str
     session_id: str
+    pain_modulation_profile: Literal[
+        "anti_nociceptive", "pro_nociceptive", "inefficient_cpm", "facilitated_ts", "not_assessable"
+    ] = Field(
+        description="Efficient or inefficient CPM x normal or facilitated temporal summation "
+        "(Yarnitsky 2014; cut-offs in GET /api/model)."
+    )
     predicted_class: Literal["responder", "non-responder"] | None = Field(
         None, description="Classification models only."
     )

@@ -34,6 +34,7 @@ BLOCK_DOMAIN = {
     "psychological": "psychological",
     "biomarker": "biomarker",
     "protocol": "protocol",
+    "profile": "QST",
 }
 
 

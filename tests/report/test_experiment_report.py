@@ -159,8 +159,12 @@ def test_missing_data_outcome_and_subgroups(page, summary):
     assert f"{100 * worst[1]:.1f} %" in text and f"<code>{worst[0]}</code>" in page
     assert "median imputation inside each training fold" in text
     assert "Threshold used" in text and "EIH > 0" in text
-    for dim in ("sex", "condition", "age_band"):
+    for dim in ("sex", "condition", "age_band", "pain_modulation_profile"):
         assert f'id="subgroup-{dim}"' in page
+    profiles = summary["models"][summary["best_model"]]["subgroups"]["pain_modulation_profile"]
+    from eih_ml.features.profile import PROFILES
+
+    assert set(profiles) <= set(PROFILES) and len(profiles) >= 2
     small = [
         (dim, v)
         for dim, groups in summary["models"][summary["best_model"]]["subgroups"].items()

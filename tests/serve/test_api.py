@@ -221,6 +221,24 @@ def test_api_predictions_equal_bundle_predict(task, apps, bundles, patients_fram
     assert r.json()["model"]["task"] == task
 
 
+def test_each_prediction_carries_the_pain_modulation_profile(client, bundle, patients_frame):
+    from eih_ml.features.profile import PROFILES
+
+    got = client.post("/api/predict", json={"patients": records(patients_frame)}).json()
+    expected = bundle.predict(patients_frame)["pain_modulation_profile"].tolist()
+    assert [p["pain_modulation_profile"] for p in got["predictions"]] == expected
+    assert set(expected) <= set(PROFILES)
+    info = client.get("/api/model").json()["pain_modulation_profile"]
+    assert info["cpm_cutoff"] == 0.0 and info["ts_cutoff"] == 5.7
+
+
+def test_the_explanation_names_the_profile_in_words(client, patients):
+    r = client.post("/api/predict", json={**one(patients), "explain": True})
+    assert r.status_code == 200, r.text
+    p = r.json()["predictions"][0]
+    assert "profile" in p["explanation"]["profile"]
+
+
 def test_patients_without_ids_get_the_bundles_default_ids(client, patients):
     body = {
         "patients": [{k: v for k, v in p.items() if not k.endswith("_id")} for p in patients[:2]]

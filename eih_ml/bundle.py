@@ -41,6 +41,8 @@ BUNDLE_FORMAT = 1
 #: Type families a bundle may contain; anything else in a file is refused at load.
 TRUSTED_MODULES = ("sklearn.", "xgboost.", "eih_ml.", "numpy.", "scipy.", "builtins.")
 CLASSES = ("non-responder", "responder")
+#: The classes of a model of the hyperalgesia target (outcome.target: hyperalgesia).
+HYPERALGESIA_CLASSES = ("not hyperalgesic", "hyperalgesic")
 
 
 def _dump(obj, path: Path) -> None:
@@ -399,10 +401,13 @@ class ModelBundle:
             frame = pd.DataFrame({f: columns[f] for f in self.features})
             scores = np.asarray(predict_scores(self.pipeline, frame, self.task), dtype=float)
         if self.task == "classification":
-            out["predicted_class"] = [CLASSES[1] if s >= 0.5 else CLASSES[0] for s in scores]
+            classes = self.classes
+            out["predicted_class"] = [classes[1] if s >= 0.5 else classes[0] for s in scores]
             out["probability"] = scores.tolist()
             if self.conformal is not None:
-                out["prediction_set"] = [describe_set(s) for s in self.conformal.sets(scores)]
+                out["prediction_set"] = [
+                    describe_set(s, classes) for s in self.conformal.sets(scores)
+                ]
         else:
             out["eih_kpa"] = scores.tolist()
             if self.conformal is not None:
@@ -424,6 +429,16 @@ class ModelBundle:
         out["ood"] = [bool(r) for r in ood]
         out["ood_reasons"] = ["; ".join(r) for r in ood]
         return out
+
+    @property
+    def target(self) -> str:
+        """What the probability is of: "hypoalgesia" (a responder) or "hyperalgesia"."""
+        return self.meta["outcome"].get("target") or "hypoalgesia"
+
+    @property
+    def classes(self) -> tuple[str, str]:
+        """(negative, positive) class names of a classification model."""
+        return HYPERALGESIA_CLASSES if self.target == "hyperalgesia" else CLASSES
 
     @property
     def _profile_rule(self) -> ProfileRule:

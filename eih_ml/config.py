@@ -120,8 +120,24 @@ class OutcomeConfig(_Section):
     measure: Literal["abs", "rel", "adj"] = "abs"
     task: Literal["classification", "regression"] = "classification"
     rule: Literal["gt0", "sem", "2sem", "mdc95", "pct"] = "gt0"
+    #: hypoalgesia: 1 = a responder (change > +threshold); hyperalgesia: 1 = pain sensitivity
+    #: rising after exercise (change < -threshold), for the risk of more pain.
+    target: Literal["hypoalgesia", "hyperalgesia"] = "hypoalgesia"
+    #: Hyperalgesia models: the probability from which the patient text and the web app flag
+    #: "risk of more pain after this exercise".
+    risk_threshold: float = Field(0.5, gt=0, lt=1)
     pct_threshold: float = 10.0
     against_rest: bool = False
+
+    @model_validator(mode="after")
+    def _target_needs_a_label(self) -> OutcomeConfig:
+        if self.target == "hyperalgesia" and self.task != "classification":
+            raise ValueError(
+                "target 'hyperalgesia' is a binary label: set outcome.task: classification "
+                "(a regression model already predicts the signed change in kPa)"
+            )
+        return self
+
     sem_source: Literal["published", "training"] = "training"
     reliability: ReliabilityConfig = Field(default_factory=ReliabilityConfig)
 

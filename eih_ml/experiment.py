@@ -118,6 +118,7 @@ def responder_rule(config: ExperimentConfig) -> ResponderRule:
         sd=o.reliability.sd,
         icc=o.reliability.icc,
         sem_source=o.sem_source,
+        target=o.target,
     )
 
 
@@ -201,7 +202,7 @@ def fit_final_model(
     threshold = None
     if task == "classification":
         threshold = responder_rule(config).threshold(values, groups)
-        y = label(values, threshold, task).astype(int)
+        y = label(values, threshold, task, config.outcome.target).astype(int)
     else:
         y = values
     bio = config.features.biomarkers.model_dump()
@@ -474,7 +475,9 @@ def run_experiment(
         from eih_ml.outcomes import label
 
         y_all = (
-            label(values, final_threshold, task).astype(int) if task == "classification" else values
+            label(values, final_threshold, task, config.outcome.target).astype(int)
+            if task == "classification"
+            else values
         )
         optimism = harrell_optimism(
             result.final_model,
@@ -572,6 +575,7 @@ def _summary(
         | {
             "prevalence": prevalence,
             "final_threshold": final_threshold,
+            "risk_threshold": config.outcome.risk_threshold,
             "notes": result.outcome.notes,
         },
         "reliability_ceiling": ceiling,

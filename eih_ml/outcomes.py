@@ -16,6 +16,12 @@ The SD comes from a published reliability study (config) or from the training pa
 only (one session per participant), re-estimated in every training fold. Three classes:
 hypoalgesic (> +threshold), non-responder, hyperalgesic (< -threshold).
 
+Target of a binary label (``outcome.target``): ``hypoalgesia`` (default; 1 = change > +threshold,
+a responder) or ``hyperalgesia`` (1 = change < -threshold: pain sensitivity *rises* after
+exercise, the paradoxical response seen in part of the patients with central sensitization or
+fibromyalgia; EIH_REFERENCE.md section 1, "Attenuated or paradoxical responses"). The same rules
+give the threshold, mirrored.
+
 Responder labels are unstable (between-session kappa 0.43-0.46, Vaegter 2019; kappa < 0.36 for CPM,
 Kemp 2020): :func:`reliability_ceiling` reports the best a perfect model could reach.
 """
@@ -35,6 +41,8 @@ from eih_ml.errors import ConfigError, DataError
 Site = Literal["local", "remote", "global"]
 Measure = Literal["abs", "rel", "adj"]
 Rule = Literal["gt0", "sem", "2sem", "mdc95", "pct"]
+Target = Literal["hypoalgesia", "hyperalgesia"]
+TARGETS: tuple[str, ...] = ("hypoalgesia", "hyperalgesia")
 Task = Literal["classification", "regression", "three_class"]
 
 RULES: tuple[str, ...] = ("gt0", "sem", "2sem", "mdc95", "pct")
@@ -109,6 +117,7 @@ class ResponderRule:
 
     rule: Rule = "gt0"
     pct: float = 10.0
+    target: Target = "hypoalgesia"
     sem: float | None = None
     sd: float | None = None
     icc: float | None = 0.5
@@ -117,6 +126,10 @@ class ResponderRule:
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ConfigError(f"outcome.rule must be one of {', '.join(RULES)}; got {self.rule!r}")
+        if self.target not in TARGETS:
+            raise ConfigError(
+                f"outcome.target must be one of {', '.join(TARGETS)}; got {self.target!r}"
+            )
         if self.sem_source not in SEM_SOURCES:
             raise ConfigError(
                 f"outcome.sem_source must be one of {', '.join(SEM_SOURCES)}; "
@@ -203,17 +216,25 @@ class ResponderRule:
         return asdict(self)
 
 
-def label(values: np.ndarray | pd.Series, threshold: float, task: Task) -> np.ndarray:
+def label(
+    values: np.ndarray | pd.Series, threshold: float, task: Task, target: Target = "hypoalgesia"
+) -> np.ndarray:
     """Responder labels: 1 = hypoalgesic responder (binary), or 0/1/2 for three classes.
 
-    Binary: value > threshold. Three classes (:data:`CLASS_NAMES`): 0 hyperalgesic
-    (< -threshold), 1 non-responder, 2 hypoalgesic (> +threshold). Missing values stay NaN.
+    Binary: value > threshold; with ``target="hyperalgesia"``, 1 = value < -threshold (a
+    value equal to -threshold is not hyperalgesic). Three classes (:data:`CLASS_NAMES`): 0
+    hyperalgesic (< -threshold), 1 non-responder, 2 hypoalgesic (> +threshold). Missing values
+    stay NaN.
 
     Examples
     --------
     >>> label(np.array([-30.0, 0.0, 12.0, np.nan]), 10.0, "three_class").tolist()
     [0.0, 1.0, 2.0, nan]
+    >>> label(np.array([-30.0, -10.0, 12.0]), 10.0, "classification", "hyperalgesia").tolist()
+    [1.0, 0.0, 0.0]
     """
+    if target not in TARGETS:
+        raise ConfigError(f"target must be one of {', '.join(TARGETS)}; got {target!r}")
     if task not in TASKS:
         raise ConfigError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
     v = np.asarray(values, dtype=float)
@@ -221,6 +242,8 @@ def label(values: np.ndarray | pd.Series, threshold: float, task: Task) -> np.nd
     ok = np.isfinite(v)
     if task == "three_class":
         out[ok] = np.where(v[ok] > threshold, 2.0, np.where(v[ok] < -threshold, 0.0, 1.0))
+    elif target == "hyperalgesia":
+        out[ok] = (v[ok] < -threshold).astype(float)
     else:
         out[ok] = (v[ok] > threshold).astype(float)
     return out
@@ -262,6 +285,7 @@ class Outcome:
         return {
             "outcome": self.name,
             "task": self.task,
+            "target": self.rule.target if self.rule else None,
             "rule": self.rule.rule if self.rule else None,
             "threshold": self.threshold,
             "threshold_per_fold": bool(self.rule and self.rule.uses_training_data),
@@ -366,7 +390,9 @@ def define_outcome(
         )
     else:
         threshold = threshold_all = rule.threshold()
-    y = pd.Series(label(values, threshold_all, task), index=values.index, name=f"{name}_label")
+    y = pd.Series(
+        label(values, threshold_all, task, rule.target), index=values.index, name=f"{name}_label"
+    )
     return Outcome(name, values, task, rule, threshold, y, excluded, notes)
 
 

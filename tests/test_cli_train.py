@@ -153,3 +153,37 @@ def test_added_value_of_an_absent_block_is_a_note(tmp_path, small_cohort, capsys
     q = av["qst"]
     assert q["auroc_difference"] == pytest.approx(q["auroc_extended"] - q["auroc_base"])
     assert q["auroc_difference_ci_low"] <= q["auroc_difference"] <= q["auroc_difference_ci_high"]
+
+
+@pytest.mark.parametrize("biomarkers", [True, False])
+def test_the_hyperalgesia_config_trains_with_and_without_biomarkers(biomarkers, tmp_path, capsys):
+    """configs/hyperalgesia.yaml end to end: on the simulator, and on a file with no bio_ column."""
+    import pandas as pd
+
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.report.patient import explain_patient
+
+    sim = simulate_cohort(200, seed=5).cohort
+    if not biomarkers:
+        sim = sim[[c for c in sim.columns if not c.startswith("bio_")]]
+    data = tmp_path / "cohort.csv"
+    sim.to_csv(data, index=False)
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(
+        ["train", str(ROOT / "configs/hyperalgesia.yaml"), "--data", str(data),
+         "--output-dir", str(out), *FAST, "--set", "outcome.risk_threshold=0.01"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["outcome"]["target"] == "hyperalgesia"
+    assert 0 < summary["outcome"]["prevalence"] < 0.5  # a minority gets more pain sensitive
+    assert "pain_modulation_profile" in summary["models"]["elastic_net"]["subgroups"]
+    bundle = ModelBundle.load(out / "model")
+    assert not any(f.startswith("bio_") for f in bundle.features) or biomarkers
+    rows = bundle.predict(pd.read_csv(data).head(5))
+    assert set(rows["predicted_class"]) <= {"hyperalgesic", "not hyperalgesic"}
+    first = pd.read_csv(data, dtype={"participant_id": str, "session_id": str}).iloc[0]
+    text = explain_patient(bundle, pd.read_csv(data), first["participant_id"])["explanation"]
+    assert text["headline"].startswith("Risk of more pain after this exercise")
+    assert "hyperalgesia" in text["headline"]

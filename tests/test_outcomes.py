@@ -363,3 +363,24 @@ def test_reliability_ceiling_is_seeded_and_rises_with_icc():
 def test_reliability_ceiling_rejects_degenerate_inputs(icc, prevalence):
     with pytest.raises(ConfigError, match=r"must be between 0 and 1 \(exclusive\)"):
         reliability_ceiling(icc, prevalence, n=100)
+
+
+def test_hyperalgesia_target_labels_a_fall_beyond_the_threshold():
+    from eih_ml.outcomes import label
+
+    values = np.array([-30.0, -10.0, -9.9, 0.0, 12.0, np.nan])
+    got = label(values, 10.0, "classification", "hyperalgesia")
+    np.testing.assert_array_equal(got, [1.0, 0.0, 0.0, 0.0, 0.0, np.nan])
+    with pytest.raises(ConfigError, match="target"):
+        label(values, 10.0, "classification", "pain")
+
+
+def test_hyperalgesia_outcome_records_its_target_and_needs_classification():
+    from eih_ml.config import load_config
+
+    table = pd.DataFrame({"participant_id": ["a", "b", "c"], "eih_abs_local": [-20.0, 5.0, -1.0]})
+    out = define_outcome(table, rule=ResponderRule(target="hyperalgesia"))
+    assert out.y.tolist() == [1.0, 0.0, 1.0]  # gt0 mirrored: any fall
+    assert out.provenance()["target"] == "hyperalgesia"
+    with pytest.raises(ConfigError, match="classification"):
+        load_config(None, ["outcome.target=hyperalgesia", "outcome.task=regression"])

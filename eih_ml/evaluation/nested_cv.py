@@ -148,7 +148,8 @@ def grouped_folds(
 def strat_labels(values: np.ndarray, task: str, rule: ResponderRule | None) -> np.ndarray:
     """Labels to stratify outer folds on: the responder label, or outcome quintiles."""
     if task == "classification":
-        return label(values, (rule or ResponderRule()).threshold(values), task).astype(int)
+        rule = rule or ResponderRule()
+        return label(values, rule.threshold(values), task, rule.target).astype(int)
     return pd.qcut(values, q=5, labels=False, duplicates="drop").astype(int)
 
 
@@ -187,8 +188,8 @@ def fit_fold(
     if task == "classification":
         rule = rule or ResponderRule()
         threshold = rule.threshold(values[tr], g_tr)
-        y_tr = label(values[tr], threshold, task).astype(int)
-        y_te = label(values[te], threshold, task).astype(int)
+        y_tr = label(values[tr], threshold, task, rule.target).astype(int)
+        y_te = label(values[te], threshold, task, rule.target).astype(int)
         if len(np.unique(y_tr)) < 2:
             raise DataError(
                 f"Outer fold {split.fold + 1} (repeat {split.repeat + 1}) has a single-class "

@@ -83,14 +83,25 @@ class ConformalCalibration:
         return cls(d["task"], d["confidence_level"], q, d["n_calibration"], d["score"], d["method"])
 
 
-SET_NAMES = {
-    (False, False): "none (the model's scores fit neither class at this confidence)",
-    (False, True): "responder",
-    (True, False): "non-responder",
-    (True, True): "responder or non-responder (uncertain)",
-}
+def set_names(
+    classes: tuple[str, str] = ("non-responder", "responder"),
+) -> dict[tuple[bool, bool], str]:
+    """Plain words for each prediction set; ``classes`` = (negative, positive) class names."""
+    neg, pos = classes
+    return {
+        (False, False): "none (the model's scores fit neither class at this confidence)",
+        (False, True): pos,
+        (True, False): neg,
+        (True, True): f"{pos} or {neg} (uncertain)",
+    }
 
 
-def describe_set(in_set: np.ndarray) -> str:
-    """Plain words for one row's prediction set."""
-    return SET_NAMES[(bool(in_set[0]), bool(in_set[1]))]
+SET_NAMES = set_names()
+
+
+def describe_set(
+    in_set: np.ndarray, classes: tuple[str, str] = ("non-responder", "responder")
+) -> str:
+    """Plain words for one row's prediction set; ``classes`` = (negative, positive) names."""
+    names = SET_NAMES if classes == ("non-responder", "responder") else set_names(classes)
+    return names[(bool(in_set[0]), bool(in_set[1]))]

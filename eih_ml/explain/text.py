@@ -64,6 +64,19 @@ def headline(row: dict, task: str, meta: dict) -> str:
     """The prediction with its uncertainty, in one or two sentences."""
     level = round(100 * float(row.get("confidence_level", meta.get("confidence_level", 0.9))))
     site = "the exercising muscle" if "local" in meta["outcome"]["outcome"] else "a remote site"
+    if task == "classification" and meta["outcome"].get("target") == "hyperalgesia":
+        p = float(row["probability"])
+        risk = float(meta["outcome"].get("risk_threshold") or 0.5)
+        text = (
+            f"Estimated probability of more pain sensitivity after this exercise (exercise-induced "
+            f"hyperalgesia: pressure pain threshold at {site} falling{_rule_text(meta)}): "
+            f"{100 * p:.0f} %."
+        )
+        if p >= risk:
+            text = "Risk of more pain after this exercise. " + text
+        if row.get("prediction_set"):
+            text += f" At {level} % confidence the possible outcomes are: {row['prediction_set']}."
+        return text
     if task == "classification":
         p = float(row["probability"])
         verdict = (
@@ -143,10 +156,14 @@ def patient_explanation(row: dict, meta: dict, task: str, n_factors: int = 5) ->
     profile = row.get("pain_modulation_profile") or "not_assessable"
     return {
         "headline": headline(row, task, meta),
-        "profile": PROFILE_TEXT.get(profile, PROFILE_TEXT["not_assessable"]).capitalize() + ".",
+        "profile": _sentence(PROFILE_TEXT.get(profile, PROFILE_TEXT["not_assessable"])),
         "factors": factor_sentences(factors[:n_factors], task),
         "caveats": caveats(meta, row),
     }
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def as_text(explanation: dict) -> str:

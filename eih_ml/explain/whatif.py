@@ -74,8 +74,16 @@ def protocol_whatif(
     if bundle.task == "classification":
         out["probability"] = scores
         if bundle.conformal is not None:
-            out["prediction_set"] = [describe_set(s) for s in bundle.conformal.sets(scores)]
-        out["flag"] = np.where(scores < LOW_RESPONSE_PROBABILITY, "low chance of hypoalgesia", "")
+            out["prediction_set"] = [
+                describe_set(s, bundle.classes) for s in bundle.conformal.sets(scores)
+            ]
+        if bundle.target == "hyperalgesia":  # the protocols that lower the risk go unflagged
+            risk = float(bundle.meta["outcome"].get("risk_threshold") or 0.5)
+            out["flag"] = np.where(scores >= risk, "risk of more pain after this exercise", "")
+        else:
+            out["flag"] = np.where(
+                scores < LOW_RESPONSE_PROBABILITY, "low chance of hypoalgesia", ""
+            )
     else:
         out["eih_kpa"] = scores
         if bundle.conformal is not None:

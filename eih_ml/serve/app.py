@@ -709,6 +709,8 @@ def _waterfall(data: dict, task: str) -> dict:
             }
         )
     what = "chance of a hypoalgesic response" if task == "classification" else "predicted EIH"
+    if data.get("target") == "hyperalgesia":
+        what = "chance of hyperalgesia"
     return {
         "start": {
             "x": sx(base),
@@ -755,14 +757,18 @@ def _result_view(data: dict, task: str, meta: dict) -> dict:
     view: dict[str, Any] = {
         "record": rec,
         "explanation": data["explanation"],
-        "waterfall": _waterfall(data, task),
+        "waterfall": _waterfall({**data, "target": meta["outcome"].get("target")}, task),
         "domains": _domain_bars(data["domains"], task),
         "level": level,
     }
     if task == "classification":
         p = float(rec["probability"])
         view["big"] = _pct(p)
-        view["big_caption"] = "chance of less pain sensitivity after exercise (hypoalgesia)"
+        view["big_caption"] = (
+            "chance of more pain sensitivity after exercise (hyperalgesia)"
+            if meta["outcome"].get("target") == "hyperalgesia"
+            else "chance of less pain sensitivity after exercise (hypoalgesia)"
+        )
         view["uncertainty"] = (
             f"At {level} % confidence: {rec['prediction_set']}" if rec.get("prediction_set") else ""
         )

@@ -519,9 +519,9 @@ class Prediction(BaseModel):
         description="Efficient or inefficient CPM x normal or facilitated temporal summation "
         "(Yarnitsky 2014; cut-offs in GET /api/model)."
     )
-    predicted_class: Literal["responder", "non-responder"] | None = Field(
-        None, description="Classification models only."
-    )
+    predicted_class: (
+        Literal["responder", "non-responder", "hyperalgesic", "not hyperalgesic"] | None
+    ) = Field(None, description="Classification models only.")
     probability: float | None = Field(
         None, description="Probability of a hypoalgesic response (classification)."
     )

@@ -202,3 +202,22 @@ def test_runs_sharing_one_pool_equal_separate_runs():
         pd.testing.assert_frame_equal(cv.oof, alone.oof)
         assert [f.best_params for f in cv.folds] == [f.best_params for f in alone.folds]
         assert cv.seconds > 0
+
+
+@pytest.mark.slow
+def test_permuted_outcomes_give_chance_level_auroc_for_the_hyperalgesia_target():
+    """The hyperalgesia label (EIH below -threshold) learns the signal, and nothing once the
+    outcomes are shuffled between participants."""
+    X, y, groups, _ = repeated_measures(n_participants=200, signal=1.5, seed=3)
+    rule = ResponderRule(target="hyperalgesia")
+    real = _auroc(_run(X, y, groups, rule=rule))
+    rng = np.random.default_rng(4)
+    people = np.unique(groups)
+    mapping = dict(zip(people, rng.permutation(people), strict=True))
+    by_person = pd.Series(y).groupby(groups).mean()
+    permuted = by_person[[mapping[g] for g in groups]].to_numpy() + rng.normal(
+        scale=0.5, size=len(y)
+    )
+    aurocs = [_auroc(_run(X, permuted, groups, seed=s, rule=rule)) for s in range(3)]
+    assert real > 0.75
+    assert abs(np.mean(aurocs) - 0.5) < 0.07, aurocs

@@ -157,9 +157,10 @@ def test_registry_champion_moves_only_when_better(result, in_tmp):
 
     example = synthetic_example(result.features)
     out = model.predict(example)
-    assert list(out.columns[:5]) == [
+    assert list(out.columns[:6]) == [
         "participant_id",
         "session_id",
+        "pain_modulation_profile",
         "predicted_class",
         "probability",
         "prediction_set",

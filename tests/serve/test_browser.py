@@ -230,7 +230,9 @@ def test_csv_upload_shows_the_table_and_downloads(browser, server, patients_csv)
         download = info.value
         assert download.suggested_filename == "eih_predictions.csv"
         content = Path(download.path()).read_text()
-        assert content.startswith("participant_id,session_id,predicted_class,probability")
+        assert content.startswith(
+            "participant_id,session_id,pain_modulation_profile,predicted_class,probability"
+        )
         assert len(content.strip().splitlines()) == n + 1
         page.screenshot(path=str(ARTIFACTS / "serve_batch.png"), full_page=True)
     finally:

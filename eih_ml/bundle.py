@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -440,7 +441,7 @@ class ModelBundle:
         """(negative, positive) class names of a classification model."""
         return HYPERALGESIA_CLASSES if self.target == "hyperalgesia" else CLASSES
 
-    @property
+    @cached_property
     def _profile_rule(self) -> ProfileRule:
         """The profile's cut-offs the model was trained with (defaults for older bundles)."""
         return ProfileRule.from_dict(self.meta.get("derive", {}).get("profile"))

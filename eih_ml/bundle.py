@@ -221,11 +221,21 @@ class ModelBundle:
         with python_string_storage():
             return self._prepare(raw)
 
-    def _prepare(self, raw) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
+    def derive(self, raw, *, require_outcome: bool = False):
+        """Input rows -> (validation report, feature table) by the rules the model was trained with.
+
+        The loader, validation and feature derivation of :meth:`prepare`, keeping the whole
+        feature table (outcome columns included): what an external validation of the model
+        reads (:mod:`eih_ml.evaluation.external`). ``require_outcome`` asks validation for the
+        pre and post PPTs of an outcome.
+        """
+        with python_string_storage():
+            return self._derive(raw, require_outcome)
+
+    def _derive(self, raw, require_outcome: bool):
         from eih_ml.data.load import StudyTable, load_frame
         from eih_ml.data.validate import validate_cohort
         from eih_ml.features.derive import derive_features
-        from eih_ml.models import model_matrix
 
         if isinstance(raw, StudyTable):
             study = raw
@@ -246,7 +256,7 @@ class ModelBundle:
             study = StudyTable(
                 data, study.source, study.dictionary, study.column_map, study.unmapped, study.notes
             )
-        report = validate_cohort(study, require_outcome=False)
+        report = validate_cohort(study, require_outcome=require_outcome)
         table = derive_features(
             report.data,
             scoring=self._scoring,
@@ -254,6 +264,16 @@ class ModelBundle:
             rpe_scale=self.meta["derive"]["rpe_scale"],
             profile=self._profile_rule,
         )
+        return report, table
+
+    def _prepare(self, raw) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
+        _, table = self._derive(raw, require_outcome=False)
+        return self.matrix(table)
+
+    def matrix(self, table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
+        """A derived feature table -> (ids, model matrix, per-row inputs not measured)."""
+        from eih_ml.models import model_matrix
+
         for col in self.features:
             if col not in table.columns:
                 table[col] = np.nan

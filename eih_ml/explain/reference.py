@@ -32,6 +32,9 @@ class CohortReference:
     categories: dict[str, dict[str, int]] = field(default_factory=dict)
     n_participants: int = 0
     n_sessions: int = 0
+    #: Mean and SD (ddof 1) of each numeric feature: the case-mix comparison of an external
+    #: validation (eih_ml.evaluation.external). Empty for models saved before it existed.
+    moments: dict[str, list[float]] = field(default_factory=dict)
     _grids: dict[str, np.ndarray] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -51,6 +54,7 @@ class CohortReference:
                 v = X[col].dropna().to_numpy(float)
                 if len(v) >= 10:
                     ref.quantiles[col] = [float(q) for q in np.percentile(v, GRID)]
+                    ref.moments[col] = [float(v.mean()), float(v.std(ddof=1))]
         return ref
 
     def percentile(self, feature: str, value: float) -> float | None:
@@ -128,9 +132,16 @@ class CohortReference:
             "categories": self.categories,
             "n_participants": self.n_participants,
             "n_sessions": self.n_sessions,
+            "moments": self.moments,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> CohortReference:
         """Inverse of :meth:`to_dict`."""
-        return cls(d["quantiles"], d["categories"], d["n_participants"], d["n_sessions"])
+        return cls(
+            d["quantiles"],
+            d["categories"],
+            d["n_participants"],
+            d["n_sessions"],
+            d.get("moments", {}),
+        )

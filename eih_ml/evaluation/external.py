@@ -1,0 +1,488 @@
+"""External validation of a trained model on a new cohort, model updating and meta-analysis.
+
+A model is believed when it holds in data it has not seen (TRIPOD+AI, Collins 2024 BMJ 385:e078378;
+Riley 2024 BMJ series on clinical prediction models; Debray 2015 J Clin Epidemiol 68:279).
+:func:`external_validation` scores a new cohort *exactly* as at training (the model bundle's
+loader, validation, feature rules and responder threshold: nothing is re-learned from the new
+cohort) and reports:
+
+* discrimination, calibration (intercept = calibration-in-the-large, slope, observed/expected),
+  Brier, flexible calibration curve and decision curve, with participant-bootstrap CIs;
+* subgroups (sex, condition, age band, pain-modulation profile);
+* case mix: the standardized difference of every feature between the development cohort (the
+  means and SDs the bundle keeps) and the validation cohort, and, when the development data are
+  given, a membership model's cross-validated AUROC (Debray 2015: 0.5 = same case mix);
+* the share of patients flagged out of distribution;
+* model updating when calibration fails (Steyerberg 2019, Clinical Prediction Models, ch. 20;
+  Van Calster 2019 BMC Med 17:230): recalibration in the large (a new intercept) and logistic
+  recalibration (intercept and slope on the linear predictor), each estimated by
+  participant-grouped cross-validation on the validation cohort and compared with the model as
+  it is; the simplest update that lowers the cross-validated Brier score (or RMSE) by more than
+  its bootstrap noise is recommended.
+
+:func:`random_effects_meta` pools per-site estimates (DerSimonian & Laird 1986 Control Clin Trials
+7:177) with tau-squared, I-squared (Higgins 2002 Stat Med 21:1539) and the 95 % prediction interval
+for a new site (Riley 2011 BMJ 342:d549; t distribution with k - 2 degrees of freedom).
+
+Participant-level predictions are returned for the user's own output folder only; the summary
+holds aggregates (privacy rule).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from eih_ml.errors import DataError
+
+#: Subgroup axes of an external validation.
+SUBGROUPS = ("sex", "condition", "age_band", "pain_modulation_profile")
+_EPS = 1e-12
+
+
+@dataclass
+class ExternalValidation:
+    """The result of :func:`external_validation`.
+
+    Attributes
+    ----------
+    summary : dict
+        Aggregates only (JSON-safe): metrics with CIs, curves, subgroups, case mix, OOD share,
+        updating, notes.
+    predictions : pandas.DataFrame
+        One row per scored session: participant_id, session_id, y, pred, ood. Participant-level:
+        for the user's own output folder, never for MLflow or logs.
+    """
+
+    summary: dict
+    predictions: pd.DataFrame = field(repr=False)
+
+
+def external_validation(
+    bundle,
+    raw,
+    *,
+    n_boot: int = 500,
+    alpha: float = 0.05,
+    seed: int = 0,
+    subgroups: tuple[str, ...] = SUBGROUPS,
+    age_bands: tuple[float, ...] = (40.0, 60.0),
+    min_subgroup_participants: int = 20,
+    thresholds: tuple[float, ...] = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2)),
+    development=None,
+) -> ExternalValidation:
+    """Validate ``bundle`` (:class:`eih_ml.bundle.ModelBundle`) on a new cohort ``raw``.
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        The trained model (a run folder or the registry: :func:`eih_ml.tracking.load_model`).
+    raw : StudyTable or pandas.DataFrame
+        The validation cohort, with pre and post PPTs (the outcome), already mapped through its
+        column dictionary (:func:`eih_ml.data.load.load_study`).
+    n_boot, alpha, seed : int, float, int
+        Participant bootstrap of every CI.
+    development : StudyTable or DataFrame, optional
+        The development cohort, for the membership model of the case-mix comparison.
+
+    Raises
+    ------
+    DataError
+        No row of the validation cohort has the model's outcome, or (classification) only one
+        outcome class is present.
+    """
+    from eih_ml.evaluation.bootstrap import bootstrap_metrics
+    from eih_ml.evaluation.evaluate import (
+        clean_dict,
+        curves,
+        evaluate_subgroups,
+        metric_fn,
+        subgroup_labels,
+    )
+    from eih_ml.outcomes import label
+
+    task = bundle.task
+    outcome = bundle.meta["outcome"]
+    name = outcome["outcome"]
+    report, table = bundle.derive(raw, require_outcome=True)
+    notes = list(report.notes) if hasattr(report, "notes") else []
+    if name not in table.columns or table[name].notna().sum() == 0:
+        raise DataError(
+            f"The validation cohort has no value of the model's outcome {name} (pre and post "
+            f"PPT at the same site as in the development cohort); found outcomes: "
+            f"{', '.join(sorted(c for c in table.columns if c.startswith('eih_'))) or 'none'}."
+        )
+    has = table[name].notna().to_numpy()
+    if (~has).any():
+        notes.append(f"{int((~has).sum())} session(s) without {name} were left out.")
+    table = table.loc[has].reset_index(drop=True)
+    values = table[name].to_numpy(float)
+    if task == "classification":
+        threshold = float(bundle.meta.get("threshold") or 0.0)
+        y = label(values, threshold, task, outcome.get("target") or "hypoalgesia")
+        if len(np.unique(y)) < 2:
+            raise DataError(
+                f"Every scored session of the validation cohort is in one outcome class ({name} "
+                f"against the development threshold {threshold:g}): discrimination and "
+                "calibration cannot be estimated."
+            )
+    else:
+        threshold, y = None, values
+    ids, X, missing = bundle.matrix(table)
+    rows = bundle.predict_matrix(X, ids, missing)
+    pred = rows["probability" if task == "classification" else "eih_kpa"].to_numpy(float)
+    groups = table["participant_id"].astype(str).to_numpy()
+    oof = pd.DataFrame(
+        {
+            "participant_id": groups,
+            "session_id": table["session_id"].astype(str).to_numpy(),
+            "repeat": 0,
+            "position": np.arange(len(y)),
+            "y": y,
+            "pred": pred,
+        }
+    )
+    fn = metric_fn(task)
+    metrics = bootstrap_metrics(y, pred, groups, fn, n_boot=n_boot, alpha=alpha, seed=seed)
+    summary: dict = {
+        "model": {"task": task, "outcome": name, "target": outcome.get("target")},
+        "cohort": {
+            "source": getattr(raw, "source", "<DataFrame>"),
+            "n_participants": int(len(np.unique(groups))),
+            "n_sessions": len(y),
+        },
+        "threshold": threshold,
+        "metrics": clean_dict(metrics.as_dict()),
+        "curves": curves(oof, task, list(thresholds), seed=seed),
+        "subgroups": evaluate_subgroups(
+            oof,
+            subgroup_labels(table, list(subgroups), list(age_bands)),
+            task,
+            min_participants=min_subgroup_participants,
+            n_boot=min(n_boot, 200),
+            alpha=alpha,
+            seed=seed,
+        ),
+        "case_mix": case_mix(bundle.reference, X, groups),
+        "ood_share": float(np.mean(rows["ood"].to_numpy(bool))),
+        "updating": recalibration(y, pred, groups, task, n_boot=min(n_boot, 200), seed=seed),
+        "notes": notes,
+    }
+    if task == "classification":
+        summary["metrics"]["observed_expected"] = float(np.sum(y) / max(np.sum(pred), _EPS))
+    if development is not None:
+        _, dev_table = bundle.derive(development, require_outcome=False)
+        _, X_dev, _ = bundle.matrix(dev_table)
+        summary["case_mix"]["membership_auroc"] = membership_auroc(
+            X_dev,
+            X,
+            dev_table["participant_id"].astype(str).to_numpy(),
+            groups,
+            seed=seed,
+        )
+    predictions = oof.drop(columns=["repeat", "position"]).assign(ood=rows["ood"].to_numpy(bool))
+    return ExternalValidation(summary=summary, predictions=predictions)
+
+
+# ------------------------------------------------------------------------------------ case mix
+def case_mix(reference, X: pd.DataFrame, groups: np.ndarray) -> dict:
+    """Standardized differences (validation - development) of every model input.
+
+    Numeric features: ``(mean_val - mean_dev) / sqrt((sd_dev^2 + sd_val^2) / 2)`` (Austin 2009
+    Stat Med 28:3083), from the development means and SDs kept in the bundle. Categories: the
+    same for each level's share of participants, ``(p_val - p_dev) / sqrt((p_dev (1 - p_dev) +
+    p_val (1 - p_val)) / 2)``. |d| > 0.1 is the usual mark of a relevant difference.
+    """
+    from eih_ml.features.derive import CATEGORICAL
+
+    numeric, categories = [], []
+    first = pd.DataFrame({"g": groups}).drop_duplicates("g").index.to_numpy()
+    for col in X.columns:
+        if col.endswith(("_nd", "_lod")):
+            continue
+        if col in CATEGORICAL:
+            dev = reference.categories.get(col)
+            if not dev:
+                continue
+            n_dev = sum(dev.values())
+            val = X[col].iloc[first].dropna().astype(str).value_counts()
+            n_val = int(val.sum())
+            for level in sorted(set(dev) | set(val.index)):
+                p_dev = dev.get(level, 0) / n_dev if n_dev else math.nan
+                p_val = float(val.get(level, 0)) / n_val if n_val else math.nan
+                pooled = math.sqrt((p_dev * (1 - p_dev) + p_val * (1 - p_val)) / 2)
+                d = (p_val - p_dev) / pooled if pooled > 0 else 0.0
+                categories.append(
+                    {
+                        "feature": col,
+                        "level": level,
+                        "development_share": p_dev,
+                        "validation_share": p_val,
+                        "standardized_difference": d,
+                    }
+                )
+            continue
+        moments = reference.moments.get(col)
+        v = X[col].to_numpy(float)
+        v = v[np.isfinite(v)]
+        if moments is None or len(v) < 2:
+            continue
+        m_dev, sd_dev = moments
+        pooled = math.sqrt((sd_dev**2 + float(np.var(v, ddof=1))) / 2)
+        numeric.append(
+            {
+                "feature": col,
+                "development_mean": m_dev,
+                "validation_mean": float(np.mean(v)),
+                "standardized_difference": (float(np.mean(v)) - m_dev) / pooled
+                if pooled > 0
+                else 0.0,
+            }
+        )
+    all_d = [abs(r["standardized_difference"]) for r in numeric + categories]
+    return {
+        "numeric": numeric,
+        "categories": categories,
+        "n_relevant": int(sum(d > 0.1 for d in all_d)),
+        "largest": max(all_d, default=0.0),
+    }
+
+
+def membership_auroc(
+    X_dev: pd.DataFrame,
+    X_val: pd.DataFrame,
+    groups_dev: np.ndarray,
+    groups_val: np.ndarray,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+) -> float:
+    """Cross-validated AUROC of a model telling the two cohorts apart (Debray 2015).
+
+    A penalised logistic regression on the model's inputs (median imputation and scaling of
+    numbers, one-hot categories), participant-grouped folds. 0.5: the cohorts are
+    indistinguishable; near 1: a different case mix (or a different measurement).
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from eih_ml.features.derive import CATEGORICAL
+
+    X = pd.concat([X_dev, X_val], ignore_index=True)
+    member = np.r_[np.zeros(len(X_dev)), np.ones(len(X_val))].astype(int)
+    groups = np.r_[
+        np.char.add("dev:", groups_dev.astype(str)), np.char.add("val:", groups_val.astype(str))
+    ]
+    cats = [c for c in X.columns if c in CATEGORICAL]
+    nums = [c for c in X.columns if c not in CATEGORICAL and X[c].notna().any()]
+    prep = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), nums),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value="missing"),
+                    OneHotEncoder(handle_unknown="ignore"),
+                ),
+                cats,
+            ),
+        ]
+    )
+    model = make_pipeline(prep, LogisticRegression(C=1.0, max_iter=2000))
+    X = X.astype(dict.fromkeys(cats, object))
+    for c in cats:
+        X[c] = X[c].where(X[c].notna(), "missing").astype(str)
+    out = np.full(len(X), np.nan)
+    cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for tr, te in cv.split(X, member, groups):
+        model.fit(X.iloc[tr], member[tr])
+        out[te] = model.predict_proba(X.iloc[te])[:, 1]
+    return float(roc_auc_score(member, out))
+
+
+# ------------------------------------------------------------------------------------ updating
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def _fit_recalibration(y: np.ndarray, lp: np.ndarray, method: str) -> tuple[float, float]:
+    """(intercept, slope) of ``logit(p') = a + b lp`` by maximum likelihood (Newton steps)."""
+    a, b = 0.0, 1.0
+    for _ in range(50):
+        eta = a + b * lp
+        p = 1 / (1 + np.exp(-eta))
+        w = np.maximum(p * (1 - p), _EPS)
+        r = y - p
+        if method == "intercept":
+            step = r.sum() / w.sum()
+            a += step
+            if abs(step) < 1e-10:
+                break
+            continue
+        g = np.array([r.sum(), (r * lp).sum()])
+        H = np.array([[w.sum(), (w * lp).sum()], [(w * lp).sum(), (w * lp * lp).sum()]])
+        step = np.linalg.solve(H + 1e-9 * np.eye(2), g)
+        a, b = a + step[0], b + step[1]
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(a), float(b)
+
+
+def _fit_linear(y: np.ndarray, pred: np.ndarray, method: str) -> tuple[float, float]:
+    if method == "intercept":
+        return float(np.mean(y - pred)), 1.0
+    b, a = np.polyfit(pred, y, 1)
+    return float(a), float(b)
+
+
+def _apply(pred: np.ndarray, params: tuple[float, float], task: str) -> np.ndarray:
+    a, b = params
+    if task == "classification":
+        return 1 / (1 + np.exp(-(a + b * _logit(pred))))
+    return a + b * pred
+
+
+def recalibration(
+    y: np.ndarray,
+    pred: np.ndarray,
+    groups: np.ndarray,
+    task: str,
+    *,
+    folds: int = 5,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> dict:
+    """Recalibration in the large and logistic (or linear) recalibration, cross-validated.
+
+    Each update is fitted on the participants of k - 1 folds and applied to the held-out fold,
+    so its performance is estimated honestly on the validation cohort; the parameters reported
+    for use are fitted on all of it. ``recommended`` is the simplest update whose
+    cross-validated Brier score (RMSE for regression) beats the model as it is by more than the
+    upper end of a participant-bootstrap 95 % interval of the difference.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    from eih_ml.evaluation.bootstrap import participant_resamples
+    from eih_ml.evaluation.evaluate import clean_dict, metric_fn
+
+    fit = _fit_recalibration if task == "classification" else _fit_linear
+    loss_name = "brier" if task == "classification" else "rmse"
+    fn = metric_fn(task)
+    n_groups = len(np.unique(groups))
+    k = max(2, min(folds, n_groups))
+    cv_pred = {"none": pred.copy()}
+    for method in ("intercept", "logistic"):
+        out = np.full(len(y), np.nan)
+        for tr, te in GroupKFold(n_splits=k).split(pred, y, groups):
+            if task == "classification" and len(np.unique(y[tr])) < 2:
+                out[te] = pred[te]
+                continue
+            out[te] = _apply(pred[te], fit(y[tr], _transform(pred[tr], task), method), task)
+        cv_pred[method] = out
+
+    def loss(p: np.ndarray, idx: np.ndarray) -> float:
+        if task == "classification":
+            return float(np.mean((p[idx] - y[idx]) ** 2))
+        return float(np.sqrt(np.mean((p[idx] - y[idx]) ** 2)))
+
+    everyone = np.arange(len(y))
+    methods: dict[str, dict] = {}
+    draws = list(participant_resamples(groups, n_boot=n_boot, seed=seed))
+    recommended = "none"
+    for method in ("none", "intercept", "logistic"):
+        p = cv_pred[method]
+        entry = {"cross_validated": clean_dict(fn(y, p))}
+        if method != "none":
+            entry["parameters"] = dict(
+                zip(("intercept", "slope"), fit(y, _transform(pred, task), method), strict=True)
+            )
+            gain = loss(cv_pred["none"], everyone) - loss(p, everyone)
+            boot = np.array([loss(cv_pred["none"], d) - loss(p, d) for d in draws])
+            low = float(np.percentile(boot, 2.5))
+            entry[f"{loss_name}_gain"] = gain
+            entry[f"{loss_name}_gain_ci_low"] = low
+            if recommended == "none" and low > 0:
+                recommended = method
+        methods[method] = entry
+    return {
+        "methods": methods,
+        "recommended": recommended,
+        "loss": loss_name,
+        "note": "logistic recalibration of the linear predictor"
+        if task == "classification"
+        else "linear recalibration of the predicted EIH",
+    }
+
+
+def _transform(pred: np.ndarray, task: str) -> np.ndarray:
+    return _logit(pred) if task == "classification" else pred
+
+
+# ------------------------------------------------------------------------------ meta-analysis
+def random_effects_meta(
+    estimates: np.ndarray | list[float], variances: np.ndarray | list[float], alpha: float = 0.05
+) -> dict:
+    """DerSimonian-Laird random-effects pooling of per-site estimates.
+
+    Pool AUROC on the logit scale, the calibration slope as is and O/E on the log scale
+    (Debray 2017 BMJ 356:i6460), then transform back.
+
+    Returns
+    -------
+    dict
+        ``pooled``, ``se``, ``ci_low``, ``ci_high``, ``tau2``, ``i2`` (0-1), ``q``, ``k``,
+        ``pi_low``, ``pi_high`` (prediction interval for a new site, t with k - 2 df; NaN
+        when k < 3).
+
+    Examples
+    --------
+    >>> r = random_effects_meta([0.2, 0.5, 0.9], [0.01, 0.02, 0.015])
+    >>> round(r["tau2"], 4), round(r["pooled"], 4)
+    (0.1272, 0.5297)
+    """
+    from scipy import stats
+
+    y = np.asarray(estimates, dtype=float)
+    v = np.asarray(variances, dtype=float)
+    if y.shape != v.shape or y.ndim != 1 or len(y) < 2:
+        raise DataError("Expected at least two sites, each with an estimate and its variance.")
+    if not (np.isfinite(y).all() and np.isfinite(v).all() and (v > 0).all()):
+        raise DataError("Expected finite estimates and positive variances for every site.")
+    k = len(y)
+    w = 1 / v
+    fixed = float(np.sum(w * y) / np.sum(w))
+    q = float(np.sum(w * (y - fixed) ** 2))
+    c = float(np.sum(w) - np.sum(w**2) / np.sum(w))
+    tau2 = max(0.0, (q - (k - 1)) / c)
+    w_star = 1 / (v + tau2)
+    pooled = float(np.sum(w_star * y) / np.sum(w_star))
+    se = float(math.sqrt(1 / np.sum(w_star)))
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    i2 = max(0.0, (q - (k - 1)) / q) if q > 0 else 0.0
+    if k >= 3:
+        t = float(stats.t.ppf(1 - alpha / 2, k - 2))
+        half = t * math.sqrt(tau2 + se**2)
+        pi = (pooled - half, pooled + half)
+    else:
+        pi = (math.nan, math.nan)
+    return {
+        "k": k,
+        "pooled": pooled,
+        "se": se,
+        "ci_low": pooled - z * se,
+        "ci_high": pooled + z * se,
+        "tau2": tau2,
+        "i2": i2,
+        "q": q,
+        "pi_low": pi[0],
+        "pi_high": pi[1],
+    }

@@ -1,0 +1,150 @@
+"""External validation, model updating and random-effects meta-analysis (issue 15, partial)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eih_ml.errors import DataError
+from eih_ml.evaluation.external import (
+    _fit_recalibration,
+    external_validation,
+    random_effects_meta,
+    recalibration,
+)
+from eih_ml.evaluation.metrics import classification_metrics
+from tests.helpers import SMALL_RUN
+
+
+# ------------------------------------------------------------------------------ meta-analysis
+def test_dersimonian_laird_against_a_hand_worked_example():
+    """y = (0.2, 0.5, 0.9), v = (0.01, 0.02, 0.015), worked by hand:
+    w = (100, 50, 66.667); fixed = 105 / 216.667 = 0.48462; Q = 19.615;
+    C = 216.667 - 16944.4 / 216.667 = 138.462; tau2 = (19.615 - 2) / 138.462 = 0.12722;
+    w* = 1 / (v + tau2) = (7.2876, 6.7926, 7.0314); pooled = 11.1821 / 21.1116 = 0.52967;
+    se = sqrt(1 / 21.1116) = 0.21764; I2 = (Q - 2) / Q = 0.89804;
+    PI = pooled +/- t(0.975, 1) sqrt(tau2 + se^2) = 0.52967 +/- 12.7062 x 0.41784."""
+    r = random_effects_meta([0.2, 0.5, 0.9], [0.01, 0.02, 0.015])
+    assert r["q"] == pytest.approx(19.6154, abs=1e-3)
+    assert r["tau2"] == pytest.approx(0.12722, abs=1e-4)
+    assert r["pooled"] == pytest.approx(0.52967, abs=1e-4)
+    assert r["se"] == pytest.approx(0.21764, abs=1e-4)
+    assert r["i2"] == pytest.approx(0.89804, abs=1e-4)
+    assert r["ci_low"] == pytest.approx(0.52967 - 1.95996 * 0.21764, abs=1e-3)
+    assert r["pi_high"] == pytest.approx(0.52967 + 12.7062 * 0.41784, abs=1e-2)
+
+
+def test_homogeneous_sites_have_no_heterogeneity():
+    r = random_effects_meta([0.7, 0.7, 0.7, 0.7], [0.01, 0.02, 0.01, 0.03])
+    assert r["tau2"] == 0.0 and r["i2"] == 0.0 and r["pooled"] == pytest.approx(0.7)
+
+
+def test_meta_analysis_needs_two_sites_and_positive_variances():
+    with pytest.raises(DataError, match="at least two sites"):
+        random_effects_meta([0.7], [0.01])
+    with pytest.raises(DataError, match="positive variances"):
+        random_effects_meta([0.7, 0.8], [0.01, 0.0])
+
+
+# ------------------------------------------------------------------------------------ updating
+def _miscalibrated(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    lp_true = rng.normal(-0.5, 1.2, size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-lp_true))).astype(float)
+    pred = 1 / (1 + np.exp(-(0.8 + 2.0 * lp_true)))  # too extreme and too high
+    groups = np.repeat(np.arange(n // 2), 2).astype(str)
+    return y, pred, groups
+
+
+def test_recalibration_parameters_match_an_independent_logistic_fit():
+    from sklearn.linear_model import LogisticRegression
+
+    y, pred, _ = _miscalibrated()
+    lp = np.log(pred / (1 - pred))
+    a, b = _fit_recalibration(y, lp, "logistic")
+    ref = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(lp[:, None], y)
+    assert a == pytest.approx(ref.intercept_[0], abs=1e-4)
+    assert b == pytest.approx(ref.coef_[0, 0], abs=1e-4)
+    assert b == pytest.approx(0.5, abs=0.08) and a == pytest.approx(-0.4, abs=0.15)
+
+
+def test_logistic_recalibration_repairs_slope_and_calibration_in_the_large():
+    y, pred, groups = _miscalibrated()
+    before = classification_metrics(y, pred)
+    assert before["calibration_slope"] < 0.7 and abs(before["calibration_intercept"]) > 0.2
+    result = recalibration(y, pred, groups, "classification", n_boot=100)
+    cv = result["methods"]["logistic"]["cross_validated"]
+    assert cv["calibration_slope"] == pytest.approx(1.0, abs=0.12)
+    assert abs(cv["calibration_intercept"]) < 0.1
+    assert result["recommended"] in ("intercept", "logistic")
+    assert result["methods"]["logistic"]["brier_gain"] > 0
+
+
+def test_a_calibrated_model_needs_no_update():
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 0.95, size=2000)
+    y = (rng.random(2000) < p).astype(float)
+    groups = np.arange(2000).astype(str)
+    assert recalibration(y, p, groups, "classification", n_boot=100)["recommended"] == "none"
+
+
+# ------------------------------------------------------------------------------ whole workflow
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.config import load_config
+    from eih_ml.experiment import run_experiment
+
+    tmp = tmp_path_factory.mktemp("external")
+    config = load_config(
+        "configs/default.yaml",
+        [*SMALL_RUN, "data.simulate.n_participants=200", "models=[elastic_net]",
+         "evaluation.added_value=[]"],
+    )  # fmt: skip
+    run_experiment(config, output_dir=tmp / "run", track=False)
+    return ModelBundle.load(tmp / "run" / "model")
+
+
+def test_external_validation_on_a_new_cohort(bundle):
+    from eih_ml.data.simulate import simulate_cohort
+
+    cohort = simulate_cohort(150, seed=77).cohort
+    cohort = cohort[[c for c in cohort.columns if not c.startswith("bio_")]]  # no biomarkers
+    result = external_validation(bundle, cohort, n_boot=100)
+    s = result.summary
+    m = s["metrics"]
+    assert m["auroc_ci_low"] <= m["auroc"] <= m["auroc_ci_high"]
+    assert {"calibration_slope", "calibration_intercept", "brier", "observed_expected"} <= set(m)
+    assert s["cohort"]["n_participants"] == 150
+    assert "decision_curve" in s["curves"] and "pain_modulation_profile" in s["subgroups"]
+    assert 0 <= s["ood_share"] <= 1 and s["updating"]["recommended"] in (
+        "none", "intercept", "logistic",
+    )  # fmt: skip
+    assert {"participant_id", "y", "pred", "ood"} <= set(result.predictions.columns)
+    assert all(isinstance(r["standardized_difference"], float) for r in s["case_mix"]["numeric"])
+
+
+def test_a_shifted_algometer_shows_in_the_case_mix_and_the_membership_model(bundle):
+    from eih_ml.data.simulate import simulate_cohort
+
+    dev = simulate_cohort(150, seed=78).cohort
+    shifted = simulate_cohort(150, seed=79).cohort
+    ppt = [c for c in shifted.columns if c.startswith("ppt_")]
+    shifted[ppt] = shifted[ppt] * 0.6  # another algometer reads 40 % lower
+    shifted["participant_id"] = "X" + shifted["participant_id"]
+    same = external_validation(bundle, simulate_cohort(150, seed=80).cohort, n_boot=50,
+                               development=dev)  # fmt: skip
+    moved = external_validation(bundle, shifted, n_boot=50, development=dev)
+    d = {r["feature"]: r["standardized_difference"] for r in moved.summary["case_mix"]["numeric"]}
+    assert d["ppt_local_pre"] < -0.5
+    assert moved.summary["case_mix"]["membership_auroc"] > 0.75
+    assert abs(same.summary["case_mix"]["membership_auroc"] - 0.5) < 0.12
+
+
+def test_a_cohort_without_the_outcome_is_a_clear_error(bundle):
+    from eih_ml.data.simulate import simulate_cohort
+
+    cohort = simulate_cohort(30, seed=81).cohort
+    cohort = cohort[[c for c in cohort.columns if "_post_" not in c]]
+    with pytest.raises(DataError, match="before and after exercise"):
+        external_validation(bundle, cohort, n_boot=50)

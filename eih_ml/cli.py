@@ -252,6 +252,60 @@ def explain(
 
 
 @app.command()
+def evaluate(
+    model: ModelOpt,
+    data: Annotated[
+        Path, typer.Option("--data", help="Validation cohort with pre and post PPTs (the outcome).")
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for the validation results.")],
+    dictionary: DictionaryOpt = None,
+    development: Annotated[
+        Path | None,
+        typer.Option(help="The development cohort, for the case-mix membership model."),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option(help="Participant-bootstrap resamples for every CI.", min=50)
+    ] = 500,
+    track: Annotated[
+        bool, typer.Option("--track/--no-track", help="Log an evaluation run to MLflow.")
+    ] = True,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default as for train).")
+    ] = None,
+) -> None:
+    """Validate a trained model on a new cohort: discrimination, calibration, case mix, updating."""
+    from eih_ml.data.load import load_study
+    from eih_ml.evaluation.external import external_validation, write_external_validation
+    from eih_ml.tracking import load_model, track_external_validation
+
+    bundle = load_model(model)
+    study = load_study(data, dictionary)
+    dev = load_study(development, dictionary) if development is not None else None
+    result = external_validation(bundle, study, n_boot=bootstrap, development=dev)
+    paths = write_external_validation(result, out, model_uri=model)
+    s = result.summary
+    m = s["metrics"]
+    lines = [
+        f"{bundle!r}",
+        f"Validation cohort: {s['cohort']['n_participants']} participants, "
+        f"{s['cohort']['n_sessions']} sessions; {100 * s['ood_share']:.0f} % flagged out of "
+        "distribution.",
+    ]
+    for key in ("auroc", "calibration_slope", "calibration_intercept", "brier", "r2", "rmse"):
+        if key in m and m[key] is not None:
+            lines.append(
+                f"  {key}: {m[key]:.3f} ({m.get(key + '_ci_low') or float('nan'):.3f} to "
+                f"{m.get(key + '_ci_high') or float('nan'):.3f})"
+            )
+    lines.append(f"Recommended update: {s['updating']['recommended']}.")
+    if track:
+        run_id = track_external_validation(s, model, tracking_uri=tracking_uri)
+        lines.append(f"MLflow run {run_id} (experiment eih_ml-external-validation).")
+    lines.append(f"Results: {paths['report']}")
+    _console().print("\n".join(lines))
+
+
+@app.command()
 def serve(
     model: ModelOpt,
     host: Annotated[

@@ -453,3 +453,62 @@ def compare_runs(experiment: str, metric: str, tracking_uri: str | None = None) 
         avail = sorted(c.removeprefix("metrics.") for c in metric_cols if "_ci_" not in c)
         raise ConfigError(f"No metric {metric!r} in these runs; metrics: {', '.join(avail)}.")
     return out.sort_values(col, ascending=False)
+
+
+def track_external_validation(
+    summary: dict,
+    model_uri: str,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str = "eih_ml-external-validation",
+) -> str:
+    """Log an external validation (:mod:`eih_ml.evaluation.external`) as an MLflow run.
+
+    Metrics keep the training run's fixed names, prefixed ``external_`` (``external_auroc``,
+    ``external_auroc_ci_low``...); the aggregate summary is the ``external_validation.json``
+    artifact (no participant-level data). A registered model version (``models:/NAME/V`` or
+    ``models:/NAME@alias``) gets the run id as its tag ``eih_ml.external_validation.<run>``, so the
+    version lists every cohort it was validated on. Returns the run id.
+    """
+    mlflow = _setup()
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = resolve_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    exp_id = ensure_experiment(client, experiment, uri)
+    cohort = summary.get("cohort", {})
+    tags = {
+        "eih_ml.version": __version__,
+        "eih_ml.git_commit": git_commit(),
+        "eih_ml.role": "external_validation",
+        "eih_ml.model_uri": model_uri,
+        "eih_ml.outcome": str(summary.get("model", {}).get("outcome")),
+        "eih_ml.participants": str(cohort.get("n_participants")),
+        "eih_ml.sessions": str(cohort.get("n_sessions")),
+        "eih_ml.updating_recommended": str(summary.get("updating", {}).get("recommended")),
+        "mlflow.note.content": f"External validation of {model_uri}",
+    }
+    with mlflow.start_run(experiment_id=exp_id, run_name="external-validation", tags=tags) as run:
+        metrics = {f"external_{k}": v for k, v in _metrics(summary.get("metrics", {})).items()}
+        metrics["external_ood_share"] = float(summary.get("ood_share", 0.0))
+        if "membership_auroc" in summary.get("case_mix", {}):
+            metrics["external_membership_auroc"] = float(summary["case_mix"]["membership_auroc"])
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict(summary, "external_validation.json")
+        run_id = run.info.run_id
+    if model_uri.startswith("models:/"):
+        ref = model_uri.removeprefix("models:/")
+        name, _, rest = ref.partition("@") if "@" in ref else ref.partition("/")
+        try:
+            version = client.get_model_version_by_alias(name, rest).version if "@" in ref else rest
+            client.set_model_version_tag(
+                name,
+                str(version),
+                f"eih_ml.external_validation.{run_id}",
+                str(cohort.get("source")),
+            )
+        except MlflowException as exc:  # a missing version must not lose the run
+            client.set_tag(run_id, "eih_ml.model_version_link", f"not linked: {exc}")
+    return run_id

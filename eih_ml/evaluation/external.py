@@ -486,3 +486,118 @@ def random_effects_meta(
         "pi_low": pi[0],
         "pi_high": pi[1],
     }
+
+
+# ------------------------------------------------------------------------------------- writing
+def write_external_validation(result: ExternalValidation, out_dir, model_uri: str = "") -> dict:
+    """Write ``external_validation.json`` (aggregates), ``predictions.csv`` (participant-level,
+    the user's own folder) and ``external_validation.html`` into ``out_dir``, each atomically.
+
+    Returns the paths written.
+    """
+    import json
+    from pathlib import Path
+
+    from eih_ml.atomic_io import atomic_path, write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {**result.summary, "model_uri": model_uri}
+    paths = {
+        "summary": write_text(
+            out / "external_validation.json", json.dumps(summary, indent=2, default=_json)
+        ),
+        "report": write_text(out / "external_validation.html", validation_html(summary)),
+    }
+    with atomic_path(out / "predictions.csv") as tmp:
+        result.predictions.to_csv(tmp, index=False)
+    paths["predictions"] = out / "predictions.csv"
+    return {k: str(v) for k, v in paths.items()}
+
+
+def _json(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def _fmt(x, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:.{digits}f}"
+
+
+def validation_html(summary: dict) -> str:
+    """A self-contained HTML report of an external validation (TRIPOD+AI validation items:
+    model, validation cohort, case mix, performance with CIs, updating)."""
+    from html import escape
+
+    m = summary["metrics"]
+    rows = []
+    for key, label in (
+        ("auroc", "AUROC (discrimination)"),
+        ("auprc", "AUPRC"),
+        ("brier", "Brier score"),
+        ("calibration_intercept", "Calibration-in-the-large (intercept; 0 is ideal)"),
+        ("calibration_slope", "Calibration slope (1 is ideal)"),
+        ("r2", "R²"),
+        ("rmse", "RMSE (kPa)"),
+        ("mae", "MAE (kPa)"),
+    ):
+        if key in m:
+            ci = f"{_fmt(m.get(key + '_ci_low'))} to {_fmt(m.get(key + '_ci_high'))}"
+            rows.append(f"<tr><td>{label}</td><td>{_fmt(m[key])}</td><td>{ci}</td></tr>")
+    if "observed_expected" in m:
+        rows.append(
+            f"<tr><td>Observed / expected events</td><td>{_fmt(m['observed_expected'])}</td>"
+            "<td></td></tr>"
+        )
+    mix = summary["case_mix"]
+    shifted = sorted(
+        mix["numeric"] + mix["categories"], key=lambda r: -abs(r["standardized_difference"])
+    )[:10]
+    mix_rows = "".join(
+        f"<tr><td>{escape(r['feature'])}{' = ' + escape(r['level']) if 'level' in r else ''}"
+        f"</td><td>{_fmt(r['standardized_difference'], 2)}</td></tr>"
+        for r in shifted
+    )
+    upd = summary["updating"]
+    upd_rows = "".join(
+        f"<tr><td>{escape(name)}</td>"
+        f"<td>{_fmt(e['cross_validated'].get('calibration_slope'))}</td>"
+        f"<td>{_fmt(e['cross_validated'].get('calibration_intercept'))}</td>"
+        f"<td>{_fmt(e['cross_validated'].get(upd['loss']))}</td></tr>"
+        for name, e in upd["methods"].items()
+    )
+    cohort = summary["cohort"]
+    membership = mix.get("membership_auroc")
+    notes = "".join(f"<li>{escape(str(n))}</li>" for n in summary.get("notes", []))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>External validation</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}}
+table{{border-collapse:collapse;margin:0.5rem 0 1.2rem}}td,th{{border:1px solid #ccc;padding:0.3rem
+0.6rem;text-align:left}}</style></head><body>
+<h1>External validation</h1>
+<p>Model <code>{escape(str(summary.get("model_uri", "")))}</code>, outcome
+<code>{escape(str(summary["model"]["outcome"]))}</code> ({escape(str(summary["model"]["task"]))},
+target {escape(str(summary["model"].get("target")))}; development threshold
+{_fmt(summary.get("threshold"), 3)}), scored by the model's own loading, validation and feature
+rules: nothing was re-learned from this cohort.</p>
+<h2>Validation cohort</h2>
+<p>{cohort["n_participants"]} participants, {cohort["n_sessions"]} sessions
+(<code>{escape(str(cohort["source"]))}</code>);
+{100 * summary["ood_share"]:.0f} % of the sessions flagged outside the development cohort.</p>
+{f"<ul>{notes}</ul>" if notes else ""}
+<h2>Performance (95 % participant-bootstrap CIs)</h2>
+<table><tr><th>measure</th><th>value</th><th>95 % CI</th></tr>{"".join(rows)}</table>
+<h2>Case mix</h2>
+<p>{mix["n_relevant"]} input(s) differ by a standardized difference above 0.1 (largest
+{_fmt(mix["largest"], 2)}){"; membership model AUROC " + _fmt(membership, 2) + " (0.5 = same case mix)" if membership is not None else ""}.</p>
+<table><tr><th>input</th><th>standardized difference</th></tr>{mix_rows}</table>
+<h2>Model updating (cross-validated on this cohort)</h2>
+<table><tr><th>update</th><th>calibration slope</th><th>calibration-in-the-large</th>
+<th>{escape(upd["loss"])}</th></tr>{upd_rows}</table>
+<p>Recommended: <strong>{escape(upd["recommended"])}</strong> ({escape(upd["note"])}; the simplest
+update whose cross-validated {escape(upd["loss"])} gain has a 95 % interval above 0).</p>
+</body></html>
+"""

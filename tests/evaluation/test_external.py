@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -90,19 +93,29 @@ def test_a_calibrated_model_needs_no_update():
 
 # ------------------------------------------------------------------------------ whole workflow
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    from eih_ml.bundle import ModelBundle
+def trained(tmp_path_factory):
+    """A small model, logged and registered in a SQLite store."""
     from eih_ml.config import load_config
     from eih_ml.experiment import run_experiment
+    from eih_ml.tracking import track_experiment
 
     tmp = tmp_path_factory.mktemp("external")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
     config = load_config(
         "configs/default.yaml",
         [*SMALL_RUN, "data.simulate.n_participants=200", "models=[elastic_net]",
-         "evaluation.added_value=[]"],
+         "evaluation.added_value=[]", f"tracking.tracking_uri={uri}"],
     )  # fmt: skip
-    run_experiment(config, output_dir=tmp / "run", track=False)
-    return ModelBundle.load(tmp / "run" / "model")
+    result = run_experiment(config, output_dir=tmp / "run", track=False)
+    track_experiment(result)
+    return {"uri": uri, "model_dir": tmp / "run" / "model", "tmp": tmp}
+
+
+@pytest.fixture(scope="module")
+def bundle(trained):
+    from eih_ml.bundle import ModelBundle
+
+    return ModelBundle.load(trained["model_dir"])
 
 
 def test_external_validation_on_a_new_cohort(bundle):
@@ -148,3 +161,45 @@ def test_a_cohort_without_the_outcome_is_a_clear_error(bundle):
     cohort = cohort[[c for c in cohort.columns if "_post_" not in c]]
     with pytest.raises(DataError, match="before and after exercise"):
         external_validation(bundle, cohort, n_boot=50)
+
+
+def test_the_evaluate_command_writes_the_report_and_logs_a_linked_run(trained, tmp_path, capsys):
+    from mlflow import MlflowClient
+
+    from eih_ml.data.simulate import simulate_cohort, write_simulation
+    from tests.helpers import run_cli
+
+    data = write_simulation(simulate_cohort(80, seed=90), tmp_path / "val")["cohort"]
+    out = tmp_path / "ext"
+    model = "models:/eih_ml_responder@champion"
+    code, stdout, err = run_cli(
+        ["evaluate", "--model", model, "--data", str(data), "--out", str(out),
+         "--bootstrap", "50", "--tracking-uri", trained["uri"]],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "auroc" in stdout and "Recommended update" in stdout
+    summary = json.loads((out / "external_validation.json").read_text())
+    html = (out / "external_validation.html").read_text()
+    assert "Calibration slope" in html and "Case mix" in html and "Model updating" in html
+    assert (out / "predictions.csv").is_file()
+    client = MlflowClient(trained["uri"])
+    exp = client.get_experiment_by_name("eih_ml-external-validation")
+    run = client.search_runs([exp.experiment_id])[0]
+    assert run.data.metrics["external_auroc"] == pytest.approx(summary["metrics"]["auroc"])
+    assert "external_calibration_slope_ci_low" in run.data.metrics
+    version = client.get_model_version_by_alias("eih_ml_responder", "champion")
+    assert f"eih_ml.external_validation.{run.info.run_id}" in version.tags
+    artifact = client.download_artifacts(run.info.run_id, "external_validation.json", str(tmp_path))
+    assert "participant_id" not in Path(artifact).read_text()  # aggregates only
+
+
+def test_the_evaluate_command_gives_exit_2_on_bad_input(trained, tmp_path, capsys):
+    from tests.helpers import run_cli
+
+    code, _, err = run_cli(
+        ["evaluate", "--model", str(trained["model_dir"]), "--data", str(tmp_path / "x.csv"),
+         "--out", str(tmp_path / "o"), "--no-track"],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "does not exist" in err and not (tmp_path / "o").exists()

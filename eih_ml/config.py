@@ -149,6 +149,9 @@ class CVConfig(_Section):
     inner_folds: int = Field(3, ge=2)
     repeats: int = Field(1, ge=1)
     calibration: Literal["none", "sigmoid", "isotonic"] = "none"
+    #: grouped: participant-grouped folds; leave_site_out: internal-external cross-validation,
+    #: each outer fold one site left out (needs the site column, at least 3 sites).
+    scheme: Literal["grouped", "leave_site_out"] = "grouped"
     n_jobs: int = Field(2, ge=1, description="Parallel outer folds (processes)")
 
 

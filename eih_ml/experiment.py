@@ -373,18 +373,37 @@ def run_experiment(
     groups = analysed["participant_id"].to_numpy(dtype=object)
     values = outcome.values.to_numpy(float)[rows]
     y_strat = strat_labels(values, task, rule)
-    check_cv_feasible(
-        y_strat if task == "classification" else None,
-        groups,
-        config.cv.outer_folds,
-        config.cv.inner_folds,
-    )
+    sites = None
+    if config.cv.scheme == "leave_site_out":
+        if "site" not in analysed.columns:
+            raise ConfigError(
+                "cv.scheme leave_site_out needs a site column (the study, clinic or cohort of "
+                "each participant); the data have none. Add it, map it in the column "
+                "dictionary, or use cv.scheme: grouped."
+            )
+        sites = analysed["site"].astype("string").to_numpy(dtype=object)
+    else:
+        check_cv_feasible(
+            y_strat if task == "classification" else None,
+            groups,
+            config.cv.outer_folds,
+            config.cv.inner_folds,
+        )
     result = ExperimentResult(config, cohort, table, outcome, features, X, groups, rows=rows)
     result.sample_size = sample_size(config, outcome, X, groups)
 
-    splits = outer_splits(
-        y_strat, groups, n_splits=config.cv.outer_folds, repeats=config.cv.repeats, seed=config.seed
-    )
+    if sites is not None:
+        from eih_ml.evaluation.sites import site_splits
+
+        splits = site_splits(sites, groups)
+    else:
+        splits = outer_splits(
+            y_strat,
+            groups,
+            n_splits=config.cv.outer_folds,
+            repeats=config.cv.repeats,
+            seed=config.seed,
+        )
     labels = subgroup_labels(
         analysed.reset_index(drop=True), config.evaluation.subgroups, config.evaluation.age_bands
     )
@@ -441,6 +460,17 @@ def run_experiment(
             alpha=config.bootstrap.alpha,
             seed=config.seed,
         )
+        if sites is not None:
+            from eih_ml.evaluation.sites import site_results
+
+            ev["sites"] = site_results(
+                cv.oof,
+                sites,
+                task,
+                n_boot=min(200, config.bootstrap.n_resamples),
+                alpha=config.bootstrap.alpha,
+                seed=config.seed,
+            )
         ev["folds"] = [
             {
                 "repeat": f.repeat,

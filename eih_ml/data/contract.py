@@ -146,6 +146,14 @@ def _item_specs() -> list[ColumnSpec]:
 COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("participant_id", "id", "ids", description="Participant identifier"),
     ColumnSpec("session_id", "id", "ids", description="Exercise session identifier"),
+    ColumnSpec(
+        "site",
+        "id",
+        "ids",
+        baseline=True,
+        description="Study, clinic or cohort the participant was measured in (optional; "
+        "leave-site-out validation, per-site results)",
+    ),
     ColumnSpec("age", "numeric", "demographics", valid_range=(5, 110), unit="years", baseline=True),
     ColumnSpec("sex", "category", "demographics", categories=SEXES, baseline=True),
     ColumnSpec("bmi", "numeric", "demographics", valid_range=(10, 80), unit="kg/m2", baseline=True),
@@ -217,9 +225,17 @@ COLUMNS: tuple[ColumnSpec, ...] = (
 )
 
 ID_COLUMNS = ("participant_id", "session_id")
+#: Text labels typed like ids (stored as text) that are never model features.
+LABEL_COLUMNS = ("site",)
 #: Fields that describe the participant and must agree across sessions, with the tolerance of a
 #: numeric disagreement (age may cross a birthday between sessions).
-BASELINE_TOLERANCE: dict[str, float] = {"age": 1.0, "sex": 0.0, "bmi": 1.0, "condition": 0.0}
+BASELINE_TOLERANCE: dict[str, float] = {
+    "age": 1.0,
+    "sex": 0.0,
+    "bmi": 1.0,
+    "condition": 0.0,
+    "site": 0.0,
+}
 
 #: Suffixes the loader adds beside each biomarker column: non-detect flag and limit of detection.
 BIOMARKER_ND_SUFFIX = "_nd"

@@ -281,6 +281,7 @@ def _text_dtypes(header: list[str], d: ColumnDictionary) -> dict[str, type]:
     as_text = {
         "participant_id",
         "session_id",
+        *contract.LABEL_COLUMNS,
         "record_id",
         "redcap_event_name",
         *(k for k, v in d.columns.items() if v in contract.ID_COLUMNS),
@@ -455,7 +456,7 @@ def _merge_redcap_events(
 
 
 def _normalise_ids(frame: pd.DataFrame) -> pd.DataFrame:
-    for col in contract.ID_COLUMNS:
+    for col in (*contract.ID_COLUMNS, *contract.LABEL_COLUMNS):
         if col in frame.columns:
             values = frame[col]
             if pd.api.types.is_float_dtype(values):

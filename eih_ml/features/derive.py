@@ -116,7 +116,9 @@ def derive_features(
         (with trial counts and single-trial flags), CPM, TS, questionnaire scores (with missing
         item counts), protocol features, raw biomarker columns and the EIH outcome columns.
     """
-    ids = data[list(contract.ID_COLUMNS)].astype("string")
+    ids = data[
+        [*contract.ID_COLUMNS, *(c for c in contract.LABEL_COLUMNS if c in data.columns)]
+    ].astype("string")
     base = data[[c for c in _PASS_THROUGH if c in data.columns]]
     ppt = ppt_means(data)
     parts = [
@@ -234,7 +236,7 @@ def model_features(
     forbidden = {c for c in table.columns if c.startswith(("eih_", "rest_change_"))} | {
         c for c in table.columns if c.startswith("ppt_") and "_post" in c
     }
-    forbidden |= set(contract.ID_COLUMNS)
+    forbidden |= set(contract.ID_COLUMNS) | set(contract.LABEL_COLUMNS)
     out = [c for c in chosen if c not in exclude and c not in forbidden]
     out = [c for c in out if table[c].notna().any()]
     helpers = (contract.BIOMARKER_ND_SUFFIX, contract.BIOMARKER_LOD_SUFFIX)

@@ -1,0 +1,138 @@
+"""Internal-external (leave-site-out) cross-validation on a simulated 4-site cohort, one shifted.
+
+Site 4 measures EIH later after exercise (its post-exercise thresholds read 40 kPa lower): the
+same patients, fewer responders than a model from the other sites expects. Leave-site-out must
+show that site's calibration failing, external validation on it must report it, and logistic
+recalibration must repair it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eih_ml.errors import ConfigError
+from eih_ml.evaluation.sites import site_splits
+
+FAST = [
+    "cv.inner_folds=2",
+    "search.n_iter=2",
+    "bootstrap.n_resamples=100",
+    "models=[elastic_net]",
+    "evaluation.added_value=[]",
+]
+
+
+def four_sites(n: int = 150) -> pd.DataFrame:
+    from eih_ml.data.simulate import simulate_cohort
+
+    parts = []
+    for k, seed in enumerate([101, 102, 103, 104]):
+        c = simulate_cohort(n, seed=seed).cohort
+        c["participant_id"] = f"S{k + 1}-" + c["participant_id"]
+        c["site"] = f"site_{k + 1}"
+        if k == 3:
+            post = [x for x in c.columns if x.startswith("ppt_") and "_post_" in x]
+            post = [x for x in post if "rest" not in x]
+            c[post] = (c[post] - 40).clip(lower=1)
+        parts.append(c)
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def cohort_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sites") / "sites.csv"
+    four_sites().to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def loso(cohort_csv, tmp_path_factory):
+    from eih_ml.config import load_config
+    from eih_ml.experiment import run_experiment
+
+    config = load_config(
+        "configs/default.yaml", [f"data.path={cohort_csv}", "cv.scheme=leave_site_out", *FAST]
+    )
+    out = tmp_path_factory.mktemp("loso") / "run"
+    return run_experiment(config, output_dir=out, track=False)
+
+
+def test_site_splits_leave_each_site_out_once():
+    sites = np.array(["a", "a", "b", "b", "c", "c", "c"], dtype=object)
+    groups = np.array(["1", "1", "2", "3", "4", "5", "5"], dtype=object)
+    splits = site_splits(sites, groups)
+    assert [sorted(set(sites[s.test])) for s in splits] == [["a"], ["b"], ["c"]]
+    for s in splits:
+        assert not set(groups[s.train]) & set(groups[s.test])
+        assert len(s.train) + len(s.test) == len(sites)
+
+
+@pytest.mark.parametrize(
+    ("sites", "groups", "words"),
+    [
+        (["a", "a", "b", "b"], ["1", "2", "3", "4"], "at least 3 sites"),
+        (["a", None, "b", "c"], ["1", "2", "3", "4"], "site on every row"),
+        (["a", "b", "b", "c"], ["1", "1", "3", "4"], "more than one site"),
+    ],
+)
+def test_site_splits_refuse_what_cannot_be_left_out(sites, groups, words):
+    with pytest.raises(ConfigError, match=words):
+        site_splits(np.array(sites, dtype=object), np.array(groups, dtype=object))
+
+
+def test_leave_site_out_shows_the_shifted_site_miscalibrated(loso):
+    ev = loso.evaluations["elastic_net"]["sites"]
+    by_site = {s["site"]: s["metrics"] for s in ev["per_site"]}
+    assert set(by_site) == {"site_1", "site_2", "site_3", "site_4"}
+    shifted = by_site.pop("site_4")
+    assert shifted["calibration_intercept"] < -0.6
+    assert shifted["observed_expected"] < 0.85
+    assert all(m["calibration_intercept"] > shifted["calibration_intercept"] + 0.5
+               for m in by_site.values())  # fmt: skip
+    pooled = ev["pooled"]
+    assert pooled["auroc"]["k"] == 4 and 0.5 < pooled["auroc"]["pooled"] < 0.9
+    ci = pooled["calibration_intercept"]
+    assert ci["pi_low"] < ci["ci_low"] <= ci["pooled"] <= ci["ci_high"] < ci["pi_high"]
+    assert ci["i2"] > 0.5  # the shifted site makes the sites heterogeneous
+    folds = loso.evaluations["elastic_net"]["folds"]
+    assert len(folds) == 4
+
+
+def test_a_model_from_three_sites_fails_on_the_fourth_and_recalibration_repairs_it(
+    cohort_csv, tmp_path
+):
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.config import load_config
+    from eih_ml.evaluation.external import external_validation
+    from eih_ml.experiment import run_experiment
+
+    data = pd.read_csv(cohort_csv)
+    dev = tmp_path / "dev.csv"
+    data[data["site"] != "site_4"].to_csv(dev, index=False)
+    config = load_config("configs/default.yaml", [f"data.path={dev}", "cv.outer_folds=3", *FAST])
+    run_experiment(config, output_dir=tmp_path / "run", track=False)
+    bundle = ModelBundle.load(tmp_path / "run" / "model")
+    result = external_validation(bundle, data[data["site"] == "site_4"], n_boot=100)
+    m = result.summary["metrics"]
+    assert m["calibration_intercept"] < -0.6 and m["observed_expected"] < 0.85
+    updating = result.summary["updating"]
+    assert updating["recommended"] != "none"
+    fixed = updating["methods"][updating["recommended"]]["cross_validated"]
+    assert abs(fixed["calibration_intercept"]) < 0.25
+    logistic = updating["methods"]["logistic"]["cross_validated"]
+    assert 0.6 < logistic["calibration_slope"] < 1.6
+
+
+def test_leave_site_out_without_a_site_column_is_a_clear_error(tmp_path):
+    from eih_ml.config import load_config
+    from eih_ml.experiment import run_experiment
+
+    config = load_config(
+        "configs/default.yaml",
+        ["data.simulate.n_participants=60", "cv.scheme=leave_site_out", *FAST],
+    )
+    with pytest.raises(ConfigError, match="needs a site column"):
+        run_experiment(config, output_dir=tmp_path / "run", track=False)
+    assert not (tmp_path / "run").exists()

@@ -13,6 +13,8 @@ cohort) and reports:
   means and SDs the bundle keeps) and the validation cohort, and, when the development data are
   given, a membership model's cross-validated AUROC (Debray 2015: 0.5 = same case mix);
 * the share of patients flagged out of distribution;
+* per-site results pooled by random-effects meta-analysis when the cohort has a ``site`` column
+  (:func:`eih_ml.evaluation.sites.site_results`);
 * model updating when calibration fails (Steyerberg 2019, Clinical Prediction Models, ch. 20;
   Van Calster 2019 BMC Med 17:230): recalibration in the large (a new intercept) and logistic
   recalibration (intercept and slope on the linear predictor), each estimated by
@@ -173,6 +175,13 @@ def external_validation(
     }
     if task == "classification":
         summary["metrics"]["observed_expected"] = float(np.sum(y) / max(np.sum(pred), _EPS))
+    if "site" in table.columns and table["site"].nunique() > 1:
+        from eih_ml.evaluation.sites import site_results
+
+        summary["sites"] = site_results(
+            oof, table["site"].astype("string").to_numpy(dtype=object), task,
+            n_boot=min(n_boot, 200), alpha=alpha, seed=seed,
+        )  # fmt: skip
     if development is not None:
         _, dev_table = bundle.derive(development, require_outcome=False)
         _, X_dev, _ = bundle.matrix(dev_table)

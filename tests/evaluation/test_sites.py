@@ -136,3 +136,16 @@ def test_leave_site_out_without_a_site_column_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="needs a site column"):
         run_experiment(config, output_dir=tmp_path / "run", track=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_external_validation_reports_each_site_and_their_pooling(cohort_csv, loso):
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.evaluation.external import external_validation
+
+    bundle = ModelBundle.build(loso)
+    result = external_validation(bundle, pd.read_csv(cohort_csv), n_boot=50)
+    sites = result.summary["sites"]
+    assert [s["site"] for s in sites["per_site"]] == ["site_1", "site_2", "site_3", "site_4"]
+    worst = min(sites["per_site"], key=lambda s: s["metrics"]["calibration_intercept"])
+    assert worst["site"] == "site_4"
+    assert sites["pooled"]["auroc"]["k"] == 4

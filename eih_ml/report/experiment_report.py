@@ -470,7 +470,37 @@ def _figures(run_dir: Path, summary: dict, task: str) -> dict[str, Any]:
         if task != "classification":
             title = "Calibration: mean observed EIH per decile of prediction"
         out["calibration"] = to_data_uri(plots.calibration_figure(cals, title=title))
+    best = models.get(summary.get("best_model"), {})
+    if best.get("sites"):
+        metrics = (
+            [("auroc", "AUROC"), ("calibration_intercept", "calibration-in-the-large")]
+            if task == "classification"
+            else [("r2", "R²"), ("mean_error", "mean error (kPa)")]
+        )
+        out["forest"] = [
+            to_data_uri(plots.forest_figure(best["sites"], key, label))
+            for key, label in metrics
+            if key in best["sites"].get("pooled", {})
+        ]
     return out
+
+
+def _sites(summary: dict) -> list[dict]:
+    """Pooled leave-site-out estimates of the best model, as table rows."""
+    best = summary.get("models", {}).get(summary.get("best_model"), {})
+    pooled = (best.get("sites") or {}).get("pooled", {})
+    return [
+        {
+            "metric": key.replace("_", " "),
+            "pooled": num(p["pooled"], 3),
+            "ci": f"{num(p['ci_low'], 3)} to {num(p['ci_high'], 3)}",
+            "pi": f"{num(p.get('pi_low'), 3)} to {num(p.get('pi_high'), 3)}",
+            "tau2": num(p["tau2"], 4),
+            "i2": f"{100 * p['i2']:.0f} %",
+            "k": p["k"],
+        }
+        for key, p in pooled.items()
+    ]
 
 
 def _shap_images(run_dir: Path, explanations: dict, labels: dict[str, str]) -> list[dict]:
@@ -1374,6 +1404,7 @@ def report_context(run_dir: str | Path) -> dict[str, Any]:
         "explanations": _explanations(summary),
         "shap_images": _shap_images(run_dir, summary.get("explanations") or {}, labels),
         "figures": _figures(run_dir, summary, task),
+        "sites": _sites(summary),
         "provenance": _provenance(run_dir, summary),
         "config_text": config_text,
         "version": __version__,

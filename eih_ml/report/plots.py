@@ -141,3 +141,40 @@ def dependence_figure(values: pd.DataFrame, X: pd.DataFrame, feature: str, label
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set(xlabel=label, ylabel="SHAP value", title=f"Dependence: {label}")
     return fig
+
+
+def forest_figure(sites: dict, metric: str = "auroc", label: str = "AUROC"):
+    """Forest plot of a leave-site-out metric: each site with its CI, the pooled random-effects
+    estimate (diamond) and the 95 % prediction interval for a new site (whiskers)."""
+    scored = [s for s in sites["per_site"] if metric in s.get("metrics", {})]
+    pooled = sites.get("pooled", {}).get(metric)
+    n = len(scored) + (1 if pooled else 0)
+    fig, ax = subplots(figsize=(6, 0.45 * n + 1.2))
+    for i, s in enumerate(scored):
+        m = s["metrics"]
+        y = n - i
+        lo, hi = m.get(f"{metric}_ci_low"), m.get(f"{metric}_ci_high")
+        if lo is not None and hi is not None:
+            ax.plot([lo, hi], [y, y], color="#3b6ea8")
+        ax.plot(m[metric], y, "s", color="#3b6ea8")
+    ticks = [n - i for i in range(len(scored))]
+    names = [f"{s['site']} (n={s['n_participants']})" for s in scored]
+    if pooled:
+        y = 1
+        p, lo, hi = pooled["pooled"], pooled["ci_low"], pooled["ci_high"]
+        ax.fill([lo, p, hi, p], [y, y + 0.25, y, y - 0.25], color="#a33", alpha=0.8)
+        if pooled.get("pi_low") is not None and pooled.get("pi_high") is not None:
+            ax.plot([pooled["pi_low"], pooled["pi_high"]], [y, y], color="#a33", linestyle=":")
+        ticks.append(y)
+        names.append(f"pooled (I² {100 * pooled['i2']:.0f} %)")
+    if metric == "calibration_slope":
+        ax.axvline(1.0, color="grey", linestyle=":")
+    elif metric in ("calibration_intercept", "mean_error"):
+        ax.axvline(0.0, color="grey", linestyle=":")
+    elif metric == "auroc":
+        ax.axvline(0.5, color="grey", linestyle=":")
+    ax.set_yticks(ticks, names)
+    ax.set_ylim(0.3, n + 0.7)
+    ax.set_xlabel(label)
+    ax.set_title(f"{label} by site left out (random-effects pooling)")
+    return fig

@@ -149,3 +149,11 @@ def test_external_validation_reports_each_site_and_their_pooling(cohort_csv, los
     worst = min(sites["per_site"], key=lambda s: s["metrics"]["calibration_intercept"])
     assert worst["site"] == "site_4"
     assert sites["pooled"]["auroc"]["k"] == 4
+
+
+def test_the_experiment_report_shows_the_sites_and_their_forest_plots(loso):
+    from eih_ml.report.experiment_report import render_experiment_report
+
+    page = render_experiment_report(loso.output_dir)
+    assert 'id="site-pooling"' in page and "prediction interval" in page
+    assert page.count('alt="Forest plot') == 2

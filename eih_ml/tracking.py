@@ -203,6 +203,7 @@ def track_experiment(result) -> str:
                 mlflow.log_metrics(_metrics(ev["metrics"]))
                 _log_fold_scores(client, ev["folds"])
                 mlflow.log_metrics(_subgroup_metrics(ev.get("subgroups", {})))
+                mlflow.log_metrics(_site_metrics(ev.get("sites")))
                 mlflow.log_dict(ev.get("curves", {}), "curves.json")
         for block, av in summary.get("added_value", {}).items():
             mlflow.log_metrics({f"added_value.{block}.{k}": v for k, v in _metrics(av).items()})
@@ -243,6 +244,17 @@ def _subgroup_metrics(subgroups: dict) -> dict[str, float]:
                 if "_ci_" in k or k.startswith("n_boot"):
                     continue
                 out[f"subgroup.{name}.{safe}.{k}"] = v
+    return out
+
+
+def _site_metrics(sites: dict | None) -> dict[str, float]:
+    """Leave-site-out pooling as fixed names: ``sites.pooled.auroc``, ``sites.i2.auroc``..."""
+    out: dict[str, float] = {}
+    for metric, p in (sites or {}).get("pooled", {}).items():
+        for key in ("pooled", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2"):
+            v = p.get(key)
+            if isinstance(v, int | float) and v == v:
+                out[f"sites.{key}.{metric}"] = float(v)
     return out
 
 

@@ -157,3 +157,21 @@ def test_the_experiment_report_shows_the_sites_and_their_forest_plots(loso):
     page = render_experiment_report(loso.output_dir)
     assert 'id="site-pooling"' in page and "prediction interval" in page
     assert page.count('alt="Forest plot') == 2
+
+
+def test_the_pooled_site_metrics_are_logged_to_mlflow(loso, tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+
+    from eih_ml.tracking import track_experiment
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setattr(loso.config.tracking.registry, "enabled", False)
+    track_experiment(loso)
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(loso.config.tracking.experiment)
+    runs = client.search_runs([exp.experiment_id], "tags.`eih_ml.role` = 'model'")
+    metrics = runs[0].data.metrics
+    pooled = loso.evaluations["elastic_net"]["sites"]["pooled"]
+    assert metrics["sites.pooled.auroc"] == pytest.approx(pooled["auroc"]["pooled"])
+    assert "sites.i2.calibration_intercept" in metrics

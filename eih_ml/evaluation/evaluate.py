@@ -175,10 +175,14 @@ def evaluate_subgroups(
     fn = metric_fn(task)
     out: dict[str, dict] = {}
     for name, per_row in labels.items():
-        group_of = per_row.to_numpy()[oof["position"].to_numpy()]
+        # Missing labels (pd.NA, NaN, None) belong to no group: compared as text, never as NA.
+        known = per_row.notna().to_numpy()[oof["position"].to_numpy()]
+        group_of = np.where(
+            known, per_row.astype(object).to_numpy()[oof["position"].to_numpy()], ""
+        ).astype(str)
         out[name] = {}
-        for value in sorted({v for v in group_of if v is not pd.NA and v is not None}):
-            sub = oof[group_of == value]
+        for value in sorted(set(group_of[known])):
+            sub = oof[known & (group_of == value)]
             n_part = int(sub["participant_id"].nunique())
             entry: dict = {"n_participants": n_part, "n_rows": len(sub)}
             if n_part < min_participants:

@@ -203,3 +203,71 @@ def test_the_evaluate_command_gives_exit_2_on_bad_input(trained, tmp_path, capsy
         capsys,
     )  # fmt: skip
     assert code == 2 and "does not exist" in err and not (tmp_path / "o").exists()
+
+
+def test_evaluate_reads_another_labs_names_and_units_through_a_dictionary(
+    trained, bundle, tmp_path, capsys
+):
+    """The same cohort written by a lab with its own names, kg/cm2 and sex codes 1/2, and
+    without biomarkers: through configs/dictionaries/kg_per_cm2.yaml it validates the same."""
+    from eih_ml.data.simulate import simulate_cohort
+    from tests.helpers import run_cli
+
+    cohort = simulate_cohort(80, seed=93).cohort
+    cohort = cohort[[c for c in cohort.columns if not c.startswith("bio_")]]
+    cohort = cohort[cohort["sex"].isin(["female", "male"])]  # the lab codes 1/2 only
+    canonical = tmp_path / "canonical.csv"
+    cohort.to_csv(canonical, index=False)
+    lab = cohort.rename(
+        columns={"participant_id": "ID", "session_id": "Visit", "age": "Age", "sex": "Sex",
+                 "condition": "Diagnosis"}
+    )  # fmt: skip
+    for c in list(lab.columns):
+        for site, name in (("local", "quad"), ("remote", "trap")):
+            for phase in ("pre", "post"):
+                prefix = f"ppt_{site}_{phase}_"
+                if c.startswith(prefix) and c.removeprefix(prefix).isdigit():
+                    lab[f"PPT_{name}_{phase}_{c.removeprefix(prefix)}"] = lab.pop(c) / 98.0665
+    lab = lab.drop(columns=[c for c in lab.columns if c.startswith("ppt_")])
+    lab["Sex"] = lab["Sex"].map({"female": "1", "male": "2"})
+    lab["Notes"] = "none"
+    lab_csv = tmp_path / "lab.csv"
+    lab.to_csv(lab_csv, index=False)
+    summaries = []
+    for data, extra in ((canonical, []), (lab_csv, ["--dictionary",
+                        "configs/dictionaries/kg_per_cm2.yaml"])):  # fmt: skip
+        out = tmp_path / data.stem
+        code, stdout, err = run_cli(
+            ["evaluate", "--model", str(trained["model_dir"]), "--data", str(data), "--out",
+             str(out), "--bootstrap", "50", "--no-track", *extra],
+            capsys,
+        )  # fmt: skip
+        assert code == 0, err
+        summaries.append(json.loads((out / "external_validation.json").read_text()))
+    a, b = summaries
+    assert b["metrics"]["auroc"] == pytest.approx(a["metrics"]["auroc"], abs=1e-9)
+    assert b["metrics"]["brier"] == pytest.approx(a["metrics"]["brier"], rel=1e-6)
+    assert b["cohort"]["n_sessions"] == a["cohort"]["n_sessions"]
+
+
+def test_subgroups_with_missing_labels_leave_those_rows_out():
+    """A validation file with some sexes missing (a code the dictionary does not map)."""
+    import pandas as pd
+
+    from eih_ml.evaluation.evaluate import evaluate_subgroups
+
+    rng = np.random.default_rng(0)
+    n = 120
+    oof = pd.DataFrame(
+        {
+            "participant_id": np.arange(n).astype(str),
+            "position": np.arange(n),
+            "repeat": 0,
+            "y": rng.integers(0, 2, n).astype(float),
+            "pred": rng.uniform(0.1, 0.9, n),
+        }
+    )
+    sex = pd.Series(["female", "male", None] * (n // 3), dtype="string")
+    out = evaluate_subgroups(oof, {"sex": sex}, "classification", min_participants=10, n_boot=50)
+    assert set(out["sex"]) == {"female", "male"}
+    assert out["sex"]["female"]["n_participants"] == n // 3

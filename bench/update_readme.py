@@ -120,6 +120,21 @@ ROWS = {
             "",
         ),
     ],
+    "phenotypes": [
+        (
+            "Phenotyping 10,000 participants (k = 1..6 by BIC, profiles; no bootstrap)",
+            "phenotyping_s",
+            "s",
+            "<= 10 s",
+        ),
+        ("  ratio to six bare GaussianMixture fits (k = 1..6)", "ratio_to_six_bare_fits", "x", ""),
+        (
+            "  + default 200-resample bootstrap stability (projected)",
+            "bootstrap_200_projected_s",
+            "s",
+            "",
+        ),
+    ],
     "scaling": [("Training time against cohort size: log-log slope", "loglog_slope", "", "")],
 }
 

@@ -38,3 +38,23 @@ def write_text(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8", newline="\n")
     return Path(path)
+
+
+def output_folder(path: str | Path, what: str = "--out") -> Path:
+    """``path`` as an output folder, created if missing.
+
+    Raises
+    ------
+    DataError
+        ``path`` exists and is a file (``what`` names the option or argument in the message).
+    """
+    from eih_ml.errors import DataError
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise DataError(
+            f"{what} must be a directory, but {str(out)!r} is a file; pass a folder path "
+            "(it is created if missing)."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return out

@@ -121,11 +121,93 @@ def features(
 
 
 @app.command()
+def phenotypes(
+    data: Annotated[Path, typer.Argument(help="Study file: CSV, TSV, Parquet or Excel (.xlsx).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Folder for phenotypes.json, clusters.csv (participant-level), profiles.csv "
+            "and the PNG figures."
+        ),
+    ],
+    k: Annotated[
+        str,
+        typer.Option("--k", help="Number of clusters: 'auto' (lowest BIC over 1-6) or 2-6."),
+    ] = "auto",
+    bootstrap: Annotated[
+        int,
+        typer.Option(help="Participant bootstrap resamples for the stability (0 = skip).", min=0),
+    ] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same clusters.", min=0)] = 0,
+    dictionary: DictionaryOpt = None,
+    lenient: Annotated[
+        bool, typer.Option(help="Blank offending cells instead of failing on a data error.")
+    ] = False,
+) -> None:
+    """Find data-driven pain-modulation phenotypes: cluster participants on QST and
+    questionnaires (Gaussian mixture, k by BIC), with stability, profiles and EIH by cluster."""
+    from eih_ml.data.load import load_study
+    from eih_ml.data.validate import validate_cohort
+    from eih_ml.features.derive import derive_features
+    from eih_ml.phenotypes import K_AUTO, K_FIXED, find_phenotypes, write_phenotypes
+
+    choice = k.strip().lower()
+    if choice != "auto" and not (choice.isdigit() and int(choice) in K_FIXED):
+        raise typer.BadParameter(
+            f"must be 'auto' or an integer from {K_FIXED[0]} to {K_FIXED[-1]}, got {k!r}",
+            param_hint="'--k'",
+        )
+    report = validate_cohort(load_study(data, dictionary), lenient=lenient, require_outcome=False)
+    result = find_phenotypes(
+        derive_features(report.data),
+        k="auto" if choice == "auto" else int(choice),
+        n_bootstrap=bootstrap,
+        seed=seed,
+    )
+    paths = write_phenotypes(result, out)
+    console = _console()
+    console.print(repr(report), markup=False)
+    console.print(repr(result), markup=False)
+    bic = ", ".join(
+        f"{c}: {v:.0f}{' *' if c == result.k else ''}" if v is not None else f"{c}: failed"
+        for c, v in result.bic.items()
+    )
+    how = f"lowest BIC over k = {K_AUTO[0]}-{K_AUTO[-1]}" if choice == "auto" else "fixed"
+    console.print(f"k = {result.k} ({how}); BIC {bic}", markup=False)
+    st = result.stability
+    if st.get("ari_mean") is not None:
+        console.print(
+            f"Stability over {st['n_resamples']} participant bootstrap resamples: adjusted Rand "
+            f"index {st['ari_mean']:.2f} (95 % {st['ari_p2_5']:.2f}-{st['ari_p97_5']:.2f}).",
+            markup=False,
+        )
+    else:
+        console.print(f"Stability not assessed: {st.get('reason')}.", markup=False)
+    sizes = result.participants["cluster"].value_counts()
+    for c, text in result.descriptions.items():
+        n = int(sizes.get(c, 0))
+        console.print(
+            f"Cluster {c} (n = {n}, {n / result.n_participants:.0%}): {text}", markup=False
+        )
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
+    console.print(
+        f"Wrote {', '.join(p.name for p in paths.values())} to {out} "
+        "(clusters.csv holds one row per participant).",
+        markup=False,
+    )
+
+
+@app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="Folder for cohort.csv and ground_truth.csv.")],
     n: Annotated[int, typer.Option("--n", help="Number of participants.", min=1)] = 300,
     scenario: Annotated[
-        str, typer.Option(help="healthy, chronic_mixed, fibromyalgia, biomarker_signal or null.")
+        str,
+        typer.Option(
+            help="healthy, chronic_mixed, fibromyalgia, knee_oa, whiplash, biomarker_signal, "
+            "null or phenotyped (latent pain-modulation classes in ground_truth.csv)."
+        ),
     ] = "chronic_mixed",
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 0,
 ) -> None:

@@ -108,3 +108,13 @@ def test_simulate_unknown_scenario_exits_2(tmp_path, capsys):
     code, _, err = run_cli(["simulate", "--scenario", "nope", "--out", str(tmp_path / "x")], capsys)
     assert code == 2 and "healthy" in err and "chronic_mixed" in err
     assert not (tmp_path / "x" / "cohort.csv").exists()
+
+
+def test_simulate_help_lists_every_scenario(capsys):
+    from eih_ml.data.simulate import SCENARIOS
+    from tests.helpers import run_cli
+
+    code, out, _ = run_cli(["simulate", "--help"], capsys)
+    assert code == 0
+    flat = " ".join(out.split())
+    assert all(name in flat for name in SCENARIOS), flat

@@ -14,6 +14,12 @@ The generative model (all parameters live in :class:`Scenario` and :data:`CONDIT
    distress ``D`` with the specific traits catastrophizing, fear of movement, anxiety and
    depression loading on it, self-efficacy (loads negatively on D), and a "central sensitization
    symptoms" trait that loads on D (Hendriks 2024: CSI subgroups did not differ in EIH).
+   **Latent pain-modulation classes** (only in a scenario with ``latent_classes``, e.g.
+   ``phenotyped``): each participant belongs to one discrete class of :data:`LATENT_CLASSES`
+   (anti-nociceptive, pro-nociceptive, psychologically driven) that shifts these traits, so that
+   a clustering of QST and questionnaires can recover the class; the class is
+   ``latent_phenotype`` in the ground truth (``"none"`` in every other scenario, where the traits
+   are continuous and no classes exist).
 3. **Baseline PPT** per site is log-normal (Rolke 2006, Eur J Pain 10:77): lower with higher S and
    in women.
 4. **EIH.** For session ``s`` of participant ``i`` at site ``j``::
@@ -71,8 +77,11 @@ __all__ = [
     "BIOMARKER_PANEL",
     "MAX_PARTICIPANTS",
     "CONDITION_PROFILES",
+    "LATENT_CLASSES",
+    "NO_PHENOTYPE",
     "SCENARIOS",
     "ConditionProfile",
+    "LatentClass",
     "Scenario",
     "SimulatedCohort",
     "simulate_cohort",
@@ -214,6 +223,95 @@ CONDITION_PROFILES: Mapping[str, ConditionProfile] = MappingProxyType(
             il6_log_shift=0.1,
             source="as low_back_pain (generic chronic musculoskeletal pain)",
         ),
+    }
+)  # fmt: skip
+
+# --------------------------------------------------------------------------------------------------
+# Latent pain-modulation classes
+# --------------------------------------------------------------------------------------------------
+
+#: ``latent_phenotype`` of every participant in a scenario without latent classes.
+NO_PHENOTYPE = "none"
+
+#: Latent traits a class may shift (names of the ``latent_*`` ground-truth columns, without prefix).
+_CLASS_TRAITS = (
+    "sensitivity",
+    "ts_facilitation",
+    "cpm_efficiency",
+    "distress",
+    "catastrophizing",
+    "fear",
+    "anxiety",
+    "depression",
+    "self_efficacy",
+    "csi",
+)
+
+
+@dataclass(frozen=True)
+class LatentClass:
+    """A discrete pain-modulation class: shifts of the latent traits (SD units) of its members.
+
+    Parameters
+    ----------
+    name : str
+        Code written to ``latent_phenotype`` (snake_case, as the profile codes of
+        :mod:`eih_ml.features.profile`).
+    description : str
+        The class in words.
+    shifts : tuple of (str, float)
+        Trait -> shift added to the member's latent trait (traits of ``_CLASS_TRAITS``; a trait
+        not listed is not shifted). The shifts are simulator choices: large enough (about 3-5 SD
+        between classes on several traits) that the classes separate in the observed QST and
+        questionnaires (BIC chooses 3 Gaussian components and their adjusted Rand index with the
+        classes is about 0.95 on 600 participants; ``tests/test_phenotypes.py``).
+    source : str
+        Where the idea of the class comes from.
+    """
+
+    name: str
+    description: str
+    shifts: tuple[tuple[str, float], ...]
+    source: str
+
+
+#: The latent classes a scenario may mix (keys: class names).
+LATENT_CLASSES: Mapping[str, LatentClass] = MappingProxyType(
+    {
+        c.name: c
+        for c in (
+            LatentClass(
+                "anti_nociceptive",
+                "Efficient CPM, normal temporal summation, high thresholds, low distress.",
+                (
+                    ("sensitivity", -1.9), ("ts_facilitation", -1.9), ("cpm_efficiency", 2.9),
+                    ("distress", -1.0), ("catastrophizing", -1.0), ("fear", -0.7),
+                    ("anxiety", -0.7), ("depression", -0.7), ("self_efficacy", 1.2),
+                    ("csi", -0.7),
+                ),
+                "Yarnitsky, Granot & Granovsky 2014, Pain 155:663 (anti-nociceptive profile)",
+            ),
+            LatentClass(
+                "pro_nociceptive",
+                "Low pressure pain thresholds, inefficient CPM, facilitated temporal summation.",
+                (("sensitivity", 3.0), ("ts_facilitation", 3.0), ("cpm_efficiency", -2.9)),
+                "Yarnitsky, Granot & Granovsky 2014, Pain 155:663 (pro-nociceptive profile); "
+                "Vaegter, Handberg & Graven-Nielsen 2016, Clin J Pain 32:58 (high sensitivity, "
+                "impaired EIH)",
+            ),
+            LatentClass(
+                "psychologically_driven",
+                "Average QST; high catastrophizing, fear of movement, anxiety, depression and "
+                "central sensitization symptoms, low self-efficacy.",
+                (
+                    ("distress", 3.0), ("catastrophizing", 3.0), ("fear", 2.6),
+                    ("anxiety", 2.6), ("depression", 2.6), ("self_efficacy", -2.6),
+                    ("csi", 2.6),
+                ),
+                "simulator assumption (check): a psychosocial subgroup whose QST is average; "
+                "Hendriks 2024 (CSI tracks distress more than QST)",
+            ),
+        )
     }
 )  # fmt: skip
 
@@ -380,6 +478,10 @@ class Scenario:
         Share of participants with the biomarker panel.
     other_sex_share : float
         Share of participants whose sex is recorded as "other".
+    latent_classes : tuple of (str, float)
+        Shares of the discrete latent classes of :data:`LATENT_CLASSES` (normalised to sum 1);
+        empty (the default) = no latent classes, ``latent_phenotype`` is ``"none"`` and no extra
+        random numbers are drawn (the other scenarios' output is unchanged).
     sources : tuple of str
         Literature behind the scenario.
     """
@@ -425,6 +527,7 @@ class Scenario:
     questionnaire_missing_rate: float = 0.01
     biomarker_coverage: float = 0.5
     other_sex_share: float = 0.01
+    latent_classes: tuple[tuple[str, float], ...] = ()
     sources: tuple[str, ...] = ()
 
 
@@ -496,6 +599,23 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 baseline_effects=False,
                 sources=_COMMON_SOURCES,
             ),
+            Scenario(
+                "phenotyped",
+                "Chronic musculoskeletal pain with three discrete, separable latent "
+                "pain-modulation classes (anti-nociceptive, pro-nociceptive, psychologically "
+                "driven) that shift QST and questionnaire traits; for phenotyping.",
+                (("low_back_pain", 0.4), ("neck_pain", 0.3), ("knee_oa", 0.3)),
+                latent_classes=(
+                    ("anti_nociceptive", 0.4),
+                    ("pro_nociceptive", 0.3),
+                    ("psychologically_driven", 0.3),
+                ),
+                sources=(
+                    *_COMMON_SOURCES,
+                    "Yarnitsky, Granot & Granovsky 2014, Pain 155:663",
+                    "Vaegter, Handberg & Graven-Nielsen 2016, Clin J Pain 32:58",
+                ),
+            ),
         )
     }
 )
@@ -519,6 +639,8 @@ class SimulatedCohort:
         Same rows, keyed by ``participant_id`` and ``session_id``: latent traits, protocol dose,
         ``expected_eih_local`` / ``expected_eih_remote`` (true expected EIH_abs in kPa for the
         session's protocol), realised EIH, true baseline PPT and uncensored biomarker values.
+        ``latent_phenotype`` is the participant's latent class (:data:`LATENT_CLASSES`), or
+        ``"none"`` in a scenario without latent classes.
     scenario : Scenario
         The parameters that produced the data.
     seed : int
@@ -582,6 +704,7 @@ def simulate_cohort(
 
     people = _draw_participants(n, scen, rng)
     people |= _draw_latent(people, rng)
+    people |= _draw_latent_classes(people, scen, rng)
     people |= _draw_pain_history(people, rng)
     people |= _baseline_ppt(people, scen, rng)
     sessions = _draw_sessions(people, scen, rng)
@@ -626,13 +749,9 @@ def write_simulation(sim: SimulatedCohort, out_dir: str | os.PathLike[str]) -> d
     DataError
         ``out_dir`` exists and is not a directory.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise DataError(
-            f"write_simulation needs a directory, but {str(out)!r} is a file; "
-            "pass a directory path (it is created if missing)."
-        )
-    out.mkdir(parents=True, exist_ok=True)
+    from eih_ml.atomic_io import output_folder
+
+    out = output_folder(out_dir, "write_simulation's out_dir")
     paths = {"cohort": out / "cohort.csv", "ground_truth": out / "ground_truth.csv"}
     _atomic_write_csv(sim.cohort, paths["cohort"])
     _atomic_write_csv(sim.ground_truth, paths["ground_truth"])
@@ -676,17 +795,26 @@ def _check_scenario(scen: Scenario) -> None:
             "other_sex_share",
         )
     }
+    unknown_classes = [c for c, _ in scen.latent_classes if c not in LATENT_CLASSES]
+    if unknown_classes:
+        raise ConfigError(
+            f"Scenario {scen.name!r} has unknown latent classes {unknown_classes}; "
+            f"allowed: {', '.join(LATENT_CLASSES)}."
+        )
     shares["one_trial_fraction + two_trial_fraction"] = (
         scen.one_trial_fraction + scen.two_trial_fraction
     )
     bad = {k: v for k, v in shares.items() if not 0.0 <= v <= 1.0}
     if bad:
         raise ConfigError(f"Scenario {scen.name!r}: shares must lie in [0, 1], got {bad}.")
-    for label, probs in (
+    weights = [
         ("condition_mix", [p for _, p in scen.condition_mix]),
         ("session_probs", scen.session_probs),
         ("modality_probs", scen.modality_probs),
-    ):
+    ]
+    if scen.latent_classes:  # empty = no latent classes
+        weights.append(("latent_classes", [w for _, w in scen.latent_classes]))
+    for label, probs in weights:
         arr = np.asarray(probs, dtype=float)
         if arr.size == 0 or np.any(arr < 0) or arr.sum() <= 0:
             raise ConfigError(
@@ -772,6 +900,26 @@ def _draw_latent(people: Arrays, rng: np.random.Generator) -> Arrays:
         "csi": 0.6 * distress + 0.8 * e_csi + shift["csi"],
     }
     return {**{f"latent_{k}": v for k, v in latent.items()}, "random_effect": u}
+
+
+def _draw_latent_classes(people: Arrays, scen: Scenario, rng: np.random.Generator) -> Arrays:
+    """The latent class of every participant and the traits shifted by it.
+
+    Without ``scen.latent_classes`` every participant is ``"none"`` and no random number is drawn,
+    so the random stream, and the output, of the scenarios without classes stay unchanged.
+    """
+    n = people["age"].size
+    if not scen.latent_classes:
+        return {"phenotype": np.full(n, NO_PHENOTYPE, dtype=object)}
+    names = [c for c, _ in scen.latent_classes]
+    weights = np.array([w for _, w in scen.latent_classes], dtype=float)
+    codes = rng.choice(len(names), size=n, p=weights / weights.sum())
+    out: Arrays = {"phenotype": np.array(names, dtype=object)[codes]}
+    for trait in _CLASS_TRAITS:
+        shift = np.array([dict(LATENT_CLASSES[c].shifts).get(trait, 0.0) for c in names])
+        if np.any(shift):
+            out[f"latent_{trait}"] = people[f"latent_{trait}"] + shift[codes]
+    return out
 
 
 def _draw_pain_history(people: Arrays, rng: np.random.Generator) -> Arrays:
@@ -1203,6 +1351,7 @@ def _assemble_truth(
         "condition": people["condition"][p],
         "exercise_modality": sessions["modality"],
         "dose": sessions["dose"],
+        "latent_phenotype": people["phenotype"][p],
         **{k: v[p] for k, v in people.items() if k.startswith("latent_")},
         "random_effect": people["random_effect"][p],
         "eih_propensity": eih["propensity"],

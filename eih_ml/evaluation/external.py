@@ -505,12 +505,10 @@ def write_external_validation(result: ExternalValidation, out_dir, model_uri: st
     Returns the paths written.
     """
     import json
-    from pathlib import Path
 
-    from eih_ml.atomic_io import atomic_path, write_text
+    from eih_ml.atomic_io import atomic_path, output_folder, write_text
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out_dir)
     summary = {**result.summary, "model_uri": model_uri}
     paths = {
         "summary": write_text(

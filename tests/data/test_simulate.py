@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from eih_ml.data.contract import CPM_RANGES, INTENSITY_RANGES, spec_for
 from eih_ml.data.simulate import (
     BIOMARKER_PANEL,
+    LATENT_CLASSES,
     SCENARIOS,
     Scenario,
     SimulatedCohort,
@@ -28,6 +29,7 @@ from eih_ml.data.simulate import (
 from eih_ml.errors import ConfigError, DataError
 
 BASELINE = ["age", "sex", "bmi", "condition", "pain_duration_months"]
+PHENOTYPE = "latent_phenotype"
 ITEM_PREFIXES = ("pcs_", "tsk_", "hads_", "csi_", "pseq_")
 NONDETECT = re.compile(r"<(LOD|[0-9]+(\.[0-9]+)?)")
 
@@ -113,7 +115,7 @@ def test_written_files_are_complete_and_readable(tmp_path) -> None:
 def test_write_into_a_file_path_raises(tmp_path) -> None:
     target = tmp_path / "taken"
     target.write_text("x")
-    with pytest.raises(DataError, match="needs a directory.*is a file"):
+    with pytest.raises(DataError, match="must be a directory.*is a file"):
         write_simulation(simulate_cohort(5), target)
 
 
@@ -324,7 +326,8 @@ def test_null_scenario_eih_independent_of_baseline() -> None:
             "ppt_pre": c["ppt_local_pre_1"],
             "pain_nrs": c["pain_nrs"],
             "pcs_1": c["pcs_1"],
-            **{k: truth[k] for k in truth.columns if k.startswith("latent_")},
+            # the numeric latent traits (latent_phenotype is a class code, "none" here)
+            **{k: truth[k] for k in truth.columns if k.startswith("latent_") and k != PHENOTYPE},
         }
     )
     bound = 4 / np.sqrt(len(c))
@@ -342,6 +345,28 @@ def test_chronic_mixed_eih_depends_on_sensitivity(sim: SimulatedCohort) -> None:
     assert truth["eih_multiplier"].corr(truth["latent_sensitivity"]) < -0.3
     by_condition = truth.groupby("condition")["hyperalgesic"].mean()
     assert by_condition["fibromyalgia"] > by_condition["low_back_pain"] > by_condition["healthy"]
+
+
+def test_latent_phenotype_is_none_without_classes_and_shifts_traits_with_them(
+    sim: SimulatedCohort,
+) -> None:
+    assert set(sim.ground_truth[PHENOTYPE]) == {"none"}
+    truth = simulate_cohort(1500, "phenotyped", seed=2).ground_truth
+    people = truth.drop_duplicates("participant_id")
+    assert truth.groupby("participant_id")[PHENOTYPE].nunique().max() == 1
+    shares = people[PHENOTYPE].value_counts(normalize=True)
+    expected = dict(SCENARIOS["phenotyped"].latent_classes)
+    assert set(shares.index) == set(expected) == set(LATENT_CLASSES)
+    for name, share in expected.items():
+        assert abs(shares[name] - share) < 0.05, name
+    means = people.groupby(PHENOTYPE)[
+        ["latent_sensitivity", "latent_cpm_efficiency", "latent_catastrophizing"]
+    ].mean()
+    pro, anti = means.loc["pro_nociceptive"], means.loc["anti_nociceptive"]
+    psych = means.loc["psychologically_driven"]
+    assert pro["latent_sensitivity"] - anti["latent_sensitivity"] > 2
+    assert anti["latent_cpm_efficiency"] - pro["latent_cpm_efficiency"] > 2
+    assert psych["latent_catastrophizing"] - pro["latent_catastrophizing"] > 1
 
 
 def test_biomarkers_carry_signal_only_in_biomarker_signal() -> None:

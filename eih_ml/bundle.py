@@ -44,6 +44,8 @@ TRUSTED_MODULES = ("sklearn.", "xgboost.", "eih_ml.", "numpy.", "scipy.", "built
 CLASSES = ("non-responder", "responder")
 #: The classes of a model of the hyperalgesia target (outcome.target: hyperalgesia).
 HYPERALGESIA_CLASSES = ("not hyperalgesic", "hyperalgesic")
+#: The classes of a three-class model (outcome.task: multiclass), in its column order.
+MULTICLASS_CLASSES = ("hyperalgesic", "non-responder", "hypoalgesic")
 
 
 def _dump(obj, path: Path) -> None:
@@ -79,7 +81,7 @@ class ModelBundle:
     # ------------------------------------------------------------------------------- properties
     @property
     def task(self) -> str:
-        """classification or regression."""
+        """classification, multiclass or regression."""
         return self.meta["task"]
 
     @property
@@ -122,6 +124,7 @@ class ModelBundle:
     @classmethod
     def build(cls, result, *, confidence_level: float = 0.9) -> ModelBundle:
         """Bundle the final model of an experiment (:class:`eih_ml.experiment.ExperimentResult`)."""
+        from eih_ml.evaluation.evaluate import predictions
         from eih_ml.explain.attribution import background_mean
 
         config = result.config
@@ -129,7 +132,7 @@ class ModelBundle:
         threshold = result.summary["outcome"].get("final_threshold")
         oof = result.cvs[result.best_model].oof
         conformal = ConformalCalibration.fit(
-            oof["y"].to_numpy(float), oof["pred"].to_numpy(float), task, confidence_level
+            oof["y"].to_numpy(float), predictions(oof, task), task, confidence_level
         )
         reference = CohortReference.from_training(result.X, result.groups)
         from eih_ml.data.dictionary import load_dictionary
@@ -289,8 +292,9 @@ class ModelBundle:
         """Prediction, uncertainty, top factors and OOD flag for each input row.
 
         Columns: participant_id, session_id, pain_modulation_profile (a code of
-        :data:`eih_ml.features.profile.PROFILES`), predicted_class / probability (classification) or
-        eih_kpa (regression), prediction_set or interval_low / interval_high,
+        :data:`eih_ml.features.profile.PROFILES`), predicted_class / probability (classification),
+        predicted_class / p_hyperalgesic / p_non_responder / p_hypoalgesic / hyperalgesia_risk
+        (multiclass) or eih_kpa (regression), prediction_set or interval_low / interval_high,
         confidence_level, top_factors (JSON list), ood, ood_reasons.
 
         A table of up to :data:`FEW_ROWS` rows whose values validation would pass unchanged
@@ -421,7 +425,19 @@ class ModelBundle:
 
             frame = pd.DataFrame({f: columns[f] for f in self.features})
             scores = np.asarray(predict_scores(self.pipeline, frame, self.task), dtype=float)
-        if self.task == "classification":
+        if self.task == "multiclass":
+            from eih_ml.outcomes import PROBABILITY_COLUMNS
+
+            classes = self.classes
+            out["predicted_class"] = [classes[j] for j in np.argmax(scores, axis=1)]
+            for j, column in enumerate(PROBABILITY_COLUMNS):
+                out[column] = scores[:, j].tolist()
+            out["hyperalgesia_risk"] = (scores[:, 0] >= self.risk_threshold).tolist()
+            if self.conformal is not None:
+                out["prediction_set"] = [
+                    describe_set(s, classes) for s in self.conformal.sets(scores)
+                ]
+        elif self.task == "classification":
             classes = self.classes
             out["predicted_class"] = [classes[1] if s >= 0.5 else classes[0] for s in scores]
             out["probability"] = scores.tolist()
@@ -457,9 +473,16 @@ class ModelBundle:
         return self.meta["outcome"].get("target") or "hypoalgesia"
 
     @property
-    def classes(self) -> tuple[str, str]:
-        """(negative, positive) class names of a classification model."""
+    def classes(self) -> tuple[str, ...]:
+        """(negative, positive) class names of a binary model, the three of a multiclass one."""
+        if self.task == "multiclass":
+            return MULTICLASS_CLASSES
         return HYPERALGESIA_CLASSES if self.target == "hyperalgesia" else CLASSES
+
+    @property
+    def risk_threshold(self) -> float:
+        """The hyperalgesic probability from which "risk of more pain" is flagged."""
+        return float(self.meta["outcome"].get("risk_threshold") or 0.5)
 
     @cached_property
     def _profile_rule(self) -> ProfileRule:

@@ -118,12 +118,14 @@ class OutcomeConfig(_Section):
 
     site: Literal["local", "remote", "global"] = "local"
     measure: Literal["abs", "rel", "adj"] = "abs"
-    task: Literal["classification", "regression"] = "classification"
+    #: classification: a binary label (see target); multiclass: hyperalgesic / non-responder /
+    #: hypoalgesic by the same rule's threshold, mirrored; regression: the change in kPa or %.
+    task: Literal["classification", "multiclass", "regression"] = "classification"
     rule: Literal["gt0", "sem", "2sem", "mdc95", "pct"] = "gt0"
     #: hypoalgesia: 1 = a responder (change > +threshold); hyperalgesia: 1 = pain sensitivity
     #: rising after exercise (change < -threshold), for the risk of more pain.
     target: Literal["hypoalgesia", "hyperalgesia"] = "hypoalgesia"
-    #: Hyperalgesia models: the probability from which the patient text and the web app flag
+    #: Hyperalgesia and multiclass models: the (hyperalgesic) probability from which the patient text and the web app flag
     #: "risk of more pain after this exercise".
     risk_threshold: float = Field(0.5, gt=0, lt=1)
     pct_threshold: float = 10.0
@@ -134,7 +136,8 @@ class OutcomeConfig(_Section):
         if self.target == "hyperalgesia" and self.task != "classification":
             raise ValueError(
                 "target 'hyperalgesia' is a binary label: set outcome.task: classification "
-                "(a regression model already predicts the signed change in kPa)"
+                "(a multiclass model already has a hyperalgesic class, and a regression model "
+                "predicts the signed change in kPa)"
             )
         return self
 
@@ -254,6 +257,20 @@ class ExperimentConfig(_Section):
     def _consistent(self) -> ExperimentConfig:
         if len(set(self.models)) != len(self.models):
             raise ValueError(f"models lists a model twice: {self.models}")
+        if self.outcome.task == "multiclass":
+            # Not built for three classes yet: said here, before any fitting, not mid-run.
+            if self.cv.scheme == "leave_site_out":
+                raise ValueError(
+                    "cv.scheme leave_site_out is not available for outcome.task multiclass "
+                    "yet (its pooled site metrics are binary or continuous); use cv.scheme: "
+                    "grouped, or outcome.target: hyperalgesia for a binary hyperalgesia model"
+                )
+            if self.bootstrap.optimism:
+                raise ValueError(
+                    "bootstrap.optimism (Harrell's correction) is not available for "
+                    "outcome.task multiclass yet; the nested cross-validation estimates are "
+                    "already free of optimism. Set bootstrap.optimism: false"
+                )
         return self
 
     @property
@@ -261,7 +278,7 @@ class ExperimentConfig(_Section):
         """The metric that ranks models and decides the champion."""
         if self.evaluation.primary_metric:
             return self.evaluation.primary_metric
-        return "auroc" if self.outcome.task == "classification" else "r2"
+        return {"classification": "auroc", "multiclass": "auroc_macro"}.get(self.outcome.task, "r2")
 
     def digest(self) -> str:
         """A short hash of the resolved config (for run names and provenance)."""

@@ -140,6 +140,8 @@ def sample_size(config: ExperimentConfig, outcome: Outcome, X: pd.DataFrame, gro
 
     p = count_parameters(X)
     n_avail = int(len(np.unique(groups)))
+    if config.outcome.task == "multiclass":
+        return _sample_size_multiclass(config, outcome, p, n_avail)
     if config.outcome.task == "classification":
         phi = float(np.nanmean(outcome.y))
         if not 0 < phi < 1:
@@ -188,6 +190,48 @@ def sample_size(config: ExperimentConfig, outcome: Outcome, X: pd.DataFrame, gro
     }
 
 
+def _sample_size_multiclass(config: ExperimentConfig, outcome: Outcome, p: int, n_avail: int):
+    """Riley's binary criteria for each class against the others; the largest n is required.
+
+    Pate et al. (2023, Stat Methods Med Res 32:555) derive multinomial criteria from the binary
+    ones applied to each outcome category; this one-vs-rest version is their simplest form (each
+    class with its own prevalence and an anticipated Cox-Snell R2 of 15 % of its maximum).
+    """
+    from eih_ml.evaluation.sample_size import sample_size_binary
+    from eih_ml.outcomes import CLASS_NAMES
+
+    y = outcome.y.dropna().to_numpy(int)
+    per_class, required = {}, {}
+    for j, name in enumerate(CLASS_NAMES):
+        phi = float(np.mean(y == j))
+        if not 0 < phi < 1:
+            raise DataError(f"No analysed participant is {name}; see the responder rule.")
+        max_r2 = 1.0 - math.exp(2.0 * (phi * math.log(phi) + (1 - phi) * math.log(1 - phi)))
+        r2_cs = config.evaluation.anticipated_r2_cs or 0.15 * max_r2
+        res = sample_size_binary(p, phi, r2_cs=r2_cs, available_n=n_avail)
+        required[name] = res
+        per_class[name] = {
+            "prevalence": phi,
+            "anticipated_r2_cs": r2_cs,
+            "n_required": int(res.n_required),
+            "events_available": int(round(phi * n_avail)),
+        }
+    limiting = max(required, key=lambda c: required[c].n_required)
+    res = required[limiting]
+    return {
+        "n_parameters": p,
+        "n_required": int(res.n_required),
+        "n_available": n_avail,
+        "criteria": {k: int(v) for k, v in res.criteria.items()},
+        "adequate": bool(n_avail >= res.n_required),
+        "verdict": res.verdict(n_avail, per_class[limiting]["events_available"]),
+        "limiting_class": limiting,
+        "per_class": per_class,
+        "note": "Riley's binary criteria applied to each class against the other two (Pate et "
+        "al. 2023); the class needing the most participants sets the requirement.",
+    }
+
+
 def fit_final_model(
     config: ExperimentConfig, model: str, X: pd.DataFrame, values: np.ndarray, groups: np.ndarray
 ) -> tuple[object, dict, float | None]:
@@ -195,12 +239,12 @@ def fit_final_model(
     from sklearn.model_selection import RandomizedSearchCV
 
     from eih_ml.evaluation.nested_cv import _inner_cv, _plain, grouped_calibration
-    from eih_ml.models import make_pipeline, search_space
+    from eih_ml.models import CLASSIFIER_TASKS, make_pipeline, search_scoring, search_space
     from eih_ml.outcomes import label
 
     task = config.outcome.task
     threshold = None
-    if task == "classification":
+    if task in CLASSIFIER_TASKS:
         threshold = responder_rule(config).threshold(values, groups)
         y = label(values, threshold, task, config.outcome.target).astype(int)
     else:
@@ -213,14 +257,14 @@ def fit_final_model(
         search_space(model, task),
         n_iter=config.search.n_iter,
         cv=inner,
-        scoring="roc_auc" if task == "classification" else "neg_mean_squared_error",
+        scoring=search_scoring(task),
         random_state=config.seed,
         n_jobs=config.cv.n_jobs,
         error_score="raise",
     )
     search.fit(X, y)
     fitted = search.best_estimator_
-    if task == "classification" and config.cv.calibration != "none":
+    if task in CLASSIFIER_TASKS and config.cv.calibration != "none":
         fitted = grouped_calibration(fitted, X, y, inner, config.cv.calibration)
     params = {k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()}
     return fitted, params, threshold
@@ -328,7 +372,7 @@ def run_experiment(
     from eih_ml.features.derive import derive_features, model_features
     from eih_ml.features.profile import ProfileRule
     from eih_ml.features.questionnaires import QuestionnaireScoring
-    from eih_ml.models import model_matrix
+    from eih_ml.models import CLASSIFIER_TASKS, model_matrix
 
     progress = progress or Progress()
     started = time.perf_counter()
@@ -384,10 +428,11 @@ def run_experiment(
         sites = analysed["site"].astype("string").to_numpy(dtype=object)
     else:
         check_cv_feasible(
-            y_strat if task == "classification" else None,
+            y_strat if task in CLASSIFIER_TASKS else None,
             groups,
             config.cv.outer_folds,
             config.cv.inner_folds,
+            task,
         )
     result = ExperimentResult(config, cohort, table, outcome, features, X, groups, rows=rows)
     result.sample_size = sample_size(config, outcome, X, groups)
@@ -427,7 +472,7 @@ def run_experiment(
         splits,
         runs,
         task=task,
-        rule=rule if task == "classification" else None,
+        rule=rule if task in CLASSIFIER_TASKS else None,
         inner_folds=config.cv.inner_folds,
         n_iter=config.search.n_iter,
         seed=config.seed,
@@ -581,11 +626,22 @@ def _summary(
     config, result: ExperimentResult, source: dict, final_threshold, seconds: float
 ) -> dict:
     from eih_ml.evaluation.evaluate import clean_dict
+    from eih_ml.outcomes import CLASS_NAMES
 
     y = result.outcome.y.to_numpy(float)[result.rows]
-    prevalence = float(np.mean(y)) if config.outcome.task == "classification" else None
+    task = config.outcome.task
+    prevalence = float(np.mean(y)) if task == "classification" else None
+    class_prevalence = (
+        {c: float(np.mean(y == j)) for j, c in enumerate(CLASS_NAMES)}
+        if task == "multiclass"
+        else None
+    )
     icc = config.outcome.reliability.icc
-    ceiling = reliability_ceiling(icc, prevalence if prevalence and 0 < prevalence < 1 else 0.5)
+    # the ceiling of a binary label; a three-class model's is that of its hyperalgesic class
+    ceiling_prevalence = class_prevalence["hyperalgesic"] if class_prevalence else prevalence
+    ceiling = reliability_ceiling(
+        icc, ceiling_prevalence if ceiling_prevalence and 0 < ceiling_prevalence < 1 else 0.5
+    )
     return {
         "name": config.name,
         "toolkit_version": __version__,
@@ -604,6 +660,7 @@ def _summary(
         "outcome": result.outcome.provenance()
         | {
             "prevalence": prevalence,
+            "class_prevalence": class_prevalence,
             "final_threshold": final_threshold,
             "risk_threshold": config.outcome.risk_threshold,
             "notes": result.outcome.notes,
@@ -699,13 +756,23 @@ def write_run_files(result: ExperimentResult, folder: Path) -> Path:
     }
     (folder / "cohort_report.json").write_text(to_json(cohort) + "\n", encoding="utf-8")
     curves_by_model = {m: e["curves"] for m, e in result.summary["models"].items()}
-    if result.config.outcome.task == "classification":
-        oofs = {m: cv.oof for m, cv in result.cvs.items()}
+    task = result.config.outcome.task
+    oofs = {m: cv.oof for m, cv in result.cvs.items()}
+    if task == "classification":
         plots.save(plots.roc_figure(oofs), folder / "plots" / "roc.png")
+    if task == "multiclass":
+        plots.save(plots.roc_by_class_figure(oofs), folder / "plots" / "roc.png")
+    if task in ("classification", "multiclass"):
+        title = "Decision curve" + (": hyperalgesic vs not" if task == "multiclass" else "")
         plots.save(
-            plots.decision_curve_figure(curves_by_model), folder / "plots" / "decision_curve.png"
+            plots.decision_curve_figure(curves_by_model, title),
+            folder / "plots" / "decision_curve.png",
         )
-    plots.save(plots.calibration_figure(curves_by_model), folder / "plots" / "calibration.png")
+    if task == "multiclass":
+        figure = plots.class_calibration_figure(curves_by_model)
+    else:
+        figure = plots.calibration_figure(curves_by_model)
+    plots.save(figure, folder / "plots" / "calibration.png")
     if result.explanations is not None:
         result.explanations.write_artifacts(folder / "explanations")
     return folder

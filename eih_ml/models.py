@@ -30,7 +30,9 @@ import numpy as np
 from eih_ml.errors import ConfigError
 from eih_ml.features.derive import CATEGORICAL
 
-Task = Literal["classification", "regression"]
+Task = Literal["classification", "multiclass", "regression"]
+#: Tasks whose model is a classifier (predict_proba).
+CLASSIFIER_TASKS = ("classification", "multiclass")
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def make_preprocessor(model: str, features: list[str], biomarkers: dict | None =
 def make_estimator(model: str, task: Task, seed: int = 0):
     """The final estimator of a model family with sensible defaults (tuned by the search)."""
     if model == "elastic_net":
-        if task == "classification":
+        if task in CLASSIFIER_TASKS:
             from sklearn.linear_model import LogisticRegression
 
             return LogisticRegression(
@@ -118,7 +120,7 @@ def make_estimator(model: str, task: Task, seed: int = 0):
     if model == "random_forest":
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-        cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
+        cls = RandomForestClassifier if task in CLASSIFIER_TASKS else RandomForestRegressor
         return cls(
             n_estimators=100, min_samples_leaf=10, max_features=0.5, n_jobs=1, random_state=seed
         )
@@ -136,6 +138,8 @@ def make_estimator(model: str, task: Task, seed: int = 0):
             "n_jobs": 1,
             "random_state": seed,
         }
+        if task == "multiclass":  # softmax over the three classes
+            return XGBClassifier(objective="multi:softprob", eval_metric="mlogloss", **common)
         if task == "classification":
             return XGBClassifier(eval_metric="logloss", **common)
         return XGBRegressor(**common)
@@ -157,7 +161,7 @@ def make_pipeline(
     model : {"elastic_net", "random_forest", "xgboost"}
     features : list of str
         Model feature columns (from :func:`eih_ml.features.derive.model_features`).
-    task : {"classification", "regression"}
+    task : {"classification", "multiclass", "regression"}
     seed : int
         Random state of the estimator.
     biomarkers : dict, optional
@@ -178,7 +182,7 @@ def search_space(model: str, task: Task) -> dict:
     from scipy.stats import loguniform, randint, uniform
 
     if model == "elastic_net":
-        if task == "classification":
+        if task in CLASSIFIER_TASKS:
             return {"model__C": loguniform(1e-3, 10.0), "model__l1_ratio": uniform(0.05, 0.9)}
         return {
             "model__regressor__alpha": loguniform(1e-3, 1.0),
@@ -204,10 +208,24 @@ def search_space(model: str, task: Task) -> dict:
 
 
 def predict_scores(pipeline, X, task: Task) -> np.ndarray:
-    """Probability of the responder class (classification) or the predicted EIH (regression)."""
+    """Probability of the positive class (classification), the three class probabilities
+    (multiclass: rows x :data:`eih_ml.outcomes.CLASS_NAMES`) or the predicted EIH (regression)."""
+    if task == "multiclass":
+        return np.asarray(pipeline.predict_proba(X), dtype=float)
     if task == "classification":
         return pipeline.predict_proba(X)[:, 1]
     return np.asarray(pipeline.predict(X), dtype=float)
+
+
+def search_scoring(task: Task) -> str:
+    """The scikit-learn scorer the hyperparameter search maximises.
+
+    AUROC for a binary label, the macro one-vs-rest AUROC (the unweighted mean over classes)
+    for three classes, minus the mean squared error for regression.
+    """
+    return {"classification": "roc_auc", "multiclass": "roc_auc_ovr"}.get(
+        task, "neg_mean_squared_error"
+    )
 
 
 def model_matrix(table, features: list[str]):

@@ -43,12 +43,22 @@ Measure = Literal["abs", "rel", "adj"]
 Rule = Literal["gt0", "sem", "2sem", "mdc95", "pct"]
 Target = Literal["hypoalgesia", "hyperalgesia"]
 TARGETS: tuple[str, ...] = ("hypoalgesia", "hyperalgesia")
-Task = Literal["classification", "regression", "three_class"]
+Task = Literal["classification", "regression", "multiclass"]
 
 RULES: tuple[str, ...] = ("gt0", "sem", "2sem", "mdc95", "pct")
-TASKS: tuple[str, ...] = ("classification", "three_class", "regression")
+TASKS: tuple[str, ...] = ("classification", "multiclass", "regression")
 SEM_SOURCES: tuple[str, ...] = ("published", "training")
+#: The three classes of ``task="multiclass"``, in the order of their codes 0, 1, 2.
 CLASS_NAMES = ("hyperalgesic", "non_responder", "hypoalgesic")
+#: Out-of-fold and prediction columns of the three class probabilities.
+PROBABILITY_COLUMNS = tuple(f"p_{c}" for c in CLASS_NAMES)
+
+
+def class_name(task: str, code: float) -> str:
+    """A label code in words: the class name (multiclass), or ``label 0`` / ``label 1``."""
+    if task == "multiclass":
+        return CLASS_NAMES[int(code)].replace("_", "-")
+    return f"label {int(code)}"
 
 
 def eih_outcomes(ppt: pd.DataFrame) -> pd.DataFrame:
@@ -228,7 +238,7 @@ def label(
 
     Examples
     --------
-    >>> label(np.array([-30.0, 0.0, 12.0, np.nan]), 10.0, "three_class").tolist()
+    >>> label(np.array([-30.0, 0.0, 12.0, np.nan]), 10.0, "multiclass").tolist()
     [0.0, 1.0, 2.0, nan]
     >>> label(np.array([-30.0, -10.0, 12.0]), 10.0, "classification", "hyperalgesia").tolist()
     [1.0, 0.0, 0.0]
@@ -240,7 +250,7 @@ def label(
     v = np.asarray(values, dtype=float)
     out = np.full(v.shape, np.nan)
     ok = np.isfinite(v)
-    if task == "three_class":
+    if task == "multiclass":
         out[ok] = np.where(v[ok] > threshold, 2.0, np.where(v[ok] < -threshold, 0.0, 1.0))
     elif target == "hyperalgesia":
         out[ok] = (v[ok] < -threshold).astype(float)
@@ -260,7 +270,7 @@ class Outcome:
     values : pandas.Series
         Continuous outcome (kPa or %), positive = hypoalgesia.
     task : str
-        classification, three_class or regression.
+        classification, multiclass or regression.
     rule : ResponderRule or None
         The responder rule (None for regression).
     threshold : float or None
@@ -285,7 +295,7 @@ class Outcome:
         return {
             "outcome": self.name,
             "task": self.task,
-            "target": self.rule.target if self.rule else None,
+            "target": self.rule.target if self.rule and self.task == "classification" else None,
             "rule": self.rule.rule if self.rule else None,
             "threshold": self.threshold,
             "threshold_per_fold": bool(self.rule and self.rule.uses_training_data),
@@ -326,7 +336,7 @@ def define_outcome(
         Output of :func:`eih_ml.features.derive.derive_features`.
     site, measure : str
         Which EIH column (``eih_{measure}_{site}``).
-    task : {"classification", "three_class", "regression"}
+    task : {"classification", "multiclass", "regression"}
     rule : ResponderRule, optional
         Responder rule (default ``gt0``); ignored for regression.
     against_rest : bool

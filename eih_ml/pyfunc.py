@@ -80,6 +80,15 @@ def signature(features: list[str], task: str, example: pd.DataFrame):
             ColSpec("double", "probability"),
             ColSpec("string", "prediction_set"),
         ]
+    elif task == "multiclass":
+        outputs += [
+            ColSpec("string", "predicted_class"),
+            ColSpec("double", "p_hyperalgesic"),
+            ColSpec("double", "p_non_responder"),
+            ColSpec("double", "p_hypoalgesic"),
+            ColSpec("boolean", "hyperalgesia_risk"),
+            ColSpec("string", "prediction_set"),
+        ]
     else:
         outputs += [
             ColSpec("double", "eih_kpa"),

@@ -11,6 +11,15 @@ CLASSIFICATION_COLUMNS = (
     "calibration_slope",
 )
 REGRESSION_COLUMNS = ("rmse", "mae", "r2", "calibration_slope")
+MULTICLASS_COLUMNS = (
+    "auroc_macro",
+    "auroc_hyperalgesic",
+    "auroc_hypoalgesic",
+    "brier",
+    "balanced_accuracy",
+    "calibration_slope_hyperalgesic",
+)
+COLUMNS = {"classification": CLASSIFICATION_COLUMNS, "multiclass": MULTICLASS_COLUMNS}
 
 
 def metric_with_ci(metrics: dict, name: str) -> str:
@@ -33,7 +42,7 @@ def print_summary(summary: dict, console) -> None:
     from rich.table import Table
 
     task = summary["outcome"]["task"]
-    cols = CLASSIFICATION_COLUMNS if task == "classification" else REGRESSION_COLUMNS
+    cols = COLUMNS.get(task, REGRESSION_COLUMNS)
     table = Table(title=f"{summary['name']}: {summary['outcome']['outcome']} ({task})")
     table.add_column("model")
     for c in cols:

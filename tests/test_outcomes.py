@@ -206,18 +206,20 @@ def test_binary_and_three_class_labels_at_the_boundaries():
     # Strictly greater than +threshold is a responder; exactly at the threshold is not.
     np.testing.assert_array_equal(label(v, 10.0, "classification"), [0, 0, 0, 0, 1, NAN])
     # Three classes: < -threshold hyperalgesic (0), > +threshold hypoalgesic (2).
-    np.testing.assert_array_equal(label(v, 10.0, "three_class"), [0, 1, 1, 1, 2, NAN])
+    np.testing.assert_array_equal(label(v, 10.0, "multiclass"), [0, 1, 1, 1, 2, NAN])
     assert CLASS_NAMES == ("hyperalgesic", "non_responder", "hypoalgesic")
 
 
 def test_gt0_three_class_splits_on_zero():
     np.testing.assert_array_equal(
-        label(pd.Series([-0.1, 0.0, 0.1]), 0.0, "three_class"), [0.0, 1.0, 2.0]
+        label(pd.Series([-0.1, 0.0, 0.1]), 0.0, "multiclass"), [0.0, 1.0, 2.0]
     )
 
 
 def test_label_rejects_an_unknown_task():
-    with pytest.raises(ConfigError, match=r"task must be one of classification, three_class"):
+    with pytest.raises(
+        ConfigError, match=r"task must be one of classification, multiclass, regression"
+    ):
         label(np.array([1.0]), 0.0, "three-class")
 
 
@@ -274,7 +276,7 @@ def test_define_outcome_training_rule_is_estimated_per_fold(table):
 
 def test_define_outcome_three_class_and_regression(table):
     rule = ResponderRule("sem", sem=10.0, sem_source="published")
-    three = define_outcome(table, task="three_class", rule=rule)
+    three = define_outcome(table, task="multiclass", rule=rule)
     assert three.y.tolist()[:5] == [2.0, 1.0, 1.0, 0.0, 2.0]
     reg = define_outcome(table, task="regression", rule=rule)
     assert reg.rule is None and reg.threshold is None

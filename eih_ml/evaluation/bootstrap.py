@@ -243,13 +243,21 @@ class BootstrapResult:
         )
 
 
+def _as_predictions(values: Any, what: str, caller: str) -> np.ndarray:
+    """One prediction per row: a 1-D array, or rows x classes of a multiclass model."""
+    arr = np.asarray(values) if hasattr(values, "shape") else None
+    if arr is not None and arr.ndim == 2 and arr.shape[1] > 1 and arr.shape[0] > 0:
+        return np.asarray(arr, dtype=float)
+    return _as_1d_float(values, what, caller)
+
+
 def _prepare(
     y_true: Any, preds: Mapping[str, Any], groups: Any, caller: str
 ) -> tuple[np.ndarray, list[np.ndarray], _ParticipantIndex]:
     y = _as_1d_float(y_true, "y_true", caller)
     arrays = []
     for name, pred in preds.items():
-        arr = _as_1d_float(pred, name, caller)
+        arr = _as_predictions(pred, name, caller)
         if arr.shape[0] != y.shape[0]:
             raise DataError(
                 f"{caller} expected {name} with one prediction per row of y_true ({y.shape[0]}); "

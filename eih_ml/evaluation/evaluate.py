@@ -6,7 +6,9 @@ point estimate averages over repeats and the bootstrap resamples participants ac
 Metric names are fixed (``eih_ml.evaluation.metrics``) so runs compare cleanly everywhere.
 Calibration follows Van Calster 2019 (BMC Med 17:230): intercept, slope and a flexible curve;
 decision curves follow Vickers & Elkin 2006. Subgroups (sex, condition, age band) report the
-same metrics per group (TRIPOD+AI item 3c).
+same metrics per group (TRIPOD+AI item 3c). A three-class model (``task="multiclass"``) is
+scored on its three probabilities (:mod:`eih_ml.evaluation.multiclass`); its decision curve is
+that of "hyperalgesic vs not", and its calibration curves are drawn per class.
 """
 
 from __future__ import annotations
@@ -18,11 +20,30 @@ import pandas as pd
 
 from eih_ml.evaluation.bootstrap import bootstrap_metrics
 from eih_ml.evaluation.metrics import classification_metrics, regression_metrics
+from eih_ml.outcomes import CLASS_NAMES, PROBABILITY_COLUMNS
 
 
 def metric_fn(task: str):
     """The metric function of a task."""
+    if task == "multiclass":
+        from eih_ml.evaluation.multiclass import multiclass_metrics
+
+        return multiclass_metrics
     return classification_metrics if task == "classification" else regression_metrics
+
+
+def predictions(oof: pd.DataFrame, task: str, suffix: str = "") -> np.ndarray:
+    """The predictions the metrics read: ``pred``, or rows x classes for a multiclass model."""
+    if task == "multiclass":
+        return oof[[c + suffix for c in PROBABILITY_COLUMNS]].to_numpy(float)
+    return oof["pred" + suffix].to_numpy(float)
+
+
+def every_class(y: pd.Series, task: str) -> bool:
+    """Whether the labels hold every class the metrics need (two, or three for multiclass)."""
+    if task == "regression":
+        return True
+    return y.nunique() >= (len(CLASS_NAMES) if task == "multiclass" else 2)
 
 
 def _clean(value):
@@ -54,7 +75,7 @@ def evaluate_predictions(
     fn = metric_fn(task)
     result = bootstrap_metrics(
         oof["y"].to_numpy(float),
-        oof["pred"].to_numpy(float),
+        predictions(oof, task),
         oof["participant_id"].to_numpy(),
         fn,
         n_boot=n_boot,
@@ -63,9 +84,7 @@ def evaluate_predictions(
     )
     per_repeat = {}
     if oof["repeat"].nunique() > 1:
-        rows = [
-            fn(g["y"].to_numpy(float), g["pred"].to_numpy(float)) for _, g in oof.groupby("repeat")
-        ]
+        rows = [fn(g["y"].to_numpy(float), predictions(g, task)) for _, g in oof.groupby("repeat")]
         per_repeat = {
             k: {
                 "mean": float(np.mean([r[k] for r in rows])),
@@ -73,7 +92,12 @@ def evaluate_predictions(
             }
             for k in rows[0]
         }
-    return {"metrics": clean_dict(result.as_dict()), "per_repeat": per_repeat}
+    out = {"metrics": clean_dict(result.as_dict()), "per_repeat": per_repeat}
+    if task == "multiclass":
+        from eih_ml.evaluation.multiclass import confusion
+
+        out["confusion"] = confusion(oof["y"].to_numpy(float), predictions(oof, task))
+    return out
 
 
 def paired_oof_comparison(
@@ -88,16 +112,20 @@ def paired_oof_comparison(
     """Extended minus base on identical rows and folds, with a paired participant bootstrap.
 
     Both frames are :attr:`ModelCV.oof` of the same outer splits; rows are matched on (repeat,
-    position). Metrics: AUROC and Brier (classification) or R2 and RMSE (regression).
+    position). Metrics: AUROC and Brier (classification), macro AUROC and Brier (multiclass) or
+    R2 and RMSE (regression).
     """
     from eih_ml.evaluation.bootstrap import paired_bootstrap_difference
 
-    metrics = ("auroc", "brier") if task == "classification" else ("r2", "rmse")
+    metrics = {
+        "classification": ("auroc", "brier"),
+        "multiclass": ("auroc_macro", "brier"),
+    }.get(task, ("r2", "rmse"))
     merged = oof_extended.merge(oof_base, on=["repeat", "position"], suffixes=("_ext", "_base"))
     return paired_bootstrap_difference(
         merged["y_ext"].to_numpy(float),
-        merged["pred_base"].to_numpy(float),
-        merged["pred_ext"].to_numpy(float),
+        predictions(merged, task, "_base"),
+        predictions(merged, task, "_ext"),
         merged["participant_id_ext"].to_numpy(),
         metric_fn(task),
         metrics=metrics,
@@ -108,9 +136,15 @@ def paired_oof_comparison(
 
 
 def curves(oof: pd.DataFrame, task: str, thresholds: list[float], seed: int = 0) -> dict:
-    """Decision curve and calibration curves (classification), or binned calibration (regression)."""
+    """Decision curve and calibration curves (classification), or binned calibration (regression).
+
+    Multiclass: the decision curve of "hyperalgesic vs not" (treating the hyperalgesic
+    probability as the risk) and a binned calibration curve per class (``calibration_by_class``).
+    """
     y = oof["y"].to_numpy(float)
     p = oof["pred"].to_numpy(float)
+    if task == "multiclass":
+        return _multiclass_curves(oof, thresholds, seed)
     if task != "classification":
         bins = pd.qcut(p, q=min(10, len(np.unique(p))), duplicates="drop")
         table = (
@@ -135,6 +169,33 @@ def curves(oof: pd.DataFrame, task: str, thresholds: list[float], seed: int = 0)
     except Exception as exc:  # a flexible curve can fail to converge on tiny data
         out["calibration_smooth_error"] = str(exc)
     return out
+
+
+def _multiclass_curves(oof: pd.DataFrame, thresholds: list[float], seed: int) -> dict:
+    from eih_ml.evaluation.calibration import calibration_curve
+    from eih_ml.evaluation.decision_curve import decision_curve
+
+    y = oof["y"].to_numpy(int)
+    hyper = (y == 0).astype(float)
+    dc = decision_curve(
+        hyper,
+        oof[PROBABILITY_COLUMNS[0]].to_numpy(float),
+        thresholds,
+        groups=oof["participant_id"].to_numpy(),
+        n_boot=200,
+        seed=seed,
+    )
+    by_class = {
+        name: calibration_curve(
+            (y == j).astype(float), oof[PROBABILITY_COLUMNS[j]].to_numpy(float), n_bins=10
+        ).to_dict(orient="list")
+        for j, name in enumerate(CLASS_NAMES)
+    }
+    return {
+        "decision_curve": dc.to_dict(orient="list"),
+        "decision_curve_event": "hyperalgesic",
+        "calibration_by_class": by_class,
+    }
 
 
 def subgroup_labels(table: pd.DataFrame, subgroups: list[str], age_bands: list[float]) -> dict:
@@ -187,12 +248,16 @@ def evaluate_subgroups(
             entry: dict = {"n_participants": n_part, "n_rows": len(sub)}
             if n_part < min_participants:
                 entry["note"] = f"fewer than {min_participants} participants: not scored"
-            elif task == "classification" and sub["y"].nunique() < 2:
-                entry["note"] = "one outcome class only: not scored"
+            elif not every_class(sub["y"], task):
+                entry["note"] = (
+                    "one outcome class only: not scored"
+                    if sub["y"].nunique() < 2
+                    else "not every outcome class: not scored"
+                )
             else:
                 res = bootstrap_metrics(
                     sub["y"].to_numpy(float),
-                    sub["pred"].to_numpy(float),
+                    predictions(sub, task),
                     sub["participant_id"].to_numpy(),
                     fn,
                     n_boot=n_boot,

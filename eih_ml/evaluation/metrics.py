@@ -5,6 +5,7 @@ that runs, bootstrap tables and MLflow metrics compare cleanly:
 
 * :func:`classification_metrics` -> :data:`CLASSIFICATION_METRICS`
 * :func:`regression_metrics` -> :data:`REGRESSION_METRICS`
+* :func:`eih_ml.evaluation.multiclass.multiclass_metrics` -> :data:`MULTICLASS_METRICS`
 
 Both are pure numpy and fast enough to be called about 1,000 times in a participant bootstrap
 (see :mod:`eih_ml.evaluation.bootstrap`): AUROC comes from ranks (Mann-Whitney U), the calibration
@@ -27,6 +28,7 @@ from eih_ml.errors import ConfigError, DataError
 
 __all__ = [
     "CLASSIFICATION_METRICS",
+    "MULTICLASS_METRICS",
     "REGRESSION_METRICS",
     "TARGET_VALUES",
     "UndefinedMetricError",
@@ -55,8 +57,32 @@ REGRESSION_METRICS: tuple[str, ...] = (
     "calibration_slope",
 )
 
+#: The classes of a three-class outcome (:data:`eih_ml.outcomes.CLASS_NAMES`; not imported, to
+#: keep this module free of the outcome layer; a test checks they agree).
+_CLASSES = ("hyperalgesic", "non_responder", "hypoalgesic")
+
+#: Metric names returned by :func:`eih_ml.evaluation.multiclass.multiclass_metrics`, in order.
+MULTICLASS_METRICS: tuple[str, ...] = (
+    "auroc_macro",
+    "brier",
+    "brier_scaled",
+    "log_loss",
+    "accuracy",
+    "balanced_accuracy",
+    *(
+        f"{metric}_{c}"
+        for c in _CLASSES
+        for metric in ("auroc", "brier", "calibration_intercept", "calibration_slope")
+    ),
+)
+
 #: Metrics that are best at a target value rather than at an extreme: closer is better.
-TARGET_VALUES: dict[str, float] = {"calibration_intercept": 0.0, "calibration_slope": 1.0}
+TARGET_VALUES: dict[str, float] = {
+    "calibration_intercept": 0.0,
+    "calibration_slope": 1.0,
+    **{f"calibration_intercept_{c}": 0.0 for c in _CLASSES},
+    **{f"calibration_slope_{c}": 1.0 for c in _CLASSES},
+}
 
 _HIGHER_IS_BETTER: dict[str, bool] = {
     "auroc": True,
@@ -66,6 +92,12 @@ _HIGHER_IS_BETTER: dict[str, bool] = {
     "rmse": False,
     "mae": False,
     "r2": True,
+    "auroc_macro": True,
+    "log_loss": False,
+    "accuracy": True,
+    "balanced_accuracy": True,
+    **{f"auroc_{c}": True for c in _CLASSES},
+    **{f"brier_{c}": False for c in _CLASSES},
 }
 
 #: Probabilities are clipped to this range before the logit is taken (calibration models only).

@@ -18,8 +18,14 @@ import numpy as np
 import pandas as pd
 
 from eih_ml.errors import DataError
-from eih_ml.models import make_pipeline, predict_scores, search_space
-from eih_ml.outcomes import ResponderRule, label
+from eih_ml.models import (
+    CLASSIFIER_TASKS,
+    make_pipeline,
+    predict_scores,
+    search_scoring,
+    search_space,
+)
+from eih_ml.outcomes import CLASS_NAMES, PROBABILITY_COLUMNS, ResponderRule, class_name, label
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,9 @@ class ModelCV:
     """Out-of-fold predictions of one model over all outer folds and repeats.
 
     ``oof`` has one row per (analysed row, repeat): position, participant_id, repeat, fold,
-    y (label or value under that fold's threshold) and pred (probability or EIH).
+    y (label or value under that fold's threshold) and pred (probability or EIH). A multiclass
+    model adds the three class probabilities (:data:`~eih_ml.outcomes.PROBABILITY_COLUMNS`);
+    its ``pred`` is the hyperalgesic probability (the risk that decision curves read).
     """
 
     model: str
@@ -69,11 +77,16 @@ class ModelCV:
 
 
 def check_cv_feasible(
-    y_labels: np.ndarray | None, groups: np.ndarray, outer_folds: int, inner_folds: int
+    y_labels: np.ndarray | None,
+    groups: np.ndarray,
+    outer_folds: int,
+    inner_folds: int,
+    task: str = "classification",
 ) -> None:
     """Raise a clear error when the cohort is too small for the chosen folds.
 
-    Each inner training set must still hold participants of both classes.
+    Each inner training set must still hold participants of every class (two, or three for
+    ``task="multiclass"``).
     """
     n = len(pd.unique(groups))
     need = outer_folds * inner_folds
@@ -87,17 +100,29 @@ def check_cv_feasible(
         return
     classes = pd.Series(y_labels).dropna().unique()
     if len(classes) < 2:
-        only = "responders" if classes.size and classes[0] == 1 else "non-responders"
+        if task == "multiclass" and classes.size:
+            only = class_name(task, classes[0])
+        else:
+            only = "responders" if classes.size and classes[0] == 1 else "non-responders"
         raise DataError(
             f"Every analysed row is one class ({only}): a classifier cannot be trained. "
             "Choose another responder rule or threshold (outcome.rule, outcome.pct_threshold), "
             "or use outcome.task: regression."
         )
+    if task == "multiclass" and len(classes) < len(CLASS_NAMES):
+        absent = [c.replace("_", "-") for i, c in enumerate(CLASS_NAMES) if i not in classes]
+        raise DataError(
+            f"No analysed participant is {' or '.join(absent)} under this rule and threshold: "
+            "a three-class model needs all three classes. Choose a lower threshold "
+            "(outcome.rule gt0 or sem), or use outcome.task: classification."
+        )
     per_class = pd.DataFrame({"y": y_labels, "g": groups}).groupby("y")["g"].nunique()
     if per_class.min() < outer_folds:
-        minority = per_class.idxmin()
+        minority = class_name(task, per_class.idxmin())
+        if task == "multiclass":
+            minority = f"class {minority}"
         raise DataError(
-            f"Only {per_class.min()} participants have label {int(minority)}; each of the "
+            f"Only {per_class.min()} participants have {minority}; each of the "
             f"{outer_folds} outer folds needs at least one. Lower cv.outer_folds, change the "
             "responder rule, or add data."
         )
@@ -146,8 +171,8 @@ def grouped_folds(
 
 
 def strat_labels(values: np.ndarray, task: str, rule: ResponderRule | None) -> np.ndarray:
-    """Labels to stratify outer folds on: the responder label, or outcome quintiles."""
-    if task == "classification":
+    """Labels to stratify outer folds on: the responder label or class, or outcome quintiles."""
+    if task in CLASSIFIER_TASKS:
         rule = rule or ResponderRule()
         return label(values, rule.threshold(values), task, rule.target).astype(int)
     return pd.qcut(values, q=5, labels=False, duplicates="drop").astype(int)
@@ -155,7 +180,7 @@ def strat_labels(values: np.ndarray, task: str, rule: ResponderRule | None) -> n
 
 def _inner_cv(y: np.ndarray, groups: np.ndarray, task: str, n_splits: int, seed: int):
     """Inner (tuning) folds inside an outer training set: grouped, stratified for classification."""
-    return grouped_folds(y, groups, n_splits, seed, stratify=task == "classification")
+    return grouped_folds(y, groups, n_splits, seed, stratify=task in CLASSIFIER_TASKS)
 
 
 def fit_fold(
@@ -185,15 +210,17 @@ def fit_fold(
     tr, te = split.train, split.test
     g_tr = groups[tr]
     threshold = None
-    if task == "classification":
+    if task in CLASSIFIER_TASKS:
         rule = rule or ResponderRule()
         threshold = rule.threshold(values[tr], g_tr)
         y_tr = label(values[tr], threshold, task, rule.target).astype(int)
         y_te = label(values[te], threshold, task, rule.target).astype(int)
-        if len(np.unique(y_tr)) < 2:
+        needed = len(CLASS_NAMES) if task == "multiclass" else 2
+        if len(np.unique(y_tr)) < needed:
             raise DataError(
-                f"Outer fold {split.fold + 1} (repeat {split.repeat + 1}) has a single-class "
-                "training set; use fewer folds or another responder rule."
+                f"Outer fold {split.fold + 1} (repeat {split.repeat + 1}) has a training set "
+                f"with {len(np.unique(y_tr))} of the {needed} classes; use fewer folds or "
+                "another responder rule."
             )
     else:
         y_tr, y_te = values[tr], values[te]
@@ -204,7 +231,7 @@ def fit_fold(
         search_space(model, task),
         n_iter=n_iter,
         cv=inner,
-        scoring="roc_auc" if task == "classification" else "neg_mean_squared_error",
+        scoring=search_scoring(task),
         refit=True,
         random_state=seed + 1000 * split.repeat + split.fold,
         n_jobs=1,
@@ -213,7 +240,7 @@ def fit_fold(
     X_tr, X_te = X.iloc[tr], X.iloc[te]
     search.fit(X_tr, y_tr)
     fitted = search.best_estimator_
-    if task == "classification" and calibration != "none":
+    if task in CLASSIFIER_TASKS and calibration != "none":
         fitted = grouped_calibration(fitted, X_tr, y_tr, inner, calibration)
     pred = predict_scores(fitted, X_te, task)
     fit = FoldFit(
@@ -320,6 +347,23 @@ def _timed_fit_fold(*args, **kwargs):
     return time.perf_counter() - start, out
 
 
+def _oof_frame(split: Split, groups: np.ndarray, y: np.ndarray, pred: np.ndarray) -> pd.DataFrame:
+    """The out-of-fold rows of one split (see :class:`ModelCV`)."""
+    frame = {
+        "position": split.test,
+        "participant_id": groups[split.test],
+        "repeat": split.repeat,
+        "fold": split.fold,
+        "y": y,
+    }
+    if pred.ndim == 2:  # multiclass: pred is the hyperalgesic probability, then each class
+        frame["pred"] = pred[:, 0]
+        frame |= {c: pred[:, j] for j, c in enumerate(PROBABILITY_COLUMNS)}
+    else:
+        frame["pred"] = pred
+    return pd.DataFrame(frame)
+
+
 def nested_cross_validate_many(
     X: pd.DataFrame,
     values: np.ndarray,
@@ -389,18 +433,7 @@ def nested_cross_validate_many(
             took, (fit, y_te, pred) = next(results)
             seconds += took
             folds.append(fit)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "position": split.test,
-                        "participant_id": groups[split.test],
-                        "repeat": split.repeat,
-                        "fold": split.fold,
-                        "y": y_te,
-                        "pred": pred,
-                    }
-                )
-            )
+            frames.append(_oof_frame(split, groups, y_te, pred))
             if on_fold:
                 on_fold(run.name, fit)
         oof = pd.concat(frames, ignore_index=True).sort_values(["repeat", "position"])

@@ -16,6 +16,11 @@ elastic_net     linear SHAP, interventional:       log-odds (classification) / k
                 coef x (x - training mean)
 =============== ================================== =======================================
 
+A three-class model (``task="multiclass"``) is explained for its hyperalgesic class (the risk a
+clinician acts on): TreeSHAP of that class's probability (random forest) or of its softmax margin
+(XGBoost's class-0 trees; the multinomial elastic net's class-0 linear predictor),
+``output_space`` "probability" or "class margin".
+
 Additivity holds in that space: ``base_value + sum(values) = model output``. XGBoost's TreeSHAP is
 read from XGBoost itself (``Booster.predict(..., pred_contribs=True)``): the same algorithm and
 values as ``shap.TreeExplainer`` (tested), at a fraction of the cost per call. For an elastic net
@@ -71,7 +76,7 @@ class Attributor:
     ----------
     pipeline : sklearn.pipeline.Pipeline
         Fitted, or a fitted ``CalibratedClassifierCV`` around one.
-    task : {"classification", "regression"}
+    task : {"classification", "multiclass", "regression"}
     background_mean : numpy.ndarray, optional
         Mean of the transformed training features (linear models): the reference point of
         interventional linear SHAP. Stored in the model bundle (an aggregate, not patient data).
@@ -96,6 +101,8 @@ class Attributor:
         for i, src in enumerate(sources):
             self._summation[i, position[src]] = 1.0
         self._kind = self._model_kind()
+        #: The class whose output is explained: the responder (binary), the hyperalgesic class.
+        self.explained_class = 0 if task == "multiclass" else 1
         self.background_mean = None if background_mean is None else np.asarray(background_mean)
         self._tree = None
         self._booster = None
@@ -123,7 +130,7 @@ class Attributor:
             return "kPa"
         if type(self.model).__name__.startswith("RandomForest"):
             return "probability"
-        return "log-odds"
+        return "class margin" if self.task == "multiclass" else "log-odds"
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Model input after preprocessing (see :func:`apply_branches`)."""
@@ -144,7 +151,9 @@ class Attributor:
         return apply_branches(self.prep, pd.DataFrame({c: columns[c] for c in self.inputs}))
 
     def predict_transformed(self, Xt: np.ndarray) -> np.ndarray:
-        """Responder probability or predicted EIH from already transformed features."""
+        """Responder probability, the three class probabilities (multiclass) or predicted EIH."""
+        if self.task == "multiclass":
+            return np.asarray(self.model.predict_proba(Xt), dtype=float)
         if self.task == "classification":
             return self.model.predict_proba(Xt)[:, 1]
         return np.asarray(self.model.predict(Xt), dtype=float)
@@ -177,6 +186,8 @@ class Attributor:
 
     def _xgboost_contributions(self, dm) -> tuple[np.ndarray, float]:
         raw = np.asarray(self._booster.predict(dm, pred_contribs=True), dtype=float)
+        if raw.ndim == 3:  # multi:softprob: (rows, classes, features + 1); the explained class
+            raw = raw[:, self.explained_class, :]
         # the last column is the bias: the same expected value on every row
         return raw[:, :-1] @ self._summation, float(raw[0, -1])
 
@@ -199,9 +210,9 @@ class Attributor:
             raw = self._tree.shap_values(Xt)
             base = self._tree.expected_value
             raw = np.asarray(raw)
-            if raw.ndim == 3:  # (rows, features, classes): responder class
-                raw = raw[:, :, 1]
-                base = np.asarray(base).reshape(-1)[1]
+            if raw.ndim == 3:  # (rows, features, classes): the explained class
+                raw = raw[:, :, self.explained_class]
+                base = np.asarray(base).reshape(-1)[self.explained_class]
             base = float(np.asarray(base).reshape(-1)[0])
         else:
             raw, base = self._linear(Xt)
@@ -214,8 +225,10 @@ class Attributor:
             scale = float(model.transformer_.scale_[0])
             shift = float(model.transformer_.mean_[0])
             model = model.regressor_
-        coef = np.asarray(model.coef_, dtype=float).reshape(-1)
-        intercept = float(np.asarray(model.intercept_).reshape(-1)[0])
+        coef = np.asarray(model.coef_, dtype=float)
+        row = self.explained_class if coef.ndim == 2 and coef.shape[0] > 1 else 0
+        coef = coef[row] if coef.ndim == 2 else coef.reshape(-1)
+        intercept = float(np.asarray(model.intercept_).reshape(-1)[row])
         mean = self.background_mean if self.background_mean is not None else np.zeros(len(coef))
         values = (Xt - mean) * coef * scale
         base = (intercept + float(mean @ coef)) * scale + shift
@@ -270,7 +283,13 @@ def model_output(pipeline, X: pd.DataFrame, task: str, output_space: str) -> np.
     inner = unwrap(pipeline)
     if task == "regression":
         return np.asarray(inner.predict(X), dtype=float)
-    p = inner.predict_proba(X)[:, 1]
+    if output_space == "class margin":  # multiclass: the hyperalgesic class's raw score
+        model = inner[-1]
+        Xt = apply_branches(inner[:-1], X)
+        if hasattr(model, "get_booster"):
+            return np.asarray(model.predict(Xt, output_margin=True), dtype=float)[:, 0]
+        return np.asarray(model.decision_function(Xt), dtype=float)[:, 0]
+    p = inner.predict_proba(X)[:, 0 if task == "multiclass" else 1]
     if output_space == "probability":
         return p
     p = np.clip(p, 1e-12, 1 - 1e-12)

@@ -8,6 +8,9 @@ Barber, Candes, Ramdas & Tibshirani 2021, Ann Stat 49:486, the jackknife/CV vari
 
 * classification, LAC score ``1 - p_true``: a prediction set for the responder class at the stated
   confidence: {responder}, {non-responder}, both (cannot tell at this confidence) or none;
+* multiclass, the same LAC score over the three classes (Sadinle, Lei & Wasserman 2019, J Am Stat
+  Assoc 114:223): the set holds every class whose probability is at least ``1 - q``, e.g.
+  {hyperalgesic, non-responder} when the model cannot rule out either;
 * regression, absolute residual: an interval ``prediction +/- q`` for EIH in kPa.
 
 Why not MAPIE's cross-conformal objects: they keep one fitted model per fold (a prediction costs
@@ -47,9 +50,14 @@ class ConformalCalibration:
         """
         y = np.asarray(y, dtype=float)
         pred = np.asarray(pred, dtype=float)
-        ok = np.isfinite(y) & np.isfinite(pred)
+        ok = np.isfinite(y) & (
+            np.isfinite(pred).all(axis=1) if pred.ndim == 2 else np.isfinite(pred)
+        )
         y, pred = y[ok], pred[ok]
-        if task == "classification":
+        if task == "multiclass":  # pred: rows x classes
+            scores = 1.0 - pred[np.arange(len(y)), y.astype(int)]
+            score = "LAC (1 - probability of the true class)"
+        elif task == "classification":
             scores = np.where(y == 1, 1.0 - pred, pred)  # 1 - probability of the true class
             score = "LAC (1 - probability of the true class)"
         else:
@@ -61,8 +69,14 @@ class ConformalCalibration:
         return cls(task, confidence_level, q, n, score)
 
     def sets(self, p_responder: np.ndarray) -> np.ndarray:
-        """Boolean array (rows x 2): is non-responder / responder in the prediction set."""
+        """Boolean array (rows x classes): is each class in the prediction set.
+
+        ``p_responder`` is the positive class's probability (binary: columns negative,
+        positive), or rows x classes of a multiclass model (columns in its class order).
+        """
         p = np.asarray(p_responder, dtype=float)
+        if p.ndim == 2:
+            return 1.0 - p <= self.quantile
         return np.column_stack([p <= self.quantile, 1.0 - p <= self.quantile])
 
     def intervals(self, prediction: np.ndarray) -> np.ndarray:
@@ -100,8 +114,19 @@ SET_NAMES = set_names()
 
 
 def describe_set(
-    in_set: np.ndarray, classes: tuple[str, str] = ("non-responder", "responder")
+    in_set: np.ndarray, classes: tuple[str, ...] = ("non-responder", "responder")
 ) -> str:
-    """Plain words for one row's prediction set; ``classes`` = (negative, positive) names."""
+    """Plain words for one row's prediction set.
+
+    ``classes`` = (negative, positive) names of a binary model, or the class names of a
+    multiclass model in its column order.
+    """
+    if len(classes) != 2:
+        members = [c for c, inside in zip(classes, in_set, strict=True) if inside]
+        if not members:
+            return SET_NAMES[(False, False)]
+        if len(members) == 1:
+            return members[0]
+        return " or ".join(members) + " (uncertain)"
     names = SET_NAMES if classes == ("non-responder", "responder") else set_names(classes)
     return names[(bool(in_set[0]), bool(in_set[1]))]

@@ -36,13 +36,19 @@ def _percentile_text(p: float | None) -> str:
     return f", lower than about {100 - p:.0f} % of the training cohort"
 
 
-def factor_sentences(factors: list[dict], task: str) -> list[str]:
-    """One sentence per factor."""
-    effect = (
-        "chance of pain relief after exercise"
-        if task == "classification"
-        else ("predicted pain relief after exercise")
-    )
+def factor_sentences(factors: list[dict], task: str, target: str | None = None) -> list[str]:
+    """One sentence per factor.
+
+    ``target`` is the bundle's ``meta["outcome"]["target"]``: a hyperalgesia model (binary) and a
+    multiclass model (whose attributions explain the hyperalgesic class) speak of the chance of
+    more pain; a responder model of the chance of relief; a regression of the predicted relief.
+    """
+    if task == "multiclass" or target == "hyperalgesia":
+        effect = "chance of more pain after exercise"
+    elif task == "classification":
+        effect = "chance of pain relief after exercise"
+    else:
+        effect = "predicted pain relief after exercise"
     out = []
     for f in factors:
         verb = "raises" if f["direction"] == "raises" else "lowers"
@@ -77,6 +83,8 @@ def headline(row: dict, task: str, meta: dict) -> str:
         if row.get("prediction_set"):
             text += f" At {level} % confidence the possible outcomes are: {row['prediction_set']}."
         return text
+    if task == "multiclass":
+        return _multiclass_headline(row, meta, site, level)
     if task == "classification":
         p = float(row["probability"])
         verdict = (
@@ -103,6 +111,28 @@ def headline(row: dict, task: str, meta: dict) -> str:
             f" At {level} % confidence it lies between {float(row['interval_low']):+.0f} and "
             f"{float(row['interval_high']):+.0f} kPa."
         )
+    return text
+
+
+def _multiclass_headline(row: dict, meta: dict, site: str, level: int) -> str:
+    """Three probabilities, the risk flag and the conformal set of a three-class model."""
+    p = {k: float(row[f"p_{k}"]) for k in ("hyperalgesic", "non_responder", "hypoalgesic")}
+    risk = float(meta["outcome"].get("risk_threshold") or 0.5)
+    thr = meta.get("threshold")
+    band = f"by more than {float(thr):.3g} kPa either way" if thr else "either way"
+    text = (
+        f"Estimated chances after this exercise: less pain sensitivity "
+        f"{100 * p['hypoalgesic']:.0f} %, no clear change {100 * p['non_responder']:.0f} %, more "
+        f"pain sensitivity {100 * p['hyperalgesic']:.0f} % (the pressure pain threshold at {site} "
+        f"changing {band})."
+    )
+    if p["hyperalgesic"] >= risk:
+        text = (
+            f"Risk of more pain after this exercise (the chance of exercise-induced hyperalgesia "
+            f"is at least {100 * risk:.0f} %). " + text
+        )
+    if row.get("prediction_set"):
+        text += f" At {level} % confidence the possible outcomes are: {row['prediction_set']}."
     return text
 
 
@@ -157,7 +187,7 @@ def patient_explanation(row: dict, meta: dict, task: str, n_factors: int = 5) ->
     return {
         "headline": headline(row, task, meta),
         "profile": _sentence(PROFILE_TEXT.get(profile, PROFILE_TEXT["not_assessable"])),
-        "factors": factor_sentences(factors[:n_factors], task),
+        "factors": factor_sentences(factors[:n_factors], task, meta["outcome"].get("target")),
         "caveats": caveats(meta, row),
     }
 

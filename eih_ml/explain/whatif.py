@@ -2,8 +2,9 @@
 
 The model knows the protocol (modality, relative intensity, duration), so a clinician can compare
 protocols for the same patient: every other input stays as measured. A predicted hyperalgesic
-response (EIH below zero for a regression model, or a low chance of any response for a responder
-model) is flagged. This is the model's extrapolation, not a trial result: protocols outside what
+response (EIH below zero for a regression model, a low chance of any response for a responder
+model, a chance of hyperalgesia at or above ``outcome.risk_threshold`` for a hyperalgesia or
+three-class model) is flagged. This is the model's extrapolation, not a trial result: protocols outside what
 the training cohort did are marked.
 """
 
@@ -47,8 +48,9 @@ def protocol_whatif(
     Returns
     -------
     pandas.DataFrame
-        One row per protocol: protocol, prediction (probability or EIH kPa), uncertainty, flag,
-        seen_in_training.
+        One row per protocol: protocol, prediction (probability, the three class probabilities
+        ``p_hyperalgesic``, ``p_non_responder``, ``p_hypoalgesic``, or EIH kPa), uncertainty,
+        flag, seen_in_training.
     """
     from eih_ml.explain.conformal import describe_set
     from eih_ml.models import predict_scores
@@ -71,7 +73,20 @@ def protocol_whatif(
     out = pd.DataFrame({"protocol": [p.label for p in protocols]})
     out["modality"] = [p.modality for p in protocols]
     out["seen_in_training"] = [seen.get(p.modality, 0) > 0 for p in protocols]
-    if bundle.task == "classification":
+    if bundle.task == "multiclass":
+        from eih_ml.outcomes import PROBABILITY_COLUMNS
+
+        scores = np.asarray(scores, dtype=float)
+        for j, column in enumerate(PROBABILITY_COLUMNS):
+            out[column] = scores[:, j]
+        if bundle.conformal is not None:
+            out["prediction_set"] = [
+                describe_set(s, bundle.classes) for s in bundle.conformal.sets(scores)
+            ]
+        out["flag"] = np.where(
+            scores[:, 0] >= bundle.risk_threshold, "risk of more pain after this exercise", ""
+        )
+    elif bundle.task == "classification":
         out["probability"] = scores
         if bundle.conformal is not None:
             out["prediction_set"] = [

@@ -74,7 +74,18 @@ _DIGITS: dict[str, int] = {
     "r2": 2,
     "rmse": 1,
     "mae": 1,
+    "auroc_macro": 2,
+    "log_loss": 3,
+    "accuracy": 2,
+    "balanced_accuracy": 2,
 }
+
+#: The classes of a three-class run, as (metric suffix, reader's name).
+_CLASS_LABELS: tuple[tuple[str, str], ...] = (
+    ("hyperalgesic", "hyperalgesic"),
+    ("non_responder", "non-responder"),
+    ("hypoalgesic", "hypoalgesic"),
+)
 
 _METRIC_LABELS: dict[str, str] = {
     "auroc": "AUROC",
@@ -86,6 +97,17 @@ _METRIC_LABELS: dict[str, str] = {
     "rmse": "RMSE",
     "mae": "MAE",
     "r2": "R²",
+    "auroc_macro": "AUROC (macro, one vs rest)",
+    "log_loss": "Log loss",
+    "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy",
+    **{f"auroc_{k}": f"AUROC {name} vs rest" for k, name in _CLASS_LABELS},
+    **{f"brier_{k}": f"Brier {name}" for k, name in _CLASS_LABELS},
+    **{
+        f"calibration_intercept_{k}": f"Calibration-in-the-large, {name}"
+        for k, name in _CLASS_LABELS
+    },
+    **{f"calibration_slope_{k}": f"Calibration slope, {name}" for k, name in _CLASS_LABELS},
 }
 
 _CRITERIA: dict[str, str] = {
@@ -452,20 +474,28 @@ def _figures(run_dir: Path, summary: dict, task: str) -> dict[str, Any]:
     models = summary.get("models", {})
     out: dict[str, Any] = {"roc": None, "calibration": None, "decision_curve": None}
     rocs = {m: e["curves"]["roc"] for m, e in models.items() if e.get("curves", {}).get("roc")}
-    if task == "classification":
+    if task in ("classification", "multiclass"):
         if rocs:
             out["roc"] = to_data_uri(_roc_figure(rocs))
-        elif (run_dir / "plots" / "roc.png").is_file():
+        elif (run_dir / "plots" / "roc.png").is_file():  # multiclass: one panel per class
             out["roc"] = _data_uri_file(run_dir / "plots" / "roc.png")
         dcs = {
             m: e["curves"] for m, e in models.items() if e.get("curves", {}).get("decision_curve")
         }
         if dcs:
-            out["decision_curve"] = to_data_uri(
-                plots.decision_curve_figure(dcs, title="Decision curve (out-of-fold)")
-            )
+            title = "Decision curve (out-of-fold)"
+            if task == "multiclass":
+                title = "Decision curve: hyperalgesic vs not (out-of-fold)"
+            out["decision_curve"] = to_data_uri(plots.decision_curve_figure(dcs, title=title))
     cals = {m: e["curves"] for m, e in models.items() if e.get("curves", {}).get("calibration")}
-    if cals:
+    by_class = {
+        m: e["curves"] for m, e in models.items() if e.get("curves", {}).get("calibration_by_class")
+    }
+    if task == "multiclass" and by_class:
+        out["calibration"] = to_data_uri(
+            plots.class_calibration_figure(by_class, title="Calibration per class (out-of-fold)")
+        )
+    elif cals:
         title = "Calibration (out-of-fold)"
         if task != "classification":
             title = "Calibration: mean observed EIH per decile of prediction"
@@ -544,8 +574,10 @@ def _outcome_unit(outcome_name: str) -> str:
 
 
 def _digits(key: str, task: str) -> int:
-    if task != "classification" and key == "calibration_intercept":
+    if task == "regression" and key == "calibration_intercept":
         return 1
+    if key.startswith("brier_"):
+        return 3
     return _DIGITS.get(key, 2)
 
 
@@ -556,12 +588,20 @@ def _metric_keys(task: str) -> tuple[list[str], list[str]]:
             "calibration_intercept",
             "calibration_slope",
         ]
+    if task == "multiclass":
+        return [
+            "auroc_macro",
+            *(f"auroc_{k}" for k, _ in _CLASS_LABELS),
+            "brier",
+            "log_loss",
+            "balanced_accuracy",
+        ], [f"calibration_{m}_{k}" for k, _ in _CLASS_LABELS for m in ("intercept", "slope")]
     return ["r2", "rmse", "mae"], ["calibration_intercept", "calibration_slope"]
 
 
 def _metric_label(key: str, task: str, unit: str) -> str:
     label = _METRIC_LABELS.get(key, key)
-    if task != "classification" and key in ("rmse", "mae", "calibration_intercept"):
+    if task == "regression" and key in ("rmse", "mae", "calibration_intercept"):
         label += f" ({unit})"
     return label
 
@@ -610,57 +650,97 @@ def _performance(summary: dict, task: str, unit: str) -> dict:
 
 
 def _calibration_sentences(summary: dict, task: str, unit: str, level: int) -> list[str]:
+    """One sentence per model (per model and class of a three-class run) on slope and intercept."""
+    out = []
+    suffixes = [(f"_{k}", f", {name}") for k, name in _CLASS_LABELS]
+    for model, ev in summary.get("models", {}).items():
+        for suffix, who in suffixes if task == "multiclass" else [("", "")]:
+            m = {
+                key.replace(suffix, "", 1) if suffix else key: v
+                for key, v in ev.get("metrics", {}).items()
+                if key.startswith("calibration_") and (not suffix or suffix in key)
+            }
+            sentence = _calibration_sentence(m, task, unit)
+            if sentence:
+                out.append(f"{model}{who}: {sentence}")
+    return out
+
+
+def _calibration_sentence(m: dict, task: str, unit: str) -> str | None:
+    """Calibration slope and intercept (keys ``calibration_slope``...) in words."""
+    slope, lo, hi = (
+        m.get("calibration_slope"),
+        m.get("calibration_slope_ci_low"),
+        m.get("calibration_slope_ci_high"),
+    )
+    if slope is None:
+        return None
+    if lo is not None and hi is not None and lo <= 0 and hi >= 1:
+        s = "too imprecise to judge (its CI includes both 0 and 1)"
+    elif lo is not None and hi is not None and lo <= 1 <= hi:
+        s = "compatible with 1 (its CI includes 1)"
+    elif slope <= 0:
+        s = "not above 0: the predictions do not follow the observed outcomes at all"
+    elif slope < 1:
+        s = (
+            "below 1: predictions are too extreme (typical of overfitting)"
+            if task != "regression"
+            else "below 1: predictions are too spread out (typical of overfitting)"
+        )
+    else:
+        s = "above 1: predictions are too moderate (too close to the average)"
+    icpt, ilo, ihi = (
+        m.get("calibration_intercept"),
+        m.get("calibration_intercept_ci_low"),
+        m.get("calibration_intercept_ci_high"),
+    )
+    if icpt is None:
+        t = ""
+    elif ilo is not None and ihi is not None and ilo <= 0 <= ihi:
+        t = "on average the predictions match the observed outcome (the CI includes 0)"
+    elif task != "regression":
+        t = (
+            "on average the predicted risks are too low"
+            if icpt > 0
+            else "on average the predicted risks are too high"
+        )
+    else:
+        t = (
+            "on average the predictions are too low"
+            if icpt > 0
+            else "on average the predictions are too high"
+        )
+    d = _digits("calibration_intercept", task)
+    return (
+        f"calibration slope {with_ci(m, 'calibration_slope')}, {s}; "
+        f"calibration-in-the-large {with_ci(m, 'calibration_intercept', d)}"
+        + (f" {unit}" if task == "regression" else "")
+        + (f", so {t}." if t else ".")
+    )
+
+
+def _confusion(summary: dict) -> list[dict]:
+    """Observed x predicted class counts of every model at the most-probable-class rule."""
     out = []
     for model, ev in summary.get("models", {}).items():
-        m = ev.get("metrics", {})
-        slope, lo, hi = (
-            m.get("calibration_slope"),
-            m.get("calibration_slope_ci_low"),
-            m.get("calibration_slope_ci_high"),
-        )
-        if slope is None:
+        c = ev.get("confusion")
+        if not c:
             continue
-        if lo is not None and hi is not None and lo <= 0 and hi >= 1:
-            s = "too imprecise to judge (its CI includes both 0 and 1)"
-        elif lo is not None and hi is not None and lo <= 1 <= hi:
-            s = "compatible with 1 (its CI includes 1)"
-        elif slope <= 0:
-            s = "not above 0: the predictions do not follow the observed outcomes at all"
-        elif slope < 1:
-            s = (
-                "below 1: predictions are too extreme (typical of overfitting)"
-                if task == "classification"
-                else "below 1: predictions are too spread out (typical of overfitting)"
-            )
-        else:
-            s = "above 1: predictions are too moderate (too close to the average)"
-        icpt, ilo, ihi = (
-            m.get("calibration_intercept"),
-            m.get("calibration_intercept_ci_low"),
-            m.get("calibration_intercept_ci_high"),
-        )
-        if icpt is None:
-            t = ""
-        elif ilo is not None and ihi is not None and ilo <= 0 <= ihi:
-            t = "on average the predictions match the observed outcome (the CI includes 0)"
-        elif task == "classification":
-            t = (
-                "on average the predicted risks are too low"
-                if icpt > 0
-                else "on average the predicted risks are too high"
-            )
-        else:
-            t = (
-                "on average the predictions are too low"
-                if icpt > 0
-                else "on average the predictions are too high"
-            )
-        d = _digits("calibration_intercept", task)
+        names = [name for _, name in _CLASS_LABELS]
         out.append(
-            f"{model}: calibration slope {with_ci(m, 'calibration_slope')}, {s}; "
-            f"calibration-in-the-large {with_ci(m, 'calibration_intercept', d)}"
-            + (f" {unit}" if task != "classification" else "")
-            + (f", so {t}." if t else ".")
+            {
+                "model": model,
+                "classes": names,
+                "rows": [
+                    {
+                        "observed": names[i],
+                        "counts": [_int(v) for v in row],
+                        "recall": _pct(c["recall"][i]) if c["recall"][i] is not None else "–",
+                    }
+                    for i, row in enumerate(c["counts"])
+                ],
+                "precision": [_pct(p) if p is not None else "–" for p in c["precision"]],
+            }
         )
     return out
 
@@ -738,11 +818,10 @@ def _blocks_text(features: list[str]) -> str:
 def _added_value(summary: dict, task: str, level: int) -> list[dict]:
     out = []
     features = summary.get("features", [])
-    key, verb = (
-        ("auroc", "discrimination") if task == "classification" else ("r2", "explained variance")
-    )
-    other = "brier" if task == "classification" else "rmse"
-    sym = "ΔAUROC" if task == "classification" else "ΔR²"
+    key, verb, other, sym = {
+        "classification": ("auroc", "discrimination", "brier", "ΔAUROC"),
+        "multiclass": ("auroc_macro", "discrimination", "brier", "Δ macro AUROC"),
+    }.get(task, ("r2", "explained variance", "rmse", "ΔR²"))
     for block, av in (summary.get("added_value") or {}).items():
         name = _BLOCK_NAMES.get(block, block)
         if "note" in av and f"{key}_difference" not in av:
@@ -827,12 +906,10 @@ def _band_label(value: str) -> str:
 def _subgroups(summary: dict, task: str, unit: str) -> list[dict]:
     models = summary.get("models", {})
     best = summary.get("best_model")
-    main = "auroc" if task == "classification" else "r2"
-    extra = (
-        ["calibration_intercept", "calibration_slope"]
-        if task == "classification"
-        else ["rmse", "calibration_slope"]
-    )
+    main, extra = {
+        "classification": ("auroc", ["calibration_intercept", "calibration_slope"]),
+        "multiclass": ("auroc_macro", ["auroc_hyperalgesic", "calibration_slope_hyperalgesic"]),
+    }.get(task, ("r2", ["rmse", "calibration_slope"]))
     dims: list[str] = []
     for ev in models.values():
         for d in ev.get("subgroups", {}):
@@ -1007,6 +1084,12 @@ def _outcome(summary: dict, config: dict, task: str) -> dict:
         else None,
         "per_fold": per_fold,
         "prevalence": _pct(o.get("prevalence"), 1) if o.get("prevalence") is not None else None,
+        "class_prevalence": ", ".join(
+            f"{name} {_pct(o['class_prevalence'][k], 1)}"
+            for k, name in _CLASS_LABELS
+            if k in (o.get("class_prevalence") or {})
+        )
+        or None,
         "rows_without_outcome": o.get("rows_without_outcome"),
         "notes": o.get("notes") or [],
     }
@@ -1019,14 +1102,18 @@ def _ceiling(summary: dict, task: str) -> dict | None:
     best = summary.get("best_model")
     m = summary.get("models", {}).get(best, {}).get("metrics", {})
     icc = c.get("icc")
-    if task == "classification":
+    if task in ("classification", "multiclass"):
         value, ceil = m.get("auroc"), c.get("max_auroc")
+        which, label = "AUROC", "the responder label"
+        if task == "multiclass":  # the ceiling of the clinically critical class against the rest
+            value, which = m.get("auroc_hyperalgesic"), "AUROC of hyperalgesic vs rest"
+            label = "the hyperalgesic label (against the other two classes)"
         reached = ""
         if value is not None and value <= 0.5:
-            reached = f"The best model's AUROC of {num(value)} is no better than chance."
+            reached = f"The best model's {which} of {num(value)} is no better than chance."
         elif value is not None and ceil and ceil > 0.5:
             reached = (
-                f"The best model's AUROC of {num(value)} covers "
+                f"The best model's {which} of {num(value)} covers "
                 f"{_pct(min((value - 0.5) / (ceil - 0.5), 1.0))} of the distance from chance "
                 "(0.50) to this ceiling."
             )
@@ -1034,7 +1121,7 @@ def _ceiling(summary: dict, task: str) -> dict | None:
             f"EIH measured in one session has a between-session reliability (ICC) of about "
             f"{num(icc)}: only that share of its variance is stable within a person. Even a "
             f"perfect model that knew each person's true EIH could therefore reach at most an "
-            f"AUROC of {num(ceil)} for the responder label, and two sessions of the same person "
+            f"AUROC of {num(ceil)} for {label}, and two sessions of the same person "
             f"would agree on the label in {_pct(c.get('retest_agreement'))} of cases (κ = "
             f"{num(c.get('retest_kappa'))}). Read the model's performance against this ceiling, "
             f"not against 1.0. {reached}"
@@ -1061,7 +1148,12 @@ def _ceiling(summary: dict, task: str) -> dict | None:
         "rows": [
             ("Between-session ICC assumed", num(icc)),
             ("Maximum R² (continuous EIH)", num(c.get("max_r2"))),
-            ("Maximum AUROC (responder label)", num(c.get("max_auroc"))),
+            (
+                "Maximum AUROC (hyperalgesic label)"
+                if task == "multiclass"
+                else "Maximum AUROC (responder label)",
+                num(c.get("max_auroc")),
+            ),
             ("Test–retest κ of the label", num(c.get("retest_kappa"))),
             ("Test–retest agreement of the label", _pct(c.get("retest_agreement"))),
         ],
@@ -1134,11 +1226,10 @@ def _validation_scheme(config: dict, summary: dict, task: str) -> dict:
     cv = config.get("cv") or {}
     boot = config.get("bootstrap") or {}
     search = config.get("search") or {}
-    strat = (
-        "stratified on the responder label"
-        if task == "classification"
-        else "stratified on quintiles of EIH"
-    )
+    strat = {
+        "classification": "stratified on the responder label",
+        "multiclass": "stratified on the three classes",
+    }.get(task, "stratified on quintiles of EIH")
     items = [
         (
             "Outer loop (performance)",
@@ -1194,11 +1285,10 @@ def _validation_scheme(config: dict, summary: dict, task: str) -> dict:
                 "inner": _inner_score(f.get("inner_score"), task),
             }
         )
-    score = (
-        "inner-loop AUROC of the chosen setting"
-        if task == "classification"
-        else "inner-loop RMSE of the chosen setting"
-    )
+    score = {
+        "classification": "inner-loop AUROC of the chosen setting",
+        "multiclass": "inner-loop macro AUROC (one vs rest) of the chosen setting",
+    }.get(task, "inner-loop RMSE of the chosen setting")
     return {"steps": items, "folds": folds, "score": score}
 
 
@@ -1206,7 +1296,7 @@ def _inner_score(score: float | None, task: str) -> str:
     """The inner-loop score as a reader knows it: AUROC, or RMSE from the negative MSE."""
     if score is None:
         return "–"
-    if task == "classification":
+    if task in ("classification", "multiclass"):
         return num(score, 3)
     return num(math.sqrt(-score), 1) if score <= 0 else num(score, 1)
 
@@ -1287,9 +1377,13 @@ def _explanations(summary: dict) -> dict | None:
 
 def _headline(summary: dict, task: str, level: int) -> dict:
     best = summary.get("best_model")
-    pm = summary.get("primary_metric") or ("auroc" if task == "classification" else "r2")
+    pm = summary.get("primary_metric") or {
+        "classification": "auroc",
+        "multiclass": "auroc_macro",
+    }.get(task, "r2")
     m = summary.get("models", {}).get(best, {}).get("metrics", {})
     d = _digits(pm, task)
+    slope = "calibration_slope_hyperalgesic" if task == "multiclass" else "calibration_slope"
     value = num(m.get(pm), d)
     lo, hi = m.get(f"{pm}_ci_low"), m.get(f"{pm}_ci_high")
     ci = f" ({level} % CI {num(lo, d)} to {num(hi, d)})" if lo is not None else ""
@@ -1297,7 +1391,9 @@ def _headline(summary: dict, task: str, level: int) -> dict:
         "best": best,
         "metric": _METRIC_LABELS.get(pm, pm),
         "text": f"{value}{ci}",
-        "slope": with_ci(m, "calibration_slope").replace("(", f"({level} % CI ", 1),
+        "slope": with_ci(m, slope).replace("(", f"({level} % CI ", 1),
+        "slope_label": "calibration slope"
+        + (" of the hyperalgesic class" if task == "multiclass" else ""),
     }
 
 
@@ -1397,7 +1493,8 @@ def report_context(run_dir: str | Path) -> dict[str, Any]:
         "validation": _validation_scheme(config, summary, task),
         "performance": _performance(summary, task, unit),
         "calibration_text": _calibration_sentences(summary, task, unit, level),
-        "decision_text": _decision_sentences(summary) if task == "classification" else [],
+        "decision_text": _decision_sentences(summary) if task != "regression" else [],
+        "confusion": _confusion(summary) if task == "multiclass" else [],
         "subgroups": _subgroups(summary, task, unit),
         "min_subgroup": (config.get("evaluation") or {}).get("min_subgroup_participants"),
         "added_value": _added_value(summary, task, level),

@@ -74,6 +74,59 @@ def calibration_figure(calibrations: dict[str, dict], title: str = "Calibration"
     return fig
 
 
+def roc_by_class_figure(oofs: dict[str, pd.DataFrame], title: str = "ROC per class (one vs rest)"):
+    """One-vs-rest ROC curves of a three-class model, one panel per class."""
+    from matplotlib.figure import Figure
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    from eih_ml.outcomes import CLASS_NAMES, PROBABILITY_COLUMNS
+
+    fig = Figure(figsize=(12, 4))
+    axes = fig.subplots(1, len(CLASS_NAMES), sharey=True)
+    for j, (ax, name) in enumerate(zip(axes, CLASS_NAMES, strict=True)):
+        for model, oof in oofs.items():
+            event = (oof["y"].to_numpy(int) == j).astype(int)
+            p = oof[PROBABILITY_COLUMNS[j]].to_numpy(float)
+            fpr, tpr, _ = roc_curve(event, p)
+            ax.plot(fpr, tpr, label=f"{model} (AUROC {roc_auc_score(event, p):.2f})")
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+        ax.set(xlabel="1 - specificity", title=name.replace("_", "-"))
+        ax.legend(loc="lower right", fontsize=7)
+    axes[0].set_ylabel("sensitivity")
+    fig.suptitle(title)
+    return fig
+
+
+def class_calibration_figure(curves: dict[str, dict], title: str = "Calibration per class"):
+    """Observed fraction against predicted probability per class (deciles, Wilson intervals)."""
+    from matplotlib.figure import Figure
+
+    from eih_ml.outcomes import CLASS_NAMES
+
+    fig = Figure(figsize=(12, 4))
+    axes = fig.subplots(1, len(CLASS_NAMES), sharey=True)
+    for ax, name in zip(axes, CLASS_NAMES, strict=True):
+        for model, c in curves.items():
+            binned = pd.DataFrame(c["calibration_by_class"][name])
+            ax.errorbar(
+                binned["mean_predicted"],
+                binned["observed_fraction"],
+                yerr=[
+                    binned["observed_fraction"] - binned["ci_low"],
+                    binned["ci_high"] - binned["observed_fraction"],
+                ],
+                fmt="o-",
+                capsize=2,
+                label=model,
+            )
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="ideal")
+        ax.set(xlabel="predicted probability", title=name.replace("_", "-"))
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("observed fraction")
+    fig.suptitle(title)
+    return fig
+
+
 def decision_curve_figure(curves: dict[str, dict], title: str = "Decision curve"):
     """Net benefit of each model against treat-all and treat-none (Vickers & Elkin 2006)."""
     fig, ax = subplots(figsize=(6, 4))

@@ -431,11 +431,17 @@ class _Service:
 
     def record(self, row: dict) -> dict:
         """One ``ModelBundle.predict`` row as JSON-ready values (top factors parsed)."""
-        keys = (
-            ("predicted_class", "probability", "prediction_set")
-            if self.task == "classification"
-            else ("eih_kpa", "interval_low", "interval_high")
-        )
+        keys = {
+            "classification": ("predicted_class", "probability", "prediction_set"),
+            "multiclass": (
+                "predicted_class",
+                "p_hyperalgesic",
+                "p_non_responder",
+                "p_hypoalgesic",
+                "hyperalgesia_risk",
+                "prediction_set",
+            ),
+        }.get(self.task, ("eih_kpa", "interval_low", "interval_high"))
         out: dict[str, Any] = {
             "participant_id": str(row["participant_id"]),
             "session_id": str(row["session_id"]),
@@ -656,6 +662,8 @@ def _output_text(value: float, space: str) -> str:
         return _pct(1 / (1 + math.exp(-value)))
     if space == "probability":
         return _pct(value)
+    if space == "class margin":  # a softmax margin is not a probability on its own
+        return f"{value:+.2f}"
     return f"{value:+.0f} kPa"
 
 
@@ -709,8 +717,10 @@ def _waterfall(data: dict, task: str) -> dict:
             }
         )
     what = "chance of a hypoalgesic response" if task == "classification" else "predicted EIH"
-    if data.get("target") == "hyperalgesia":
+    if data.get("target") == "hyperalgesia" or task == "multiclass":
         what = "chance of hyperalgesia"
+    if space == "class margin":
+        what = "score of the hyperalgesic class (a softmax margin: higher means more likely)"
     return {
         "start": {
             "x": sx(base),
@@ -761,7 +771,28 @@ def _result_view(data: dict, task: str, meta: dict) -> dict:
         "domains": _domain_bars(data["domains"], task),
         "level": level,
     }
-    if task == "classification":
+    if task == "multiclass":
+        p = float(rec["p_hyperalgesic"])
+        view["big"] = _pct(p)
+        view["big_caption"] = "chance of more pain sensitivity after exercise (hyperalgesia)"
+        view["gauge"] = {"x": round(100 * p, 2)}
+        view["classes"] = [
+            {
+                "label": label,
+                "value": _pct(float(rec[column])),
+                "x": round(100 * float(rec[column]), 2),
+                "positive": column != "p_hyperalgesic",  # red for more pain
+            }
+            for label, column in (
+                ("Less pain sensitivity (hypoalgesic)", "p_hypoalgesic"),
+                ("No clear change (non-responder)", "p_non_responder"),
+                ("More pain sensitivity (hyperalgesic)", "p_hyperalgesic"),
+            )
+        ]
+        view["uncertainty"] = (
+            f"At {level} % confidence: {rec['prediction_set']}" if rec.get("prediction_set") else ""
+        )
+    elif task == "classification":
         p = float(rec["probability"])
         view["big"] = _pct(p)
         view["big_caption"] = (
@@ -790,7 +821,10 @@ def _result_view(data: dict, task: str, meta: dict) -> dict:
     whatif = data["whatif"]
     rows = []
     for w in whatif.to_dict(orient="records") if len(whatif) else []:
-        if task == "classification":
+        if task == "multiclass":
+            pred = _pct(float(w["p_hyperalgesic"]))
+            unc = w.get("prediction_set") or ""
+        elif task == "classification":
             pred = _pct(float(w["probability"]))
             unc = w.get("prediction_set") or ""
         else:
@@ -815,7 +849,12 @@ def _interval_text(row: dict) -> str:
 
 
 def _batch_row(rec: dict, task: str) -> dict:
-    if task == "classification":
+    if task == "multiclass":
+        pred = f"{rec['predicted_class']} (hyperalgesia {_pct(float(rec['p_hyperalgesic']))}" + (
+            ", at risk)" if rec.get("hyperalgesia_risk") else ")"
+        )
+        unc = rec.get("prediction_set") or ""
+    elif task == "classification":
         pred = f"{rec['predicted_class']} ({_pct(float(rec['probability']))})"
         unc = rec.get("prediction_set") or ""
     else:

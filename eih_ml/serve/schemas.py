@@ -501,6 +501,9 @@ class WhatIf(BaseModel):
     modality: str
     seen_in_training: bool
     probability: float | None = None
+    p_hyperalgesic: float | None = None
+    p_non_responder: float | None = None
+    p_hypoalgesic: float | None = None
     prediction_set: str | None = None
     eih_kpa: float | None = None
     interval_low: float | None = None
@@ -520,13 +523,36 @@ class Prediction(BaseModel):
         "(Yarnitsky 2014; cut-offs in GET /api/model)."
     )
     predicted_class: (
-        Literal["responder", "non-responder", "hyperalgesic", "not hyperalgesic"] | None
-    ) = Field(None, description="Classification models only.")
+        Literal[
+            "responder",
+            "non-responder",
+            "hyperalgesic",
+            "not hyperalgesic",
+            "hypoalgesic",
+        ]
+        | None
+    ) = Field(None, description="Classification and multiclass models: the most probable class.")
     probability: float | None = Field(
-        None, description="Probability of a hypoalgesic response (classification)."
+        None,
+        description="Probability of the positive class (classification): a hypoalgesic "
+        "response, or hyperalgesia for a model of outcome.target hyperalgesia.",
+    )
+    p_hyperalgesic: float | None = Field(
+        None, description="Probability of more pain sensitivity after exercise (multiclass)."
+    )
+    p_non_responder: float | None = Field(
+        None, description="Probability of no clear change (multiclass)."
+    )
+    p_hypoalgesic: float | None = Field(
+        None, description="Probability of less pain sensitivity after exercise (multiclass)."
+    )
+    hyperalgesia_risk: bool | None = Field(
+        None,
+        description="p_hyperalgesic at or above the model's outcome.risk_threshold (multiclass).",
     )
     prediction_set: str | None = Field(
-        None, description="Conformal prediction set at confidence_level (classification)."
+        None,
+        description="Conformal prediction set at confidence_level (classification, multiclass).",
     )
     eih_kpa: float | None = Field(
         None, description="Predicted change of the pressure pain threshold, kPa (regression)."
@@ -546,7 +572,7 @@ class ModelRef(BaseModel):
 
     name: str
     version: str
-    task: Literal["classification", "regression"]
+    task: Literal["classification", "multiclass", "regression"]
 
 
 class IgnoredField(BaseModel):

@@ -25,6 +25,7 @@ from eih_ml.evaluation.calibration import (
 )
 from eih_ml.evaluation.metrics import (
     CLASSIFICATION_METRICS,
+    MULTICLASS_METRICS,
     REGRESSION_METRICS,
     UndefinedMetricError,
     better_than,
@@ -249,10 +250,13 @@ def test_metric_directions():
     assert higher_is_better("rmse") is False
     assert higher_is_better("r2") is True
     assert higher_is_better("calibration_slope") is None
-    for name in {*CLASSIFICATION_METRICS, *REGRESSION_METRICS}:
+    assert higher_is_better("auroc_macro") is True
+    assert higher_is_better("log_loss") is False
+    assert higher_is_better("calibration_slope_hypoalgesic") is None
+    for name in {*CLASSIFICATION_METRICS, *REGRESSION_METRICS, *MULTICLASS_METRICS}:
         higher_is_better(name)  # every reported metric has a direction
-    with pytest.raises(ConfigError, match="Unknown metric 'accuracy'"):
-        higher_is_better("accuracy")
+    with pytest.raises(ConfigError, match="Unknown metric 'f1_score'"):
+        higher_is_better("f1_score")
 
 
 def test_better_than_uses_distance_to_target_for_calibration():

@@ -373,13 +373,26 @@ def evaluate(
         f"{s['cohort']['n_sessions']} sessions; {100 * s['ood_share']:.0f} % flagged out of "
         "distribution.",
     ]
-    for key in ("auroc", "calibration_slope", "calibration_intercept", "brier", "r2", "rmse"):
+    for key in (
+        "auroc",
+        "auroc_macro",
+        "auroc_hyperalgesic",
+        "calibration_slope",
+        "calibration_slope_hyperalgesic",
+        "calibration_intercept",
+        "brier",
+        "r2",
+        "rmse",
+    ):
         if key in m and m[key] is not None:
             lines.append(
                 f"  {key}: {m[key]:.3f} ({m.get(key + '_ci_low') or float('nan'):.3f} to "
                 f"{m.get(key + '_ci_high') or float('nan'):.3f})"
             )
-    lines.append(f"Recommended update: {s['updating']['recommended']}.")
+    if "recommended" in s["updating"]:
+        lines.append(f"Recommended update: {s['updating']['recommended']}.")
+    else:
+        lines.append(s["updating"]["note"])
     if track:
         run_id = track_external_validation(s, model, tracking_uri=tracking_uri)
         lines.append(f"MLflow run {run_id} (experiment eih_ml-external-validation).")

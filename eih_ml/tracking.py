@@ -499,7 +499,9 @@ def track_external_validation(
         "eih_ml.outcome": str(summary.get("model", {}).get("outcome")),
         "eih_ml.participants": str(cohort.get("n_participants")),
         "eih_ml.sessions": str(cohort.get("n_sessions")),
-        "eih_ml.updating_recommended": str(summary.get("updating", {}).get("recommended")),
+        "eih_ml.updating_recommended": str(
+            summary.get("updating", {}).get("recommended", "not available")
+        ),
         "mlflow.note.content": f"External validation of {model_uri}",
     }
     with mlflow.start_run(experiment_id=exp_id, run_name="external-validation", tags=tags) as run:

@@ -102,6 +102,7 @@ def external_validation(
         curves,
         evaluate_subgroups,
         metric_fn,
+        predictions,
         subgroup_labels,
     )
     from eih_ml.outcomes import label
@@ -122,31 +123,45 @@ def external_validation(
         notes.append(f"{int((~has).sum())} session(s) without {name} were left out.")
     table = table.loc[has].reset_index(drop=True)
     values = table[name].to_numpy(float)
-    if task == "classification":
+    if task in ("classification", "multiclass"):
         threshold = float(bundle.meta.get("threshold") or 0.0)
         y = label(values, threshold, task, outcome.get("target") or "hypoalgesia")
-        if len(np.unique(y)) < 2:
+        needed = 3 if task == "multiclass" else 2
+        if len(np.unique(y)) < needed:
+            from eih_ml.outcomes import CLASS_NAMES
+
+            found = ", ".join(
+                (CLASS_NAMES[int(c)] if task == "multiclass" else str(int(c))) for c in np.unique(y)
+            )
             raise DataError(
-                f"Every scored session of the validation cohort is in one outcome class ({name} "
-                f"against the development threshold {threshold:g}): discrimination and "
-                "calibration cannot be estimated."
+                f"The scored sessions of the validation cohort fall in {len(np.unique(y))} of the "
+                f"{needed} outcome classes ({name} against the development threshold "
+                f"{threshold:g}; found {found}): discrimination and calibration cannot be "
+                "estimated. Fix: validate on a cohort in which every class occurs."
             )
     else:
         threshold, y = None, values
     ids, X, missing = bundle.matrix(table)
     rows = bundle.predict_matrix(X, ids, missing)
-    pred = rows["probability" if task == "classification" else "eih_kpa"].to_numpy(float)
     groups = table["participant_id"].astype(str).to_numpy()
-    oof = pd.DataFrame(
-        {
-            "participant_id": groups,
-            "session_id": table["session_id"].astype(str).to_numpy(),
-            "repeat": 0,
-            "position": np.arange(len(y)),
-            "y": y,
-            "pred": pred,
-        }
-    )
+    frame = {
+        "participant_id": groups,
+        "session_id": table["session_id"].astype(str).to_numpy(),
+        "repeat": 0,
+        "position": np.arange(len(y)),
+        "y": y,
+    }
+    if task == "multiclass":  # pred: the chance of hyperalgesia; the metrics read every class
+        from eih_ml.outcomes import PROBABILITY_COLUMNS
+
+        frame["pred"] = rows["p_hyperalgesic"].to_numpy(float)
+        frame |= {c: rows[c].to_numpy(float) for c in PROBABILITY_COLUMNS}
+    else:
+        frame["pred"] = rows["probability" if task == "classification" else "eih_kpa"].to_numpy(
+            float
+        )
+    oof = pd.DataFrame(frame)
+    pred = predictions(oof, task)
     fn = metric_fn(task)
     metrics = bootstrap_metrics(y, pred, groups, fn, n_boot=n_boot, alpha=alpha, seed=seed)
     summary: dict = {
@@ -170,12 +185,26 @@ def external_validation(
         ),
         "case_mix": case_mix(bundle.reference, X, groups),
         "ood_share": float(np.mean(rows["ood"].to_numpy(bool))),
-        "updating": recalibration(y, pred, groups, task, n_boot=min(n_boot, 200), seed=seed),
+        "updating": recalibration(y, pred, groups, task, n_boot=min(n_boot, 200), seed=seed)
+        if task != "multiclass"
+        else {
+            "note": "Model updating of a three-class model (multinomial recalibration, Van "
+            "Hoorde 2014) is not implemented; its per-class calibration is reported above."
+        },
         "notes": notes,
     }
+    if task == "multiclass":
+        from eih_ml.evaluation.multiclass import confusion
+
+        summary["confusion"] = confusion(y, pred)
     if task == "classification":
         summary["metrics"]["observed_expected"] = float(np.sum(y) / max(np.sum(pred), _EPS))
-    if "site" in table.columns and table["site"].nunique() > 1:
+    if task == "multiclass" and "site" in table.columns and table["site"].nunique() > 1:
+        notes.append(
+            "Per-site results (random-effects pooling) are not available for three-class models: "
+            "the metrics above pool every site."
+        )
+    elif "site" in table.columns and table["site"].nunique() > 1:
         from eih_ml.evaluation.sites import site_results
 
         summary["sites"] = site_results(
@@ -550,6 +579,18 @@ def validation_html(summary: dict) -> str:
         ("r2", "R²"),
         ("rmse", "RMSE (kPa)"),
         ("mae", "MAE (kPa)"),
+        ("auroc_macro", "AUROC, macro one vs rest (discrimination)"),
+        ("log_loss", "Log loss"),
+        ("balanced_accuracy", "Balanced accuracy"),
+        *(
+            (f"{metric}_{k}", f"{text}, {k.replace('_', '-')}")
+            for k in ("hyperalgesic", "non_responder", "hypoalgesic")
+            for metric, text in (
+                ("auroc", "AUROC vs rest"),
+                ("calibration_intercept", "Calibration-in-the-large"),
+                ("calibration_slope", "Calibration slope"),
+            )
+        ),
     ):
         if key in m:
             ci = f"{_fmt(m.get(key + '_ci_low'))} to {_fmt(m.get(key + '_ci_high'))}"
@@ -569,13 +610,24 @@ def validation_html(summary: dict) -> str:
         for r in shifted
     )
     upd = summary["updating"]
-    upd_rows = "".join(
-        f"<tr><td>{escape(name)}</td>"
-        f"<td>{_fmt(e['cross_validated'].get('calibration_slope'))}</td>"
-        f"<td>{_fmt(e['cross_validated'].get('calibration_intercept'))}</td>"
-        f"<td>{_fmt(e['cross_validated'].get(upd['loss']))}</td></tr>"
-        for name, e in upd["methods"].items()
-    )
+    if "methods" not in upd:  # a three-class model: no updating
+        updating = f"<h2>Model updating</h2>\n<p>{escape(str(upd.get('note', '')))}</p>"
+    else:
+        updating = _updating_html(upd)
+    confusion = summary.get("confusion")
+    confusion_html = ""
+    if confusion:
+        head = "".join(f"<th>{escape(c.replace('_', '-'))}</th>" for c in confusion["classes"])
+        body = "".join(
+            f"<tr><td>{escape(c.replace('_', '-'))}</td>"
+            + "".join(f"<td>{n}</td>" for n in counts)
+            + "</tr>"
+            for c, counts in zip(confusion["classes"], confusion["counts"], strict=True)
+        )
+        confusion_html = (
+            "<h2>Observed (rows) against the most probable class (columns)</h2>\n"
+            f"<table><tr><th></th>{head}</tr>{body}</table>"
+        )
     cohort = summary["cohort"]
     membership = mix.get("membership_auroc")
     notes = "".join(f"<li>{escape(str(n))}</li>" for n in summary.get("notes", []))
@@ -597,14 +649,28 @@ rules: nothing was re-learned from this cohort.</p>
 {f"<ul>{notes}</ul>" if notes else ""}
 <h2>Performance (95 % participant-bootstrap CIs)</h2>
 <table><tr><th>measure</th><th>value</th><th>95 % CI</th></tr>{"".join(rows)}</table>
+{confusion_html}
 <h2>Case mix</h2>
 <p>{mix["n_relevant"]} input(s) differ by a standardized difference above 0.1 (largest
 {_fmt(mix["largest"], 2)}){"; membership model AUROC " + _fmt(membership, 2) + " (0.5 = same case mix)" if membership is not None else ""}.</p>
 <table><tr><th>input</th><th>standardized difference</th></tr>{mix_rows}</table>
-<h2>Model updating (cross-validated on this cohort)</h2>
+{updating}
+</body></html>
+"""
+
+
+def _updating_html(upd: dict) -> str:
+    from html import escape
+
+    upd_rows = "".join(
+        f"<tr><td>{escape(name)}</td>"
+        f"<td>{_fmt(e['cross_validated'].get('calibration_slope'))}</td>"
+        f"<td>{_fmt(e['cross_validated'].get('calibration_intercept'))}</td>"
+        f"<td>{_fmt(e['cross_validated'].get(upd['loss']))}</td></tr>"
+        for name, e in upd["methods"].items()
+    )
+    return f"""<h2>Model updating (cross-validated on this cohort)</h2>
 <table><tr><th>update</th><th>calibration slope</th><th>calibration-in-the-large</th>
 <th>{escape(upd["loss"])}</th></tr>{upd_rows}</table>
 <p>Recommended: <strong>{escape(upd["recommended"])}</strong> ({escape(upd["note"])}; the simplest
-update whose cross-validated {escape(upd["loss"])} gain has a 95 % interval above 0).</p>
-</body></html>
-"""
+update whose cross-validated {escape(upd["loss"])} gain has a 95 % interval above 0).</p>"""

@@ -127,6 +127,8 @@ def describe_set(
             return SET_NAMES[(False, False)]
         if len(members) == 1:
             return members[0]
+        if len(members) == len(classes):
+            return "any of " + ", ".join(members) + " (cannot tell at this confidence)"
         return " or ".join(members) + " (uncertain)"
     names = SET_NAMES if classes == ("non-responder", "responder") else set_names(classes)
     return names[(bool(in_set[0]), bool(in_set[1]))]

@@ -17,9 +17,18 @@ def to_data_uri(fig, dpi: int = 110) -> str:
 
 
 def waterfall_figure(
-    base: float, contributions: pd.Series, labels: dict, output_space: str, top: int = 8
+    base: float,
+    contributions: pd.Series,
+    labels: dict,
+    output_space: str,
+    top: int = 8,
+    subject: str = "the predicted response",
 ):
-    """Waterfall of one prediction: from the cohort's average output to this patient's."""
+    """Waterfall of one prediction: from the cohort's average output to this patient's.
+
+    ``subject`` is what the output measures in words (a hyperalgesia or three-class model:
+    "the chance of more pain").
+    """
     from eih_ml.report.plots import subplots
 
     order = contributions.abs().sort_values(ascending=False).index
@@ -40,7 +49,7 @@ def waterfall_figure(
         running += value
     ax.axvline(running, color="black", linewidth=1, linestyle="--")
     ax.set_yticks([ys[0], *ys[1:]], ["start", *[n for n, _ in items]])
-    ax.set_xlabel(f"model output ({output_space}); green raises, red lowers the predicted response")
+    ax.set_xlabel(f"model output ({output_space}); green raises, red lowers {subject}")
     ax.set_title(f"How this prediction is built up (final: {running:.3g})", fontsize=10)
     return fig
 

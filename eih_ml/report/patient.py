@@ -67,7 +67,15 @@ def explain_patient(bundle, raw, participant_id: str, session_id: str | None = N
         "base_value": att.base_value,
         "figures": {
             "waterfall": to_data_uri(
-                waterfall_figure(att.base_value, contrib, labels, att.output_space)
+                waterfall_figure(
+                    att.base_value,
+                    contrib,
+                    labels,
+                    att.output_space,
+                    subject="the chance of more pain"
+                    if bundle.task == "multiclass" or bundle.target == "hyperalgesia"
+                    else "the predicted response",
+                )
             ),
             "domains": to_data_uri(domain_figure(by_domain)),
         },

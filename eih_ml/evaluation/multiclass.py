@@ -13,7 +13,8 @@ fixed for the whole project (MLflow, bootstrap tables, reports) as for the binar
 * per class ``k`` (one vs rest): ``auroc_k``, ``brier_k`` and the calibration intercept and
   slope of ``p_k`` for the event ``y = k`` (Van Calster et al. 2019, BMC Med 17:230, applied to
   each class against the others, as in Van Hoorde et al. 2014, Stat Med 33:2585 for
-  the one-vs-rest view of multinomial calibration; EIH_REFERENCE.md section 6).
+  the one-vs-rest view of multinomial calibration; Van Calster is in EIH_REFERENCE.md section 6,
+  Van Hoorde in docs/design.md).
 
 The class codes are those of :func:`eih_ml.outcomes.label` (``task="multiclass"``): 0 hyperalgesic,
 1 non-responder, 2 hypoalgesic. All metrics are pure numpy, fast enough for a participant bootstrap.

@@ -221,3 +221,35 @@ def test_permuted_outcomes_give_chance_level_auroc_for_the_hyperalgesia_target()
     aurocs = [_auroc(_run(X, permuted, groups, seed=s, rule=rule)) for s in range(3)]
     assert real > 0.75
     assert abs(np.mean(aurocs) - 0.5) < 0.07, aurocs
+
+
+@pytest.mark.slow
+def test_permuted_outcomes_give_chance_level_macro_auroc_for_three_classes():
+    """Three classes (1 SEM either way) learn the signal; shuffled between participants, the
+    macro one-vs-rest AUROC falls to chance."""
+    from eih_ml.evaluation.multiclass import multiclass_metrics
+    from eih_ml.outcomes import PROBABILITY_COLUMNS
+
+    def macro(y, groups, seed):
+        rule = ResponderRule(rule="sem", sem_source="training", icc=0.5)
+        labels = strat_labels(y, "multiclass", rule)
+        splits = outer_splits(labels, groups, n_splits=5, seed=seed)
+        cv = nested_cross_validate(
+            X, y, groups, splits, model="elastic_net", task="multiclass", rule=rule, n_iter=2,
+            seed=seed,
+        )  # fmt: skip
+        P = cv.oof[list(PROBABILITY_COLUMNS)].to_numpy(float)
+        return multiclass_metrics(cv.oof["y"].to_numpy(float), P)["auroc_macro"]
+
+    X, y, groups, _ = repeated_measures(n_participants=200, signal=1.5, seed=5)
+    real = macro(y, groups, 0)
+    rng = np.random.default_rng(6)
+    people = np.unique(groups)
+    mapping = dict(zip(people, rng.permutation(people), strict=True))
+    by_person = pd.Series(y).groupby(groups).mean()
+    permuted = by_person[[mapping[g] for g in groups]].to_numpy() + rng.normal(
+        scale=0.5, size=len(y)
+    )
+    chance = [macro(permuted, groups, s) for s in range(3)]
+    assert real > 0.7
+    assert abs(np.mean(chance) - 0.5) < 0.07, chance

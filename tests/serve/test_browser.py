@@ -58,6 +58,25 @@ def model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(model_dir, tmp_path_factory):
     """``eih-ml serve`` in a subprocess; yields (base URL, log path); stopped by its PID."""
+    yield from _serve(model_dir, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def multiclass_server(tmp_path_factory):
+    """The same for a three-class model (configs/multiclass.yaml)."""
+    from eih_ml.config import load_config
+    from eih_ml.experiment import run_experiment
+
+    cfg = load_config(
+        "configs/multiclass.yaml",
+        [*SMALL_RUN, "data.simulate.n_participants=150", "models=[xgboost]"],
+    )
+    out = tmp_path_factory.mktemp("browser_multiclass")
+    run_experiment(cfg, output_dir=out / "run", track=False)
+    yield from _serve(out / "run" / "model", tmp_path_factory)
+
+
+def _serve(model_dir, tmp_path_factory):
     import httpx
 
     port = free_port()
@@ -239,3 +258,27 @@ def test_csv_upload_shows_the_table_and_downloads(browser, server, patients_csv)
         context.close()
     assert not problems, problems
     assert "POST /batch 200" in log.read_text()
+
+
+def test_a_three_class_model_shows_its_class_bars_on_a_phone(browser, multiclass_server):
+    from playwright.sync_api import expect
+
+    problems: list[str] = []
+    context, page = _page(browser, multiclass_server, 390, 844, problems)
+    try:
+        page.click("#example")
+        page.click("#predict-button")
+        expect(page.locator("#prediction-value")).to_contain_text("%", timeout=30_000)
+        expect(page.locator(".big-caption")).to_contain_text("more pain sensitivity")
+        bars = page.locator("#class-probabilities .row")
+        assert bars.count() == 3
+        expect(bars.nth(1)).to_contain_text("No clear change")
+        expect(page.locator("#headline")).to_contain_text("Estimated chances after this exercise")
+        assert page.locator("#whatif tbody tr").count() >= 3
+        expect(page.locator("#whatif thead")).to_contain_text("Chance of hyperalgesia")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
+        page.locator("#result").screenshot(path=str(ARTIFACTS / "serve_multiclass_phone.png"))
+    finally:
+        context.close()
+    assert not problems, problems

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from eih_ml.errors import EihMlError
+from eih_ml.errors import ConfigError, EihMlError
 
 app = typer.Typer(
     name="eih-ml",
@@ -201,20 +201,41 @@ def phenotypes(
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="Folder for cohort.csv and ground_truth.csv.")],
-    n: Annotated[int, typer.Option("--n", help="Number of participants.", min=1)] = 300,
+    n: Annotated[
+        int | None, typer.Option("--n", help="Number of participants [default: 300].", min=1)
+    ] = None,
     scenario: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="healthy, chronic_mixed, fibromyalgia, knee_oa, whiplash, biomarker_signal, "
-            "null or phenotyped (latent pain-modulation classes in ground_truth.csv)."
+            "null or phenotyped (latent pain-modulation classes in ground_truth.csv) "
+            "[default: chronic_mixed]."
         ),
-    ] = "chronic_mixed",
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 0,
+    sites: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML file with a 'sites' list (name, n_participants, scenario, condition_mix, "
+            "ppt_scale, ppt_offset_kpa, post_offset_kpa): a pooled multi-site study with a site "
+            "column, e.g. configs/simulate/four_sites.yaml. Replaces --n and --scenario."
+        ),
+    ] = None,
 ) -> None:
     """Simulate a literature-calibrated cohort in canonical columns (with its ground truth)."""
     from eih_ml.data.simulate import simulate_cohort, write_simulation
 
-    sim = simulate_cohort(n, scenario=scenario, seed=seed)
+    if sites is not None:
+        from eih_ml.data.simulate_sites import read_site_specs, simulate_sites
+
+        if n is not None or scenario is not None:
+            raise ConfigError(
+                "--sites sets each site's size and scenario; leave out --n and --scenario "
+                "(or set them per site in the YAML file)."
+            )
+        sim = simulate_sites(read_site_specs(sites), seed=seed)
+    else:
+        sim = simulate_cohort(n or 300, scenario=scenario or "chronic_mixed", seed=seed)
     paths = write_simulation(sim, out)
     _console().print(f"{sim!r}")
     for name, path in paths.items():
@@ -268,8 +289,6 @@ def train(
 def _default_config() -> Path:
     path = Path("configs/default.yaml")
     if not path.is_file():
-        from eih_ml.errors import ConfigError
-
         raise ConfigError(
             "No config given and configs/default.yaml is not in this folder; pass a config path."
         )

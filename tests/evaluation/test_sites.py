@@ -25,19 +25,10 @@ FAST = [
 
 
 def four_sites(n: int = 150) -> pd.DataFrame:
-    from eih_ml.data.simulate import simulate_cohort
+    """The simulator's pooled study: four sites, the fourth testing later after exercise."""
+    from eih_ml.data.simulate_sites import four_sites_one_shifted, simulate_sites
 
-    parts = []
-    for k, seed in enumerate([101, 102, 103, 104]):
-        c = simulate_cohort(n, seed=seed).cohort
-        c["participant_id"] = f"S{k + 1}-" + c["participant_id"]
-        c["site"] = f"site_{k + 1}"
-        if k == 3:
-            post = [x for x in c.columns if x.startswith("ppt_") and "_post_" in x]
-            post = [x for x in post if "rest" not in x]
-            c[post] = (c[post] - 40).clip(lower=1)
-        parts.append(c)
-    return pd.concat(parts, ignore_index=True)
+    return simulate_sites(four_sites_one_shifted(n, post_offset_kpa=-40.0), seed=101).cohort
 
 
 @pytest.fixture(scope="module")

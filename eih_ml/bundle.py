@@ -420,7 +420,7 @@ class ModelBundle:
         att = self.attributor
         Xt = att.transform_columns(columns)
         scores, contrib, _ = att.predict_and_explain(Xt)
-        if hasattr(self.pipeline, "calibrated_classifiers_"):  # recalibrated probabilities
+        if att.pipeline is not self.pipeline:  # recalibrated (CalibratedClassifierCV or an update)
             from eih_ml.models import predict_scores
 
             frame = pd.DataFrame({f: columns[f] for f in self.features})

@@ -370,6 +370,15 @@ def evaluate(
     track: Annotated[
         bool, typer.Option("--track/--no-track", help="Log an evaluation run to MLflow.")
     ] = True,
+    update: Annotated[
+        str | None,
+        typer.Option(
+            help="Also write the updated model to OUT/updated_model: 'recommended' (the "
+            "simplest update that helps, if any), intercept, logistic or refit. Tracked: logged "
+            "in the validation run and, for a models:/ URI, registered as a new version with "
+            "its lineage (alias 'updated'; the champion does not move).",
+        ),
+    ] = None,
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI (default as for train).")
     ] = None,
@@ -412,11 +421,47 @@ def evaluate(
         lines.append(f"Recommended update: {s['updating']['recommended']}.")
     else:
         lines.append(s["updating"]["note"])
+    run_id = None
     if track:
         run_id = track_external_validation(s, model, tracking_uri=tracking_uri)
         lines.append(f"MLflow run {run_id} (experiment eih_ml-external-validation).")
+    if update is not None:
+        lines += _write_update(bundle, result, update, model, out, run_id, tracking_uri)
     lines.append(f"Results: {paths['report']}")
     _console().print("\n".join(lines))
+
+
+def _write_update(bundle, result, update, model, out, run_id, tracking_uri) -> list[str]:
+    """``evaluate --update``: the updated model written (and logged) with its lineage."""
+    from eih_ml.evaluation.updating import UPDATE_METHODS, updated_bundle
+
+    if update not in ("recommended", *UPDATE_METHODS):
+        raise ConfigError(
+            f"--update must be recommended, {', '.join(UPDATE_METHODS)}; found {update!r}."
+        )
+    method = (
+        result.summary.get("updating", {}).get("recommended") if update == "recommended" else update
+    )
+    if method in (None, "none"):
+        return ["No update written: no update improved the model on this cohort."]
+    new = updated_bundle(bundle, result, method, model_uri=model, validation_run=run_id)
+    folder = Path(out) / "updated_model"
+    new.save(folder)
+    lines = [f"Updated model ({method}): {folder}"]
+    if run_id is not None:
+        from eih_ml.tracking import register_update
+
+        logged = register_update(new, model, run_id, tracking_uri=tracking_uri)
+        if logged["registered"]:
+            lines.append(
+                f"Registered as {logged['registered']} (alias 'updated', updated from {model}); "
+                "the champion did not move."
+            )
+        else:
+            lines.append(
+                f"Logged as {logged['model_uri']} (not registered: {model} is no models:/ URI)."
+            )
+    return lines
 
 
 @app.command()

@@ -289,23 +289,23 @@ def log_run_files(result, mlflow) -> None:
             mlflow.log_artifact(str(path))
 
 
-def log_and_register(result, mlflow, client) -> dict:
-    """Log the final model as a pyfunc, register it and move ``champion`` if it is better."""
-    from eih_ml.bundle import ModelBundle
+def log_bundle(mlflow, bundle, saved: Path | None = None):
+    """Log a model bundle as a pyfunc model (``model``) in the active run; returns its info.
+
+    ``saved`` is a bundle folder already written (copied, not re-saved); otherwise the bundle
+    is saved into a temporary folder first. The input example is a synthetic patient.
+    """
     from eih_ml.pyfunc import signature, synthetic_example
 
-    config = result.config
-    bundle = result.bundle if result.bundle is not None else ModelBundle.build(result)
     features = bundle.features
     with tempfile.TemporaryDirectory() as tmp:
-        saved = Path(result.output_dir) / "model" if result.output_dir else None
         bundle_dir = Path(tmp) / "bundle"  # the artifact's name: load_model reads it
         if saved is not None and (saved / "bundle.json").is_file():
-            shutil.copytree(saved, bundle_dir)  # written by run_experiment: copied, not re-saved
+            shutil.copytree(saved, bundle_dir)
         else:
             bundle.save(bundle_dir)
         example = synthetic_example(features)
-        info = mlflow.pyfunc.log_model(
+        return mlflow.pyfunc.log_model(
             name="model",
             python_model=str(Path(__file__).parent / "serve" / "mlflow_entry.py"),
             artifacts={"bundle": str(bundle_dir)},
@@ -314,6 +314,74 @@ def log_and_register(result, mlflow, client) -> dict:
             input_example=example,
             pip_requirements=pip_requirements(),
         )
+
+
+def _registered(model_uri: str) -> tuple[str, str | None, str | None]:
+    """``models:/NAME/V`` or ``models:/NAME@alias`` -> (name, version, alias); else ("", ..)."""
+    if not model_uri.startswith("models:/"):
+        return "", None, None
+    ref = model_uri.removeprefix("models:/")
+    if "@" in ref:
+        name, _, alias = ref.partition("@")
+        return name, None, alias
+    name, _, version = ref.partition("/")
+    return name, version or None, None
+
+
+def register_update(
+    bundle, model_uri: str, validation_run: str, *, tracking_uri: str | None = None
+) -> dict:
+    """Log an updated model (:func:`eih_ml.evaluation.updating.updated_bundle`) with its lineage.
+
+    The model is logged in the validation run. When ``model_uri`` names a registered model
+    (``models:/NAME/V`` or ``models:/NAME@alias``), the update becomes a new version of NAME,
+    tagged ``eih_ml.updated_from`` (NAME/V), ``eih_ml.update_method``,
+    ``eih_ml.validation_run`` and the outcome definition of the version it came from, with
+    the alias ``updated``; the ``champion`` alias does not move (an update is promoted by a
+    person who has read the validation report). Returns what was logged.
+    """
+    mlflow = _setup()
+    from mlflow import MlflowClient
+
+    uri = resolve_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    update = bundle.meta["update"]
+    with mlflow.start_run(run_id=validation_run):
+        info = log_bundle(mlflow, bundle)
+        mlflow.set_tags(
+            {"eih_ml.update_method": update["method"], "eih_ml.update_model": info.model_uri}
+        )
+    out = {"model_uri": info.model_uri, "registered": None}
+    name, version, alias = _registered(model_uri)
+    if not name:
+        return out
+    source = version or client.get_model_version_by_alias(name, alias).version
+    source_tags = client.get_model_version(name, source).tags
+    new = mlflow.register_model(info.model_uri, name)
+    tags = {
+        "eih_ml.updated_from": f"{name}/{source}",
+        "eih_ml.update_method": update["method"],
+        "eih_ml.validation_run": validation_run,
+        "eih_ml.outcome_definition": source_tags.get("eih_ml.outcome_definition", ""),
+        "eih_ml.model": source_tags.get("eih_ml.model", bundle.meta.get("model", "")),
+        "eih_ml.performance_basis": "cross-validated on the validation cohort",
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, new.version, key, str(value))
+    client.set_registered_model_alias(name, "updated", new.version)
+    out["registered"] = f"{name}/{new.version}"
+    return out
+
+
+def log_and_register(result, mlflow, client) -> dict:
+    """Log the final model as a pyfunc, register it and move ``champion`` if it is better."""
+    from eih_ml.bundle import ModelBundle
+
+    config = result.config
+    bundle = result.bundle if result.bundle is not None else ModelBundle.build(result)
+    saved = Path(result.output_dir) / "model" if result.output_dir else None
+    info = log_bundle(mlflow, bundle, saved)
     name = config.tracking.registry.name
     version = mlflow.register_model(info.model_uri, name)
     summary = result.summary
@@ -512,11 +580,10 @@ def track_external_validation(
         mlflow.log_metrics(metrics)
         mlflow.log_dict(summary, "external_validation.json")
         run_id = run.info.run_id
-    if model_uri.startswith("models:/"):
-        ref = model_uri.removeprefix("models:/")
-        name, _, rest = ref.partition("@") if "@" in ref else ref.partition("/")
+    name, version, alias = _registered(model_uri)
+    if name:
         try:
-            version = client.get_model_version_by_alias(name, rest).version if "@" in ref else rest
+            version = client.get_model_version_by_alias(name, alias).version if alias else version
             client.set_model_version_tag(
                 name,
                 str(version),

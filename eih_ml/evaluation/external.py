@@ -55,12 +55,17 @@ class ExternalValidation:
         Aggregates only (JSON-safe): metrics with CIs, curves, subgroups, case mix, OOD share,
         updating, notes.
     predictions : pandas.DataFrame
-        One row per scored session: participant_id, session_id, y, pred, ood. Participant-level:
-        for the user's own output folder, never for MLflow or logs.
+        One row per scored session: participant_id, session_id, y, pred, ood, and the
+        cross-validated prediction of each update (``pred_intercept``, ``pred_logistic``,
+        ``pred_refit``). Participant-level: for the user's own output folder, never for MLflow
+        or logs.
+    X : pandas.DataFrame
+        The validation cohort's model matrix (participant-level), for :mod:`updating`.
     """
 
     summary: dict
     predictions: pd.DataFrame = field(repr=False)
+    X: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def external_validation(
@@ -164,6 +169,12 @@ def external_validation(
     pred = predictions(oof, task)
     fn = metric_fn(task)
     metrics = bootstrap_metrics(y, pred, groups, fn, n_boot=n_boot, alpha=alpha, seed=seed)
+    updated: dict[str, np.ndarray] = {}
+    if task != "multiclass":
+        updating = recalibration(
+            y, pred, groups, task, n_boot=min(n_boot, 200), seed=seed, pipeline=bundle.pipeline, X=X
+        )
+        updated = updating.pop("cross_validated_predictions")  # participant-level: kept apart
     summary: dict = {
         "model": {"task": task, "outcome": name, "target": outcome.get("target")},
         "cohort": {
@@ -185,7 +196,7 @@ def external_validation(
         ),
         "case_mix": case_mix(bundle.reference, X, groups),
         "ood_share": float(np.mean(rows["ood"].to_numpy(bool))),
-        "updating": recalibration(y, pred, groups, task, n_boot=min(n_boot, 200), seed=seed)
+        "updating": updating
         if task != "multiclass"
         else {
             "note": "Model updating of a three-class model (multinomial recalibration, Van "
@@ -222,7 +233,10 @@ def external_validation(
             seed=seed,
         )
     predictions = oof.drop(columns=["repeat", "position"]).assign(ood=rows["ood"].to_numpy(bool))
-    return ExternalValidation(summary=summary, predictions=predictions)
+    for method, values in updated.items():
+        if method != "none":
+            predictions[f"pred_{method}"] = values
+    return ExternalValidation(summary=summary, predictions=predictions, X=X)
 
 
 # ------------------------------------------------------------------------------------ case mix
@@ -398,14 +412,25 @@ def recalibration(
     folds: int = 5,
     n_boot: int = 200,
     seed: int = 0,
+    pipeline=None,
+    X: pd.DataFrame | None = None,
 ) -> dict:
-    """Recalibration in the large and logistic (or linear) recalibration, cross-validated.
+    """Model updating, cross-validated on the validation cohort (Steyerberg 2019 ch. 20).
 
-    Each update is fitted on the participants of k - 1 folds and applied to the held-out fold,
-    so its performance is estimated honestly on the validation cohort; the parameters reported
-    for use are fitted on all of it. ``recommended`` is the simplest update whose
-    cross-validated Brier score (RMSE for regression) beats the model as it is by more than the
-    upper end of a participant-bootstrap 95 % interval of the difference.
+    In order of the parameters re-estimated: recalibration in the large (the intercept),
+    logistic (linear for regression) recalibration (intercept and slope of the linear
+    predictor), and, given the fitted ``pipeline`` and the validation cohort's model matrix
+    ``X``, refit (every model parameter re-estimated on the validation cohort with the
+    development hyperparameters). Each update is fitted on the participants of k - 1 grouped
+    folds and applied to the held-out fold, so its performance is estimated honestly on the
+    validation cohort; the parameters reported for use are fitted on all of it.
+    ``recommended`` is the simplest update whose cross-validated Brier score (RMSE for
+    regression) beats the model as it is with the lower end of a participant-bootstrap 95 %
+    interval of the gain above 0 (Van Calster et al. 2019 on preferring the simplest update that
+    repairs calibration).
+
+    ``cross_validated_predictions`` (participant-level, never logged) are what a conformal
+    calibration of the updated model is fitted on (:mod:`eih_ml.evaluation.updating`).
     """
     from sklearn.model_selection import GroupKFold
 
@@ -418,14 +443,17 @@ def recalibration(
     n_groups = len(np.unique(groups))
     k = max(2, min(folds, n_groups))
     cv_pred = {"none": pred.copy()}
+    splits = list(GroupKFold(n_splits=k).split(pred, y, groups))
     for method in ("intercept", "logistic"):
         out = np.full(len(y), np.nan)
-        for tr, te in GroupKFold(n_splits=k).split(pred, y, groups):
+        for tr, te in splits:
             if task == "classification" and len(np.unique(y[tr])) < 2:
                 out[te] = pred[te]
                 continue
             out[te] = _apply(pred[te], fit(y[tr], _transform(pred[tr], task), method), task)
         cv_pred[method] = out
+    if pipeline is not None and X is not None:
+        cv_pred["refit"] = _cross_validated_refit(pipeline, X, y, splits, task, pred)
 
     def loss(p: np.ndarray, idx: np.ndarray) -> float:
         if task == "classification":
@@ -436,13 +464,16 @@ def recalibration(
     methods: dict[str, dict] = {}
     draws = list(participant_resamples(groups, n_boot=n_boot, seed=seed))
     recommended = "none"
-    for method in ("none", "intercept", "logistic"):
+    for method in cv_pred:
         p = cv_pred[method]
         entry = {"cross_validated": clean_dict(fn(y, p))}
-        if method != "none":
+        if method == "refit":
+            entry["parameters"] = {"refit": "every model parameter, development hyperparameters"}
+        elif method != "none":
             entry["parameters"] = dict(
                 zip(("intercept", "slope"), fit(y, _transform(pred, task), method), strict=True)
             )
+        if method != "none":
             gain = loss(cv_pred["none"], everyone) - loss(p, everyone)
             boot = np.array([loss(cv_pred["none"], d) - loss(p, d) for d in draws])
             low = float(np.percentile(boot, 2.5))
@@ -455,10 +486,32 @@ def recalibration(
         "methods": methods,
         "recommended": recommended,
         "loss": loss_name,
+        "cross_validated_predictions": cv_pred,
         "note": "logistic recalibration of the linear predictor"
         if task == "classification"
         else "linear recalibration of the predicted EIH",
     }
+
+
+def _cross_validated_refit(pipeline, X, y, splits, task: str, pred: np.ndarray) -> np.ndarray:
+    """Out-of-fold predictions of the pipeline refitted on the other folds of the cohort.
+
+    A fold whose training part holds one class only keeps the original predictions (nothing
+    to refit a classifier on).
+    """
+    from sklearn.base import clone
+
+    from eih_ml.explain.attribution import unwrap
+    from eih_ml.models import predict_scores
+
+    out = pred.copy()
+    template = unwrap(pipeline)
+    for tr, te in splits:
+        if task == "classification" and len(np.unique(y[tr])) < 2:
+            continue
+        model = clone(template).fit(X.iloc[tr], y[tr])
+        out[te] = np.asarray(predict_scores(model, X.iloc[te], task), dtype=float)
+    return out
 
 
 def _transform(pred: np.ndarray, task: str) -> np.ndarray:

@@ -62,10 +62,17 @@ class Attribution:
 
 
 def unwrap(fitted):
-    """The fitted Pipeline inside a recalibrated classifier (or the pipeline itself)."""
+    """The fitted Pipeline inside a recalibrated model (or the pipeline itself).
+
+    A recalibrated model is a ``CalibratedClassifierCV`` (``cv.calibration``) or an
+    :class:`eih_ml.evaluation.updating.RecalibratedModel` (a model updated at external
+    validation): SHAP explains the model inside, whose predictor effects they keep.
+    """
     inner = getattr(fitted, "calibrated_classifiers_", None)
     if inner:
         return inner[0].estimator
+    if type(fitted).__name__ == "RecalibratedModel":  # not imported: keeps sklearn lazy here
+        return fitted.estimator
     return fitted
 
 

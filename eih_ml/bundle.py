@@ -33,7 +33,7 @@ from eih_ml.errors import DataError, ModelError
 from eih_ml.explain.conformal import ConformalCalibration
 from eih_ml.explain.reference import CohortReference
 from eih_ml.features.derive import CATEGORICAL
-from eih_ml.features.metadata import feature_info
+from eih_ml.features.metadata import PHENOTYPE_FEATURE, feature_info
 from eih_ml.features.profile import COLUMN as PROFILE
 from eih_ml.features.profile import ProfileRule, profile_array
 from eih_ml.frame_mode import python_string_storage, to_python_strings
@@ -525,6 +525,8 @@ class ModelBundle:
                 percentiles[f] = self.reference.percentiles(f, v)
             elif f in columns:
                 shown[f] = [None if is_missing(x) else str(x) for x in columns[f]]
+            elif f == PHENOTYPE_FEATURE:
+                shown[f] = self._phenotype_values(columns, n)
             else:
                 shown[f] = [_derived_value(columns, i, f) for i in range(n)]
         rows = []
@@ -534,7 +536,7 @@ class ModelBundle:
                 f = names[j]
                 c = float(contrib[i, j])
                 pct = percentiles.get(f)
-                fi = info.get(f, {})
+                fi = info.get(f) or feature_info(f).as_dict()  # derived: bio_panel_missing...
                 row.append(
                     {
                         "feature": f,
@@ -551,6 +553,21 @@ class ModelBundle:
                 )
             rows.append(row)
         return rows
+
+    def _phenotype_values(self, columns: dict[str, np.ndarray], n: int) -> list[str | None]:
+        """Each row's most probable data-driven phenotype, e.g. "cluster 2 of 3 (71 %)"."""
+        from eih_ml.explain.attribution import unwrap
+
+        clusters = unwrap(self.pipeline)[0].named_transformers_.get("phenotype")
+        if clusters is None or not hasattr(clusters, "feature_names_in_"):
+            return [None] * n
+        frame = pd.DataFrame({c: columns[c] for c in clusters.feature_names_in_})
+        P = clusters.transform(frame)
+        k = P.shape[1]
+        return [
+            f"cluster {int(j) + 1} of {k} ({100 * float(p[j]):.0f} %)"
+            for p, j in zip(P, P.argmax(axis=1), strict=True)
+        ]
 
 
 #: Largest table :meth:`ModelBundle.predict` tries to take the short way with.

@@ -74,6 +74,10 @@ class BlocksConfig(_Section):
     #: The pain-modulation profile as a model feature (always derived and reported; off by
     #: default because it re-reads cpm_abs and ts_diff through fixed cut-offs).
     profile: bool = False
+    #: Data-driven phenotype membership (Gaussian-mixture probabilities on QST and
+    #: questionnaires, ``features.phenotype``) as model features, fitted inside each training
+    #: fold (eih_ml.phenotypes.PhenotypeClusters). Off by default.
+    phenotype: bool = False
 
 
 class ProfileConfig(_Section):
@@ -87,6 +91,18 @@ class ProfileConfig(_Section):
     ts_cutoff: float = Field(5.7, ge=-100, le=100)
 
 
+class PhenotypeFeatureConfig(_Section):
+    """The clustering behind ``features.blocks.phenotype`` (eih_ml/phenotypes/transformer.py).
+
+    ``features`` empty = the QST and questionnaire features of eih_ml.phenotypes.DEFAULT_FEATURES
+    that the model has. Choose k with ``eih-ml phenotypes`` (BIC and stability) first.
+    """
+
+    n_components: int = Field(3, ge=2, le=6)
+    covariance_type: Literal["full", "tied", "diag", "spherical"] = "diag"
+    features: list[str] = Field(default_factory=list)
+
+
 class FeatureConfig(_Section):
     """Feature blocks on/off, and single features added or removed."""
 
@@ -96,6 +112,7 @@ class FeatureConfig(_Section):
     questionnaires: QuestionnaireConfig = Field(default_factory=QuestionnaireConfig)
     biomarkers: BiomarkerConfig = Field(default_factory=BiomarkerConfig)
     profile: ProfileConfig = Field(default_factory=ProfileConfig)
+    phenotype: PhenotypeFeatureConfig = Field(default_factory=PhenotypeFeatureConfig)
     ts_last_index: int | None = None
     rpe_scale: Literal["borg_6_20", "cr10"] = "borg_6_20"
 

@@ -232,6 +232,13 @@ def _sample_size_multiclass(config: ExperimentConfig, outcome: Outcome, p: int, 
     }
 
 
+def phenotype_settings(config: ExperimentConfig) -> dict | None:
+    """``features.phenotype`` when phenotype membership is a model feature, else None."""
+    if not config.features.blocks.phenotype:
+        return None
+    return config.features.phenotype.model_dump()
+
+
 def fit_final_model(
     config: ExperimentConfig, model: str, X: pd.DataFrame, values: np.ndarray, groups: np.ndarray
 ) -> tuple[object, dict, float | None]:
@@ -250,7 +257,14 @@ def fit_final_model(
     else:
         y = values
     bio = config.features.biomarkers.model_dump()
-    pipe = make_pipeline(model, list(X.columns), task, seed=config.seed, biomarkers=bio)
+    pipe = make_pipeline(
+        model,
+        list(X.columns),
+        task,
+        seed=config.seed,
+        biomarkers=bio,
+        phenotypes=phenotype_settings(config),
+    )
     inner = _inner_cv(y, groups, task, config.cv.inner_folds, config.seed)
     search = RandomizedSearchCV(
         pipe,
@@ -404,7 +418,7 @@ def run_experiment(
     _check_feature_names(config, analysed)
     features = model_features(
         analysed,
-        config.features.blocks.model_dump(),
+        config.features.blocks.model_dump(exclude={"phenotype"}),  # learned in the pipeline
         config.features.include,
         config.features.exclude,
     )
@@ -477,6 +491,7 @@ def run_experiment(
         n_iter=config.search.n_iter,
         seed=config.seed,
         biomarkers=config.features.biomarkers.model_dump(),
+        phenotypes=phenotype_settings(config),
         calibration=config.cv.calibration,
         n_jobs=config.cv.n_jobs,
         on_fold=lambda name, _fit: progress.fold_done(name),
@@ -713,6 +728,13 @@ def model_specification(config: ExperimentConfig) -> dict:
             "search": f"random search, {config.search.n_iter} candidates, "
             f"{config.cv.inner_folds} participant-grouped inner folds",
         }
+        if config.features.blocks.phenotype:
+            ph = config.features.phenotype
+            out[model]["phenotype"] = (
+                f"membership probabilities of {ph.n_components} Gaussian-mixture clusters "
+                f"({ph.covariance_type} covariance) of the standardized QST and questionnaire "
+                "features, fitted inside each training fold (eih_ml.phenotypes.PhenotypeClusters)"
+            )
     return out
 
 

@@ -63,8 +63,29 @@ def _categorical_branch():
     )
 
 
-def make_preprocessor(model: str, features: list[str], biomarkers: dict | None = None):
-    """The ColumnTransformer of a model family (see the module docstring)."""
+def phenotype_columns(features: list[str], phenotypes: dict) -> list[str]:
+    """The model features the phenotype clustering reads (``features.phenotype.features``, or
+    the QST and questionnaire features of :data:`eih_ml.phenotypes.DEFAULT_FEATURES`)."""
+    from eih_ml.phenotypes.analysis import DEFAULT_FEATURES
+
+    wanted = phenotypes.get("features") or DEFAULT_FEATURES
+    return [f for f in wanted if f in features and f not in CATEGORICAL]
+
+
+def make_preprocessor(
+    model: str,
+    features: list[str],
+    biomarkers: dict | None = None,
+    phenotypes: dict | None = None,
+    seed: int = 0,
+):
+    """The ColumnTransformer of a model family (see the module docstring).
+
+    ``phenotypes`` (the ``features.phenotype`` settings) adds a branch of
+    :class:`~eih_ml.phenotypes.PhenotypeClusters`: the cluster membership probabilities
+    ``phenotype_1`` ... ``phenotype_k`` of the QST and questionnaire features, fitted on each
+    training fold like every other branch.
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
@@ -97,6 +118,22 @@ def make_preprocessor(model: str, features: list[str], biomarkers: dict | None =
         elif impute:
             bio = make_pipeline(bio, SimpleImputer(strategy="median", keep_empty_features=True))
         branches.append(("bio", bio, list(layout.biomarker)))
+    if phenotypes is not None:
+        from eih_ml.phenotypes.transformer import PhenotypeClusters
+
+        cols = phenotype_columns(features, phenotypes)
+        if len(cols) < 2:
+            raise ConfigError(
+                "features.blocks.phenotype needs at least 2 QST or questionnaire features to "
+                f"cluster; the model has {', '.join(cols) or 'none'}. Fix: turn the qst and "
+                "psychological blocks on, or list features.phenotype.features."
+            )
+        clusters = PhenotypeClusters(
+            n_components=int(phenotypes.get("n_components", 3)),
+            covariance_type=str(phenotypes.get("covariance_type", "diag")),
+            random_state=seed,
+        )
+        branches.append(("phenotype", clusters, cols))
     return ColumnTransformer(branches, verbose_feature_names_out=False)
 
 
@@ -153,6 +190,7 @@ def make_pipeline(
     *,
     seed: int = 0,
     biomarkers: dict | None = None,
+    phenotypes: dict | None = None,
 ):
     """A Pipeline ``prep -> model`` for one model family.
 
@@ -166,12 +204,14 @@ def make_pipeline(
         Random state of the estimator.
     biomarkers : dict, optional
         Keyword arguments of :class:`~eih_ml.features.biomarkers.BiomarkerTransformer`.
+    phenotypes : dict, optional
+        ``features.phenotype`` settings when phenotype membership is a model feature.
     """
     from sklearn.pipeline import Pipeline
 
     return Pipeline(
         [
-            ("prep", make_preprocessor(model, features, biomarkers)),
+            ("prep", make_preprocessor(model, features, biomarkers, phenotypes, seed)),
             ("model", make_estimator(model, task, seed)),
         ]
     )

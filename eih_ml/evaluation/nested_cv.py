@@ -196,6 +196,7 @@ def fit_fold(
     n_iter: int,
     seed: int,
     biomarkers: dict | None = None,
+    phenotypes: dict | None = None,
     calibration: str = "none",
     keep_model: bool = True,
 ) -> tuple[FoldFit, np.ndarray, np.ndarray]:
@@ -224,7 +225,9 @@ def fit_fold(
             )
     else:
         y_tr, y_te = values[tr], values[te]
-    pipe = make_pipeline(model, list(X.columns), task, seed=seed, biomarkers=biomarkers)
+    pipe = make_pipeline(
+        model, list(X.columns), task, seed=seed, biomarkers=biomarkers, phenotypes=phenotypes
+    )
     inner = _inner_cv(y_tr, g_tr, task, inner_folds, seed + 1000 * split.repeat + split.fold)
     search = RandomizedSearchCV(
         pipe,
@@ -290,6 +293,7 @@ def nested_cross_validate(
     n_iter: int = 8,
     seed: int = 0,
     biomarkers: dict | None = None,
+    phenotypes: dict | None = None,
     calibration: str = "none",
     n_jobs: int = 1,
     keep_models: bool = True,
@@ -324,6 +328,7 @@ def nested_cross_validate(
         n_iter=n_iter,
         seed=seed,
         biomarkers=biomarkers,
+        phenotypes=phenotypes,
         calibration=calibration,
         n_jobs=n_jobs,
         on_fold=None if on_fold is None else lambda _name, fit: on_fold(fit),
@@ -377,6 +382,7 @@ def nested_cross_validate_many(
     n_iter: int = 8,
     seed: int = 0,
     biomarkers: dict | None = None,
+    phenotypes: dict | None = None,
     calibration: str = "none",
     n_jobs: int = 1,
     on_fold: Callable[[str, FoldFit], None] | None = None,
@@ -410,6 +416,7 @@ def nested_cross_validate_many(
         "n_iter": n_iter,
         "seed": seed,
         "biomarkers": biomarkers,
+        "phenotypes": phenotypes,
         "calibration": calibration,
     }
     matrices = [X if list(X.columns) == run.features else X[run.features] for run in runs]

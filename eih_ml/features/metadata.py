@@ -14,6 +14,10 @@ from typing import Literal
 
 from eih_ml.data.contract import BIOMARKER_LOD_SUFFIX, BIOMARKER_ND_SUFFIX
 
+#: The model feature that the phenotype membership columns (phenotype_1 ... phenotype_k of
+#: eih_ml.phenotypes.PhenotypeClusters) are attributed to, as one clinical input.
+PHENOTYPE_FEATURE = "phenotype_membership"
+
 Domain = Literal["demographic", "clinical", "QST", "psychological", "biomarker", "protocol"]
 Better = Literal["higher", "lower"] | None
 
@@ -165,6 +169,11 @@ _KNOWN: dict[str, FeatureInfo] = {
         ),
         _f("exercise_duration_min", "protocol", "Exercise duration", "min", "higher"),
         _f("bio_panel_missing", "biomarker", "Biomarker panel not measured"),
+        _f(
+            "phenotype_membership",
+            "QST",
+            "Data-driven pain-modulation phenotype (cluster of QST and questionnaires)",
+        ),
     )
 }
 
@@ -301,6 +310,8 @@ def source_feature(transformed_name: str, inputs: list[str]) -> str:
     name = name.removeprefix("missingindicator_")
     if name in inputs:
         return name
+    if re.fullmatch(r"phenotype_\d+", name):  # PhenotypeClusters' membership probabilities
+        return PHENOTYPE_FEATURE
     if name.endswith("_below_lod") and name.removesuffix("_below_lod") in inputs:
         return name.removesuffix("_below_lod")
     for col in sorted(inputs, key=len, reverse=True):

@@ -418,7 +418,7 @@ def run_experiment(
     _check_feature_names(config, analysed)
     features = model_features(
         analysed,
-        config.features.blocks.model_dump(exclude={"phenotype"}),  # learned in the pipeline
+        config.features.blocks.model_dump(),
         config.features.include,
         config.features.exclude,
     )

@@ -58,6 +58,9 @@ from eih_ml.features.questionnaires import (
 )
 from eih_ml.outcomes import eih_outcomes
 
+#: The feature block fitted inside the pipeline rather than read from the derived table.
+LEARNED_BLOCK = "phenotype"
+
 BLOCKS: dict[str, tuple[str, ...]] = {
     "demographic": ("age", "sex", "bmi"),
     "clinical": ("condition", "pain_nrs", "pain_duration_months", "expected_exercise_pain"),
@@ -216,6 +219,9 @@ def model_features(
     with its value column: they follow it when it is included and go when it is left out.
     """
     blocks = blocks or {b: b != "profile" for b in BLOCKS}  # as BlocksConfig's defaults
+    # features.blocks.phenotype is learned inside the pipeline (eih_ml.phenotypes), not read
+    # from the table: it adds no column here.
+    blocks = {b: on for b, on in blocks.items() if b != LEARNED_BLOCK}
     unknown = set(blocks) - set(BLOCKS)
     if unknown:
         from eih_ml.errors import ConfigError

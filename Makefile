@@ -31,8 +31,15 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(BIN)/eih-ml demo --out demo_output
 
+# axe-core for the browser tests' accessibility checks: a test-local copy from npm, never a CDN.
+AXE := tests/serve/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/serve/axe/package.json tests/serve/axe/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found: it installs axe-core for the browser tests (Debian: apt-get install -y npm)"; exit 2; }
+	cd tests/serve/axe && npm ci --no-audit --no-fund --silent
+	@touch $@
+
 ## test: lint, format check and the whole test suite
-test: install-dev lint
+test: install-dev lint $(AXE)
 	$(BIN)/python -m pytest
 
 lint: install-dev
@@ -47,7 +54,7 @@ bench: install-dev
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo_output .pytest_cache .ruff_cache tests/serve/axe/node_modules
 
 ## ui: the MLflow UI on 127.0.0.1:5000 over the project's store (mlflow.db, mlartifacts/)
 ui: install

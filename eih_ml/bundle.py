@@ -30,6 +30,7 @@ import pandas as pd
 
 from eih_ml import __version__
 from eih_ml.errors import DataError, ModelError
+from eih_ml.explain.abstain import AbstainRule
 from eih_ml.explain.conformal import ConformalCalibration
 from eih_ml.explain.reference import CohortReference
 from eih_ml.features.derive import CATEGORICAL
@@ -138,6 +139,14 @@ class ModelBundle:
         from eih_ml.data.dictionary import load_dictionary
 
         biomarkers = load_dictionary(config.data.dictionary).biomarkers
+        info = {f: feature_info(f, biomarkers).as_dict() for f in result.X.columns}
+        explanations = getattr(result, "explanations", None)
+        rule = AbstainRule.fit(
+            config.prediction.abstain,
+            result.X,
+            info,
+            None if explanations is None else explanations.importance["mean_abs_shap"].to_dict(),
+        )
         meta = {
             "format": BUNDLE_FORMAT,
             "toolkit_version": __version__,
@@ -146,7 +155,8 @@ class ModelBundle:
             "params": result.final_params,
             "task": task,
             "features": list(result.X.columns),
-            "feature_info": {f: feature_info(f, biomarkers).as_dict() for f in result.X.columns},
+            "feature_info": info,
+            "abstain": rule.to_dict(),
             "outcome": result.summary["outcome"],
             "threshold": threshold,
             "confidence_level": confidence_level,
@@ -452,19 +462,27 @@ class ModelBundle:
                 out["interval_low"] = bounds[:, 0].tolist()
                 out["interval_high"] = bounds[:, 1].tolist()
         out["confidence_level"] = [self.meta["confidence_level"]] * n
+        rule = self.abstain_rule
+        assessment = rule.assess(columns, n)
         factors = self._factors(columns, n, att.features, contrib, top_k)
         out["top_factors"] = [json.dumps(f) for f in factors]
         ood = self.reference.out_of_range_columns(columns, n)
-        inputs = self._clinical_inputs
-        numeric = [f for f in inputs if f not in CATEGORICAL]
-        n_missing = np.isnan(np.array([columns[f] for f in numeric], dtype=float)).sum(axis=0)
-        for f in inputs:
-            if f in CATEGORICAL:
-                n_missing += pd.isna(columns[f])
-        for i in np.flatnonzero(n_missing > len(inputs) / 2):
-            ood[i].append(f"{n_missing[i]} of {len(inputs)} inputs were not measured")
+        if not rule.enabled:  # no rule: a mostly unmeasured patient is at least flagged
+            n_core = len(rule.measurements)
+            for i in np.flatnonzero(n_core - assessment.n_measured > n_core / 2):
+                ood[i].append(
+                    f"{n_core - assessment.n_measured[i]} of {n_core} measurements were not taken"
+                )
         out["ood"] = [bool(r) for r in ood]
         out["ood_reasons"] = ["; ".join(r) for r in ood]
+        out["abstained"] = assessment.abstained.tolist()
+        out["abstain_reason"] = assessment.reasons
+        out["not_measured"] = assessment.not_measured_text()
+        for i in np.flatnonzero(assessment.abstained):  # no number made up from nothing
+            for column in _PREDICTION_COLUMNS:
+                if column in out:
+                    out[column][i] = None
+            out["top_factors"][i] = "[]"
         return out
 
     @property
@@ -483,6 +501,17 @@ class ModelBundle:
     def risk_threshold(self) -> float:
         """The hyperalgesic probability from which "risk of more pain" is flagged."""
         return float(self.meta["outcome"].get("risk_threshold") or 0.5)
+
+    @cached_property
+    def abstain_rule(self) -> AbstainRule:
+        """The minimum-information rule the model was trained with (:mod:`~eih_ml.explain.abstain`).
+
+        A bundle saved before the rule existed names what is missing but never abstains.
+        """
+        d = self.meta.get("abstain")
+        if d is None:
+            return AbstainRule.unruled(self.features, self.meta.get("feature_info", {}))
+        return AbstainRule.from_dict(d)
 
     @cached_property
     def _profile_rule(self) -> ProfileRule:
@@ -512,9 +541,18 @@ class ModelBundle:
         top_k: int,
     ) -> list[list[dict]]:
         """Per row, the ``top_k`` largest |contributions| with value, percentile and direction."""
+        from eih_ml.explain.abstain import measured_mask
         from eih_ml.features.columns import is_missing
 
-        order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :top_k]
+        # Inputs not measured are named once (not_measured), never as factors: the model reacts
+        # to their absence, which says nothing about the patient.
+        strength = np.abs(np.asarray(contrib, dtype=float))
+        for j, f in enumerate(names):
+            if f == PROFILE and f in columns:  # "not assessable" stands for missing CPM or TS
+                strength[np.asarray(columns[f], dtype=object) == "not_assessable", j] = -1.0
+            if f in columns:
+                strength[~measured_mask(columns, [f], n), j] = -1.0
+        order = np.argsort(-strength, axis=1, kind="stable")[:, :top_k]
         info = self.meta["feature_info"]
         shown: dict[str, list] = {}
         percentiles: dict[str, np.ndarray] = {}
@@ -533,6 +571,8 @@ class ModelBundle:
         for i in range(n):
             row = []
             for j in order[i]:
+                if strength[i, j] < 0:
+                    break
                 f = names[j]
                 c = float(contrib[i, j])
                 pct = percentiles.get(f)
@@ -569,6 +609,20 @@ class ModelBundle:
             for p, j in zip(P, P.argmax(axis=1), strict=True)
         ]
 
+
+#: Columns emptied for an abstained row: it gets a reason, not a number.
+_PREDICTION_COLUMNS = (
+    "predicted_class",
+    "probability",
+    "p_hyperalgesic",
+    "p_non_responder",
+    "p_hypoalgesic",
+    "hyperalgesia_risk",
+    "prediction_set",
+    "eih_kpa",
+    "interval_low",
+    "interval_high",
+)
 
 #: Largest table :meth:`ModelBundle.predict` tries to take the short way with.
 FEW_ROWS = 64

@@ -314,7 +314,11 @@ def predict(
     out: Annotated[Path, typer.Option(help="Predictions to write (.csv or .parquet).")],
     dictionary: DictionaryOpt = None,
 ) -> None:
-    """Predict, with uncertainty, top factors and an out-of-distribution flag, for every row."""
+    """Predict, with uncertainty, top factors and an out-of-distribution flag, for every row.
+
+    A row with too little measured for the model's minimum-information rule gets no prediction
+    but abstained = true, the reason and what to measure first (abstain_reason).
+    """
     from eih_ml.data.load import load_study
     from eih_ml.features.summary import write_table
     from eih_ml.tracking import load_model
@@ -325,9 +329,19 @@ def predict(
     predictions = bundle.predict(load_study(input, dictionary))
     write_table(predictions, out)
     flagged = int(predictions["ood"].sum())
+    abstained = int(predictions["abstained"].sum())
+    notes = []
+    if abstained:
+        notes.append(
+            f"{abstained} without a prediction: not enough measurements (abstain_reason says "
+            "what to measure first)"
+        )
+    if flagged:
+        notes.append(f"{flagged} flagged as outside the training cohort")
     _console().print(
-        f"{bundle!r}\nWrote {len(predictions)} prediction(s) to {out}"
-        + (f"; {flagged} flagged as outside the training cohort." if flagged else ".")
+        f"{bundle!r}\nWrote {len(predictions)} row(s) to {out}"
+        + (f"; {'; '.join(notes)}." if notes else ".")
+        + f"\n{bundle.abstain_rule.describe()}"
     )
 
 

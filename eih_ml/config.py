@@ -252,6 +252,44 @@ class TrackingConfig(_Section):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
 
 
+class KeyMeasurementConfig(_Section):
+    """A measurement a prediction needs: any one of ``any_of`` (model feature names) measured."""
+
+    label: str = Field(min_length=1)
+    any_of: list[str] = Field(min_length=1)
+
+
+def _default_key_measurements() -> list[KeyMeasurementConfig]:
+    return [
+        KeyMeasurementConfig(label="the exercise type", any_of=["exercise_modality"]),
+        KeyMeasurementConfig(
+            label="a pressure pain threshold (PPT at the exercising muscle or a remote site)",
+            any_of=["ppt_local_pre", "ppt_remote_pre"],
+        ),
+    ]
+
+
+class AbstainConfig(_Section):
+    """The minimum-information rule (eih_ml.explain.abstain): abstain when too little is measured.
+
+    ``required``: key measurements, each satisfied by any of its features (dropped from the rule
+    when the model does not use them or fewer than ``training_share`` of the training sessions
+    had them). ``min_measured_share``: the share of the core measurements (those at least
+    ``training_share`` of the training sessions had) below which the model abstains.
+    """
+
+    enabled: bool = True
+    required: list[KeyMeasurementConfig] = Field(default_factory=_default_key_measurements)
+    min_measured_share: float = Field(0.5, ge=0, le=1)
+    training_share: float = Field(0.5, gt=0, le=1)
+
+
+class PredictionConfig(_Section):
+    """How the final model answers for new patients."""
+
+    abstain: AbstainConfig = Field(default_factory=AbstainConfig)
+
+
 class ExperimentConfig(_Section):
     """A whole experiment, top to bottom in the order ``run_experiment`` runs it."""
 
@@ -269,6 +307,7 @@ class ExperimentConfig(_Section):
     bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    prediction: PredictionConfig = Field(default_factory=PredictionConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:

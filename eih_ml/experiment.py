@@ -594,6 +594,7 @@ def run_experiment(
         result.summary["optimism_corrected"] = {"model": result.best_model, **optimism}
     progress.stage("Bundling the final model with its uncertainty (grouped conformal)")
     result.bundle = ModelBundle.build(result)
+    result.summary["abstain"] = abstention_counts(result.bundle, result.X, result.groups)
 
     out = Path(output_dir) if output_dir else Path("runs") / config.name
     progress.stage(f"Writing results to {out}")
@@ -606,6 +607,34 @@ def run_experiment(
         mlflow_imports.join()
         result.run_id = track_experiment(result)
     return result
+
+
+def abstention_counts(bundle, X: pd.DataFrame, groups: np.ndarray) -> dict:
+    """How many training sessions and participants the bundle's minimum-information rule abstains.
+
+    Aggregates only (no participant is named): the experiment report and MLflow show them, so a
+    rule that would turn away a large part of the cohort the model was built on is seen before
+    the model reaches a clinic.
+    """
+    from eih_ml.bundle import _columns_of
+
+    rule = bundle.abstain_rule
+    assessment = rule.assess(_columns_of(X, list(X.columns)), len(X))
+    abstained = assessment.abstained
+    groups = np.asarray(groups)
+    return {
+        "description": rule.describe(),
+        "enabled": rule.enabled,
+        "required": [r.label for r in rule.required],
+        "dropped": list(rule.dropped),
+        "min_measured_share": rule.min_measured_share,
+        "n_core": rule.n_core,
+        "n_needed": rule.n_needed,
+        "n_sessions": int(len(X)),
+        "n_sessions_abstained": int(abstained.sum()),
+        "n_participants": int(len(pd.unique(groups))),
+        "n_participants_abstained": int(len(pd.unique(groups[abstained]))),
+    }
 
 
 def _check_feature_names(config: ExperimentConfig, table: pd.DataFrame) -> None:

@@ -76,30 +76,35 @@ def signature(features: list[str], task: str, example: pd.DataFrame):
     ]
     if task == "classification":
         outputs += [
-            ColSpec("string", "predicted_class"),
-            ColSpec("double", "probability"),
-            ColSpec("string", "prediction_set"),
+            ColSpec("string", "predicted_class", required=False),
+            ColSpec("double", "probability", required=False),
+            ColSpec("string", "prediction_set", required=False),
         ]
     elif task == "multiclass":
         outputs += [
-            ColSpec("string", "predicted_class"),
-            ColSpec("double", "p_hyperalgesic"),
-            ColSpec("double", "p_non_responder"),
-            ColSpec("double", "p_hypoalgesic"),
-            ColSpec("boolean", "hyperalgesia_risk"),
-            ColSpec("string", "prediction_set"),
+            ColSpec("string", "predicted_class", required=False),
+            ColSpec("double", "p_hyperalgesic", required=False),
+            ColSpec("double", "p_non_responder", required=False),
+            ColSpec("double", "p_hypoalgesic", required=False),
+            ColSpec("boolean", "hyperalgesia_risk", required=False),
+            ColSpec("string", "prediction_set", required=False),
         ]
     else:
         outputs += [
-            ColSpec("double", "eih_kpa"),
-            ColSpec("double", "interval_low"),
-            ColSpec("double", "interval_high"),
+            ColSpec("double", "eih_kpa", required=False),
+            ColSpec("double", "interval_low", required=False),
+            ColSpec("double", "interval_high", required=False),
         ]
     outputs += [
         ColSpec("double", "confidence_level"),
         ColSpec("string", "top_factors"),
         ColSpec("boolean", "ood"),
         ColSpec("string", "ood_reasons"),
+        # The minimum-information rule (eih_ml.explain.abstain): an abstained row has no
+        # prediction (the columns above are empty), a reason and what to measure.
+        ColSpec("boolean", "abstained"),
+        ColSpec("string", "abstain_reason", required=False),
+        ColSpec("string", "not_measured"),
     ]
     return ModelSignature(
         inputs=mlflow_input_schema(input_columns(features)), outputs=Schema(outputs)

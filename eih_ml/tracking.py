@@ -205,6 +205,11 @@ def track_experiment(result) -> str:
                 mlflow.log_metrics(_subgroup_metrics(ev.get("subgroups", {})))
                 mlflow.log_metrics(_site_metrics(ev.get("sites")))
                 mlflow.log_dict(ev.get("curves", {}), "curves.json")
+        abstain = summary.get("abstain")
+        if abstain and abstain["n_sessions"]:
+            mlflow.log_metric(
+                "abstained_training_share", abstain["n_sessions_abstained"] / abstain["n_sessions"]
+            )
         for block, av in summary.get("added_value", {}).items():
             mlflow.log_metrics({f"added_value.{block}.{k}": v for k, v in _metrics(av).items()})
         log_run_files(result, mlflow)

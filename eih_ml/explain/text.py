@@ -67,7 +67,13 @@ def factor_sentences(factors: list[dict], task: str, target: str | None = None) 
 
 
 def headline(row: dict, task: str, meta: dict) -> str:
-    """The prediction with its uncertainty, in one or two sentences."""
+    """The prediction with its uncertainty, in one or two sentences.
+
+    An abstained row (the model's minimum-information rule, :mod:`eih_ml.explain.abstain`)
+    has no prediction: its headline is the reason and what to measure first.
+    """
+    if row.get("abstained"):
+        return str(row["abstain_reason"])
     level = round(100 * float(row.get("confidence_level", meta.get("confidence_level", 0.9))))
     site = "the exercising muscle" if "local" in meta["outcome"]["outcome"] else "a remote site"
     if task == "classification" and meta["outcome"].get("target") == "hyperalgesia":
@@ -184,8 +190,11 @@ def patient_explanation(row: dict, meta: dict, task: str, n_factors: int = 5) ->
     from eih_ml.features.profile import PROFILE_TEXT
 
     profile = row.get("pain_modulation_profile") or "not_assessable"
+    missing = row.get("not_measured") or ""
     return {
         "headline": headline(row, task, meta),
+        "abstained": bool(row.get("abstained")),
+        "not_measured": f"Not measured: {missing}." if missing else "",
         "profile": _sentence(PROFILE_TEXT.get(profile, PROFILE_TEXT["not_assessable"])),
         "factors": factor_sentences(factors[:n_factors], task, meta["outcome"].get("target")),
         "caveats": caveats(meta, row),
@@ -198,7 +207,11 @@ def _sentence(text: str) -> str:
 
 def as_text(explanation: dict) -> str:
     """The explanation as plain text (CLI, logs without patient data must not use this)."""
-    lines = [explanation["headline"], explanation.get("profile", ""), "", "Strongest factors:"]
-    lines += [f"  {i}. {s}" for i, s in enumerate(explanation["factors"], 1)]
+    lines = [explanation["headline"], explanation.get("profile", "")]
+    if explanation.get("not_measured"):
+        lines.append(explanation["not_measured"])
+    if explanation["factors"]:
+        lines += ["", "Strongest factors:"]
+        lines += [f"  {i}. {s}" for i, s in enumerate(explanation["factors"], 1)]
     lines += ["", "Keep in mind:"] + [f"  - {c}" for c in explanation["caveats"]]
     return "\n".join(lines)

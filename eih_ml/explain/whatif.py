@@ -50,7 +50,9 @@ def protocol_whatif(
     pandas.DataFrame
         One row per protocol: protocol, prediction (probability, the three class probabilities
         ``p_hyperalgesic``, ``p_non_responder``, ``p_hypoalgesic``, or EIH kPa), uncertainty,
-        flag, seen_in_training.
+        flag, seen_in_training. Empty when the model has no protocol input, or when the
+        patient's measurements are too few for the model's minimum-information rule
+        (:mod:`eih_ml.explain.abstain`) even with the protocol filled in.
     """
     from eih_ml.explain.conformal import describe_set
     from eih_ml.models import predict_scores
@@ -68,6 +70,12 @@ def protocol_whatif(
             x["exercise_duration_min"] = float(p.duration_min)
         rows.append(x)
     grid = pd.concat(rows, ignore_index=True)
+    from eih_ml.bundle import _columns_of
+
+    # The protocol is filled in, everything else stays as measured: when that is still too
+    # little for the model's minimum-information rule, there is nothing to compare.
+    if bundle.abstain_rule.assess(_columns_of(grid.iloc[[0]], features), 1).abstained[0]:
+        return pd.DataFrame()
     scores = predict_scores(bundle.pipeline, grid, bundle.task)
     seen = bundle.reference.categories.get("exercise_modality", {})
     out = pd.DataFrame({"protocol": [p.label for p in protocols]})

@@ -1490,6 +1490,7 @@ def report_context(run_dir: str | Path) -> dict[str, Any]:
         "n_parameters": ss.get("n_parameters"),
         "specs": specs,
         "final_model": summary.get("final_model") or {},
+        "abstain": summary.get("abstain"),
         "validation": _validation_scheme(config, summary, task),
         "performance": _performance(summary, task, unit),
         "calibration_text": _calibration_sentences(summary, task, unit, level),

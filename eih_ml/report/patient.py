@@ -29,7 +29,9 @@ def explain_patient(bundle, raw, participant_id: str, session_id: str | None = N
     """Everything the report (and the web app) shows for one patient session.
 
     Returns a dict with the prediction row, the plain-language explanation, the factor list,
-    domain contributions, the what-if table and the figures as data URIs.
+    domain contributions, the what-if table, the figures as data URIs and the model's
+    minimum-information rule in words. An abstained row (too little measured,
+    :mod:`eih_ml.explain.abstain`) has no factors, domains, what-if or figures.
     """
     from eih_ml.explain.text import patient_explanation
     from eih_ml.explain.whatif import protocol_whatif
@@ -51,6 +53,18 @@ def explain_patient(bundle, raw, participant_id: str, session_id: str | None = N
     X_row = X.iloc[[i]]
     row = bundle.predict_matrix(X_row, ids.iloc[[i]], [missing[i]]).iloc[0].to_dict()
     explanation = patient_explanation(row, bundle.meta, bundle.task)
+    if row.get("abstained"):  # too little measured: a reason, nothing to explain or compare
+        return {
+            "row": row,
+            "explanation": explanation,
+            "factors": [],
+            "domains": {},
+            "whatif": pd.DataFrame(),
+            "output_space": None,
+            "base_value": None,
+            "figures": {},
+            "rule": bundle.abstain_rule.describe(),
+        }
     att = bundle.attributor.explain(X_row)
     contrib = att.values.iloc[0]
     labels = {f: bundle.meta["feature_info"].get(f, {}).get("label", f) for f in contrib.index}
@@ -79,6 +93,7 @@ def explain_patient(bundle, raw, participant_id: str, session_id: str | None = N
             ),
             "domains": to_data_uri(domain_figure(by_domain)),
         },
+        "rule": bundle.abstain_rule.describe(),
     }
 
 

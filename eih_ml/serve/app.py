@@ -455,6 +455,9 @@ class _Service:
         out["top_factors"] = json.loads(factors) if isinstance(factors, str) else factors
         out["ood"] = bool(row["ood"])
         out["ood_reasons"] = str(row.get("ood_reasons") or "")
+        out["abstained"] = bool(row.get("abstained"))
+        out["abstain_reason"] = row.get("abstain_reason") or None
+        out["not_measured"] = str(row.get("not_measured") or "")
         return out
 
     def explain(self, patient: dict, prefix: tuple = ()) -> dict:
@@ -490,6 +493,19 @@ class _Service:
         cut = f"more than {thr:g}{unit}" if isinstance(thr, int | float) else "the rule's cut-off"
         return f"{base}; a responder's threshold rises by {cut} (rule {rule})."
 
+    def abstain_rule(self) -> dict:
+        """The model's minimum-information rule (eih_ml.explain.abstain), for GET /api/model."""
+        rule = self.bundle.abstain_rule
+        return {
+            "description": rule.describe(),
+            "enabled": rule.enabled,
+            "required": [{"label": r.label, "any_of": list(r.any_of)} for r in rule.required],
+            "min_measured_share": rule.min_measured_share,
+            "core_measurements": [m.label for m in rule.measurements if m.core],
+            "needed": rule.n_needed,
+            "dropped": list(rule.dropped),
+        }
+
     def model_info(self) -> dict:
         """Aggregates only: no participant-level value, no percentile grid, no file path."""
         m = self.meta
@@ -521,6 +537,7 @@ class _Service:
                 "source": "Yarnitsky 2014 (Pain 155:663)",
                 **self.bundle._profile_rule.describe(),
             },
+            "abstain_rule": self.abstain_rule(),
             "inputs": [
                 {
                     "name": f.name,
@@ -764,6 +781,15 @@ def _domain_bars(domains: dict, task: str) -> list[dict]:
 def _result_view(data: dict, task: str, meta: dict) -> dict:
     rec = data["record"]
     level = round(100 * float(rec.get("confidence_level") or meta.get("confidence_level", 0.9)))
+    if rec.get("abstained"):  # the minimum-information rule: a reason, not a number
+        return {
+            "record": rec,
+            "explanation": data["explanation"],
+            "abstained": True,
+            "rule": data.get("rule", ""),
+            "level": level,
+            "whatif": [],
+        }
     view: dict[str, Any] = {
         "record": rec,
         "explanation": data["explanation"],
@@ -849,6 +875,16 @@ def _interval_text(row: dict) -> str:
 
 
 def _batch_row(rec: dict, task: str) -> dict:
+    if rec.get("abstained"):
+        return {
+            "participant_id": rec["participant_id"],
+            "session_id": rec["session_id"],
+            "prediction": "no prediction",
+            "uncertainty": rec["abstain_reason"],
+            "top_factor": "",
+            "ood": rec["ood"],
+            "ood_reasons": rec["ood_reasons"],
+        }
     if task == "multiclass":
         pred = f"{rec['predicted_class']} (hyperalgesia {_pct(float(rec['p_hyperalgesic']))}" + (
             ", at risk)" if rec.get("hyperalgesia_risk") else ")"
@@ -1097,6 +1133,7 @@ def create_app(
             values=values,
             errors=errors,
             max_upload=UPLOAD_BODY_LIMIT,
+            abstain_rule=service.bundle.abstain_rule.describe(),
             **extra,
         )
 

@@ -490,6 +490,7 @@ class Explanation(BaseModel):
 
     headline: str
     profile: str = Field(description="The pain-modulation profile in words (Yarnitsky 2014).")
+    not_measured: str = Field("", description="The measurements not taken, in one sentence.")
     factors: list[str]
     caveats: list[str]
 
@@ -563,6 +564,20 @@ class Prediction(BaseModel):
     top_factors: list[Factor]
     ood: bool = Field(description="True when the patient lies outside the training cohort.")
     ood_reasons: str
+    abstained: bool = Field(
+        False,
+        description="True when too little was measured for the model's minimum-information rule "
+        "(GET /api/model: abstain_rule): the prediction fields are then null and "
+        "abstain_reason says what to measure first.",
+    )
+    abstain_reason: str | None = Field(
+        None, description="Why the model abstained and what to measure first."
+    )
+    not_measured: str = Field(
+        "",
+        description="The measurements not taken, named once (e.g. 'PPT at both sites, CPM'); "
+        "they are never among top_factors.",
+    )
     explanation: Explanation | None = None
     whatif: list[WhatIf] | None = None
 

@@ -386,3 +386,90 @@ def test_a_bundle_scores_questionnaires_with_the_rules_it_was_trained_with(class
     assert_same_predictions(
         strict.predict_records(record), strict.predict_matrix(X, ids, missing).to_dict("records")
     )
+
+
+# ------------------------------------------------------------------ minimum-information rule
+def test_unmeasured_inputs_are_never_factors_and_are_named_once(classification):
+    from eih_ml.explain.abstain import measured_mask
+
+    bundle = classification.bundle
+    patients = new_patients(40)
+    rng = np.random.default_rng(3)
+    blanks = [c for c in patients.columns if c.startswith(("cpm_", "ts_", "pcs_", "hads_"))]
+    for c in blanks:  # each patient loses a random part of CPM, TS, PCS, HADS
+        patients.loc[rng.random(len(patients)) < 0.5, c] = np.nan
+    out = bundle.predict(patients)
+    _, X, _ = bundle.prepare(patients)
+    columns = {c: X[c].to_numpy(dtype=object) for c in X.columns}
+    for i, r in out.iterrows():
+        assert not r["abstained"]
+        for f in json.loads(r["top_factors"]):
+            if f["feature"] in columns:
+                assert measured_mask(columns, [f["feature"]], len(X))[i], (i, f["feature"])
+            assert f["value"] is not None
+        if not measured_mask(columns, ["cpm_abs"], len(X))[i]:
+            assert "CPM" in r["not_measured"].split(", ")
+    assert (out["not_measured"] != "").any()
+
+
+def test_an_abstained_patient_gets_a_reason_everywhere_not_a_number(classification, tmp_path):
+    from eih_ml.explain.text import as_text, patient_explanation
+    from eih_ml.report.patient import write_patient_report
+
+    bundle = classification.bundle
+    patients = new_patients(2)
+    keep = ["participant_id", "session_id", "age", "sex", "exercise_modality"]
+    sparse = patients[[c for c in patients.columns if c in keep]]
+    row = bundle.predict(sparse).iloc[0].to_dict()
+    assert row["abstained"] and pd.isna(row["probability"]) and row["predicted_class"] is None
+    assert row["top_factors"] == "[]" and row["prediction_set"] is None
+    assert row["abstain_reason"].startswith(
+        "Not enough measurements to predict: a pressure pain threshold (PPT at the exercising "
+        "muscle or a remote site) is missing;"
+    )
+    text = patient_explanation(row, bundle.meta, bundle.task)
+    assert text["headline"] == row["abstain_reason"] and text["factors"] == []
+    assert (
+        text["not_measured"].startswith("Not measured: ")
+        and "PPT at both sites" in text["not_measured"]
+    )
+    assert "probability" not in as_text(text) and "Strongest factors" not in as_text(text)
+    pid = str(sparse["participant_id"].iloc[0])
+    html = write_patient_report(bundle, sparse, pid, tmp_path / "r.html").read_text()
+    assert "No prediction." in html and "data:image/png" not in html
+    assert "Other exercise protocols" not in html and bundle.abstain_rule.describe() in html
+
+
+def test_whatif_answers_when_only_the_protocol_is_missing(classification):
+    from eih_ml.explain.whatif import protocol_whatif
+
+    bundle = classification.bundle
+    patients = new_patients(2)
+    protocol = [c for c in patients.columns if c.startswith("exercise_")]
+    no_protocol = patients.drop(columns=protocol)
+    row = bundle.predict(no_protocol).iloc[0]
+    assert row["abstained"] and "the exercise type is missing" in row["abstain_reason"]
+    _, X, _ = bundle.prepare(no_protocol)
+    table = protocol_whatif(bundle, X.iloc[[0]])  # the clinician is choosing the protocol
+    assert len(table) > 0 and table["probability"].between(0, 1).all()
+    empty = bundle.prepare(no_protocol[["participant_id", "session_id", "age"]])[1]
+    assert protocol_whatif(bundle, empty.iloc[[0]]).empty  # still too little measured
+
+
+def test_the_experiment_counts_the_training_participants_the_rule_would_turn_away(
+    classification, tmp_path
+):
+    counts = classification.summary["abstain"]
+    assert counts["n_participants"] == classification.bundle.reference.n_participants
+    assert 0 <= counts["n_participants_abstained"] <= counts["n_participants"]
+    strict = experiment(
+        tmp_path, "models=[elastic_net]", "prediction.abstain.min_measured_share=1.0", n=60
+    )
+    strict_counts = strict.summary["abstain"]
+    groups = pd.Series(strict.groups)
+    core = [m for m in strict.bundle.abstain_rule.measurements if m.core]
+    assert core and not any(m.key.startswith("bio_") for m in core)  # optional block
+    measured = [strict.X[list(m.features)].notna().any(axis=1) for m in core]
+    full = pd.concat(measured, axis=1).all(axis=1).to_numpy()
+    assert strict_counts["n_sessions_abstained"] == int((~full).sum()) > 0
+    assert strict_counts["n_participants_abstained"] == groups[~full].nunique()

@@ -175,6 +175,17 @@ def test_missing_data_outcome_and_subgroups(page, summary):
         assert "participants: not scored" in text
 
 
+def test_the_minimum_information_rule_and_its_training_count_are_reported(page, summary):
+    a = summary["abstain"]
+    text = text_of(page)
+    assert a["description"] in text
+    assert (
+        f"the rule would have abstained for {a['n_participants_abstained']} of "
+        f"{a['n_participants']} participants ({a['n_sessions_abstained']} of {a['n_sessions']} "
+        "sessions)"
+    ) in text
+
+
 def test_decision_curve_is_interpreted(page, summary):
     text = text_of(page)
     for model in summary["models"]:

@@ -282,11 +282,32 @@ def test_explain_adds_text_and_the_protocol_what_if(reg_client, patients):
     assert p["interval_low"] <= p["eih_kpa"] <= p["interval_high"]
 
 
-def test_sparse_input_is_predicted_and_flagged_out_of_distribution(client):
-    r = client.post("/api/predict", json={"patients": [{"age": 50.0}]})
+def test_sparse_input_gets_an_abstention_with_what_to_measure_not_a_probability(client):
+    r = client.post("/api/predict", json={"patients": [{"age": 50.0}], "explain": True})
     assert r.status_code == 200
     p = r.json()["predictions"][0]
-    assert p["ood"] is True and "were not measured" in p["ood_reasons"]
+    assert p["abstained"] is True
+    assert p["probability"] is None and p["predicted_class"] is None
+    assert p["prediction_set"] is None and p["top_factors"] == [] and p["whatif"] == []
+    reason = p["abstain_reason"]
+    assert reason.startswith("Not enough measurements to predict: the exercise type and a pressure")
+    assert "Measure the exercise type, a pressure pain threshold" in reason
+    assert "PPT at both sites" in p["not_measured"] and "CPM" in p["not_measured"]
+    assert p["explanation"]["headline"] == reason and p["explanation"]["factors"] == []
+    info = client.get("/api/model").json()["abstain_rule"]
+    assert info["enabled"] and info["description"].startswith("This model predicts only when")
+    assert info["needed"] == -(-len(info["core_measurements"]) // 2)  # half, rounded up
+
+
+def test_a_measured_patient_is_predicted_and_names_the_missing_measurement(client, patients):
+    before = client.post("/api/predict", json={"patients": patients[:1]}).json()["predictions"]
+    assert "CPM" not in before[0]["not_measured"].split(", ")
+    p = {k: v for k, v in patients[0].items() if not k.startswith("cpm_")}
+    r = client.post("/api/predict", json={"patients": [p]})
+    got = r.json()["predictions"][0]
+    assert got["abstained"] is False and got["abstain_reason"] is None
+    assert "CPM" in got["not_measured"].split(", ") and 0 <= got["probability"] <= 1
+    assert all(not f["feature"].startswith("cpm_") for f in got["top_factors"])
 
 
 # ------------------------------------------------------------------------------- bad input

@@ -32,6 +32,8 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 FLAGS = CHROMIUM_FLAGS
+#: axe-core, installed by ``make test`` from npm into the tests' own folder (never a CDN).
+AXE = ROOT / "tests" / "serve" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 TOKEN = "browser-test-token-5f1c2a9e"
 MARKER_ID = "QZX-BROWSER-77"
 MARKER_BMI = "23.4567"
@@ -142,10 +144,12 @@ def patients_csv(tmp_path_factory) -> Path:
     return path
 
 
-def _page(browser, server, width: int, height: int, problems: list[str]):
+def _page(browser, server, width: int, height: int, problems: list[str], bypass_csp=False):
+    """A signed-in page. ``bypass_csp`` lets the test inject axe-core (the app's own scripts obey
+    the Content-Security-Policy in every other test)."""
     base, _ = server
     context = browser.new_context(
-        viewport={"width": width, "height": height}, accept_downloads=True
+        viewport={"width": width, "height": height}, accept_downloads=True, bypass_csp=bypass_csp
     )
     page = context.new_page()
     page.on(
@@ -279,6 +283,176 @@ def test_a_three_class_model_shows_its_class_bars_on_a_phone(browser, multiclass
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
         page.locator("#result").screenshot(path=str(ARTIFACTS / "serve_multiclass_phone.png"))
+    finally:
+        context.close()
+    assert not problems, problems
+
+
+# ------------------------------------------------------------------------------ accessibility
+_AXE_RUN = """async () => {
+  const r = await axe.run(document, {resultTypes: ["violations"]});
+  return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => n.target.join(" "))}));
+}"""
+
+
+def _axe(page) -> list[dict]:
+    """The serious and critical axe-core violations of the page as it is now."""
+    if not AXE.is_file():
+        pytest.fail(f"axe-core is missing at {AXE}: 'make test' installs it with npm")
+    page.add_script_tag(path=str(AXE))
+    return [v for v in page.evaluate(_AXE_RUN) if v["impact"] in ("serious", "critical")]
+
+
+def _alerts(page) -> list[str]:
+    return page.locator("[role=alert]").evaluate_all("els => els.map(e => e.id || e.className)")
+
+
+def _duplicate_ids(page) -> list[str]:
+    return page.evaluate(
+        """() => { const seen = {}; document.querySelectorAll("[id]").forEach(
+             e => { seen[e.id] = (seen[e.id] || 0) + 1; });
+           return Object.keys(seen).filter(k => seen[k] > 1); }"""
+    )
+
+
+def test_form_result_abstention_and_batch_pages_pass_axe(browser, server, patients_csv):
+    from playwright.sync_api import expect
+
+    base, _ = server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    context, page = _page(browser, server, 1280, 900, problems, bypass_csp=True)
+    try:
+        assert _axe(page) == [] and _duplicate_ids(page) == []
+        assert _alerts(page) == []  # nothing is wrong yet: nothing to announce
+        expect(page.locator("#rule-summary")).to_contain_text("This model predicts only when")
+
+        page.click("#example")
+        page.fill("#f-pain_nrs", "14")
+        page.click("#predict-button")  # the page's own check: one alert, the summary
+        expect(page.locator("#e-pain_nrs")).to_contain_text("found 14")
+        assert _alerts(page) == ["client-errors"]
+        page.evaluate("document.getElementById('patient-form').submit()")
+        page.wait_for_url(f"{base}/predict")  # the server's check: one alert again
+        assert _alerts(page) == ["form-errors"] and _axe(page) == []
+
+        page.fill("#f-pain_nrs", "3")
+        page.click("#predict-button")
+        expect(page.locator("#prediction-value")).to_contain_text("%", timeout=30_000)
+        assert _axe(page) == [] and _alerts(page) == [] and _duplicate_ids(page) == []
+
+        page.goto(f"{base}/")
+        page.fill("#f-age", "50")
+        page.click("#predict-button")
+        expect(page.locator("#abstention")).to_contain_text(
+            "Not enough measurements to predict", timeout=30_000
+        )
+        expect(page.locator("#headline")).to_contain_text("Measure the exercise type")
+        expect(page.locator("#not-measured")).to_contain_text("PPT at both sites")
+        assert page.locator("#prediction-value, #gauge, #factors, #waterfall").count() == 0
+        assert _axe(page) == [] and _alerts(page) == []
+        page.locator("#result").screenshot(path=str(ARTIFACTS / "serve_abstention.png"))
+
+        page.goto(f"{base}/")
+        page.set_input_files("#csv-file", str(patients_csv))
+        page.click("#csv-submit")
+        expect(page.locator("#batch-table")).to_be_visible(timeout=30_000)
+        assert _axe(page) == [] and _duplicate_ids(page) == []
+    finally:
+        context.close()
+    assert not problems, problems
+
+
+_COVERED = """() => {
+  document.querySelectorAll("#patient-form details").forEach(d => { d.open = true; });
+  const covered = [];
+  for (const el of document.querySelectorAll("#patient-form input, #patient-form select")) {
+    for (const how of ["end", "focus"]) {
+      window.scrollTo(0, 0);
+      if (how === "end") { el.scrollIntoView({block: "end"}); } else { el.focus(); }
+      const r = el.getBoundingClientRect();
+      for (const y of [r.top + 2, r.top + r.height / 2, r.bottom - 2]) {
+        const hit = document.elementFromPoint(r.left + r.width / 2, y);
+        if (hit !== el && !el.contains(hit)) {
+          covered.push(el.id + " (" + how + ") under " + (hit ? hit.tagName + "." + hit.className : "nothing"));
+          break;
+        }
+      }
+    }
+  }
+  return covered;
+}"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 900), (390, 844)])
+def test_the_sticky_bar_never_hides_a_field(browser, server, width, height):
+    problems: list[str] = []
+    context, page = _page(browser, server, width, height, problems)
+    try:
+        n = page.locator("#patient-form input, #patient-form select").count()
+        assert n > 20  # every section open: all of the form's fields are checked
+        assert page.evaluate(_COVERED) == []
+    finally:
+        context.close()
+    assert not problems, problems
+
+
+def _tab_to(page, selector: str, key: str = "Tab", limit: int = 400) -> None:
+    """Press Tab (or ``key``) until the focused element matches ``selector``, as a keyboard user."""
+    for _ in range(limit):
+        if page.evaluate(
+            "s => document.activeElement && document.activeElement.matches(s)", selector
+        ):
+            return
+        page.keyboard.press(key)
+    pytest.fail(f"{selector} was not reached with the Tab key")
+
+
+def test_the_form_can_be_completed_with_the_keyboard_alone(browser, server):
+    from playwright.sync_api import expect
+
+    problems: list[str] = []
+    context, page = _page(browser, server, 1280, 900, problems)
+    try:
+        section = page.locator("details.section:not([open])").first.evaluate("d => d.id")
+        _tab_to(page, f"#{section} > summary")  # a closed optional section, opened by Enter
+        page.keyboard.press("Enter")
+        assert page.locator(f"#{section}").evaluate("d => d.open")
+        _tab_to(page, "#example", key="Shift+Tab")
+        page.keyboard.press("Enter")  # the link: a synthetic patient's values
+        expect(page.locator("#f-age")).not_to_have_value("")
+        _tab_to(page, "#f-pain_nrs")
+        page.keyboard.press("ControlOrMeta+a")
+        page.keyboard.type("4")
+        before = page.input_value("#f-exercise_modality")
+        _tab_to(page, "#f-exercise_modality")
+        page.keyboard.press("ArrowDown")
+        assert page.input_value("#f-exercise_modality") != before
+        _tab_to(page, "#predict-button")
+        page.keyboard.press("Enter")
+        expect(page.locator("#result")).to_be_visible(timeout=30_000)
+        assert page.input_value("#f-pain_nrs") == "4"
+    finally:
+        context.close()
+    assert not problems, problems
+
+
+def test_the_result_prints_without_the_form(browser, server):
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    context, page = _page(browser, server, 1280, 900, problems)
+    try:
+        page.click("#example")
+        page.click("#predict-button")
+        expect(page.locator("#prediction-value")).to_contain_text("%", timeout=30_000)
+        page.emulate_media(media="print")
+        assert page.locator("#result").is_visible()
+        for hidden in ("#single", "#batch", ".top", ".actions"):
+            assert not page.locator(hidden).first.is_visible(), hidden
+        page.screenshot(path=str(ARTIFACTS / "serve_result_print.png"), full_page=True)
     finally:
         context.close()
     assert not problems, problems

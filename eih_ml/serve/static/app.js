@@ -63,15 +63,16 @@
         var summary = document.getElementById("client-errors");
         if (first) {
           event.preventDefault();
-          if (summary) {
+          if (summary) {  // an alert only while there is an error to announce
             summary.textContent = n + (n === 1 ? " field needs" : " fields need") +
               " attention (shown beside each field).";
+            summary.setAttribute("role", "alert");
             summary.classList.remove("hidden");
           }
           first.focus();
           return;
         }
-        if (summary) { summary.classList.add("hidden"); }
+        if (summary) { summary.classList.add("hidden"); summary.removeAttribute("role"); }
         var button = document.getElementById("predict-button");
         if (button) { button.disabled = true; button.textContent = "Predicting…"; }
       });
@@ -99,8 +100,11 @@
           message = "expected at most " + limit.toLocaleString("en") + " bytes; this file has " +
             file.files[0].size.toLocaleString("en") + ". Split it, or use 'eih-ml predict'.";
         }
-        if (err) { err.textContent = message; }
-        if (message) { event.preventDefault(); return; }
+        if (err) {
+          err.textContent = message;
+          if (message) { err.setAttribute("role", "alert"); } else { err.removeAttribute("role"); }
+        }
+        if (message) { event.preventDefault(); file.focus(); return; }
         var button = document.getElementById("csv-submit");
         if (button) { button.disabled = true; button.textContent = "Predicting…"; }
       });

@@ -30,7 +30,7 @@ import pandas as pd
 
 from eih_ml import __version__
 from eih_ml.errors import DataError, ModelError
-from eih_ml.explain.abstain import AbstainRule
+from eih_ml.explain.abstain import AbstainRule, feature_masks
 from eih_ml.explain.conformal import ConformalCalibration
 from eih_ml.explain.reference import CohortReference
 from eih_ml.features.derive import CATEGORICAL
@@ -463,8 +463,9 @@ class ModelBundle:
                 out["interval_high"] = bounds[:, 1].tolist()
         out["confidence_level"] = [self.meta["confidence_level"]] * n
         rule = self.abstain_rule
-        assessment = rule.assess(columns, n)
-        factors = self._factors(columns, n, att.features, contrib, top_k)
+        measured = feature_masks(columns, n)
+        assessment = rule.assess(columns, n, measured)
+        factors = self._factors(columns, n, att.features, contrib, top_k, measured)
         out["top_factors"] = [json.dumps(f) for f in factors]
         ood = self.reference.out_of_range_columns(columns, n)
         if not rule.enabled:  # no rule: a mostly unmeasured patient is at least flagged
@@ -539,19 +540,26 @@ class ModelBundle:
         names: list[str],
         contrib: np.ndarray,
         top_k: int,
+        measured: dict[str, np.ndarray] | None = None,
     ) -> list[list[dict]]:
-        """Per row, the ``top_k`` largest |contributions| with value, percentile and direction."""
-        from eih_ml.explain.abstain import measured_mask
+        """Per row, the ``top_k`` largest |contributions| with value, percentile and direction.
+
+        ``measured``: :func:`~eih_ml.explain.abstain.feature_masks` of ``columns``, when known.
+        """
         from eih_ml.features.columns import is_missing
+
+        if measured is None:
+            measured = feature_masks(columns, n)
 
         # Inputs not measured are named once (not_measured), never as factors: the model reacts
         # to their absence, which says nothing about the patient.
         strength = np.abs(np.asarray(contrib, dtype=float))
-        for j, f in enumerate(names):
-            if f == PROFILE and f in columns:  # "not assessable" stands for missing CPM or TS
-                strength[np.asarray(columns[f], dtype=object) == "not_assessable", j] = -1.0
-            if f in columns:
-                strength[~measured_mask(columns, [f], n), j] = -1.0
+        always = np.ones(n, dtype=bool)  # derived inputs (phenotype, bio_panel_missing)
+        shown_ok = np.array([measured.get(f, always) for f in names], dtype=bool).reshape(-1, n)
+        if PROFILE in names and PROFILE in columns:  # "not assessable": CPM or TS missing
+            j = names.index(PROFILE)
+            shown_ok[j] &= np.asarray(columns[PROFILE], dtype=object) != "not_assessable"
+        strength[~shown_ok.T] = -1.0
         order = np.argsort(-strength, axis=1, kind="stable")[:, :top_k]
         info = self.meta["feature_info"]
         shown: dict[str, list] = {}

@@ -116,26 +116,58 @@ def group_measurements(
     return [Measurement(k, label, tuple(fs)) for k, (label, fs) in groups.items()]
 
 
-def measured_mask(columns: Mapping[str, np.ndarray], features: Sequence[str], n: int) -> np.ndarray:
-    """True where a row has any of ``features`` measured (a detection-limit flag counts)."""
+def feature_masks(columns: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """Per input feature, True where a row has it measured (a detection-limit flag counts).
+
+    Computed once per prediction call and shared by the rule and the factor list.
+    """
+    out: dict[str, np.ndarray] = {}
+    numeric: list[str] = []
+    for f, v in columns.items():
+        if f.endswith(("_nd", "_lod")):
+            continue
+        if not isinstance(v, np.ndarray) or v.dtype.kind == "O":
+            out[f] = np.fromiter((not is_missing(x) for x in v), dtype=bool, count=n)
+        else:
+            numeric.append(f)
+    if numeric:  # one block: a handful of operations for 1 row or 10,000
+        block = np.isfinite(np.array([columns[f] for f in numeric], dtype=float).reshape(-1, n))
+        out |= dict(zip(numeric, block, strict=True))
+    censored = [f for f in out if f + "_nd" in columns]
+    if censored:  # below the detection limit: measured, the value is censored
+        nd = np.array([columns[f + "_nd"] for f in censored], dtype=float).reshape(-1, n)
+        for f, below in zip(censored, np.nan_to_num(nd) == 1, strict=True):
+            out[f] = out[f] | below
+    return out
+
+
+def measured_mask(
+    columns: Mapping[str, np.ndarray],
+    features: Sequence[str],
+    n: int,
+    masks: Mapping[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """True where a row has any of ``features`` measured (``masks``: :func:`feature_masks`)."""
+    if masks is None:
+        present = {f: columns[f] for f in features if f in columns}
+        present |= {f + "_nd": columns[f + "_nd"] for f in features if f + "_nd" in columns}
+        masks = feature_masks(present, n)
     out = np.zeros(n, dtype=bool)
     for f in features:
-        v = columns.get(f)
-        if v is None:
-            continue
-        v = np.asarray(v)
-        if v.dtype == object:
-            out |= np.array([not is_missing(x) for x in v], dtype=bool)
-        else:
-            out |= np.isfinite(v.astype(float))
-        nd = columns.get(f + "_nd")
-        if nd is not None:  # below the detection limit: measured, the value is censored
-            out |= np.nan_to_num(np.asarray(nd, dtype=float)) == 1
+        m = masks.get(f)
+        if m is not None:
+            out |= m
     return out
 
 
 def _columns(X: pd.DataFrame) -> dict[str, np.ndarray]:
-    return {c: X[c].to_numpy(dtype=object) for c in X.columns}
+    """A model matrix as named arrays: numbers as float, anything else as object."""
+    return {
+        c: X[c].to_numpy(dtype=float, na_value=np.nan)
+        if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])
+        else X[c].to_numpy(dtype=object)
+        for c in X.columns
+    }
 
 
 @dataclass
@@ -163,6 +195,7 @@ class AbstainRule:
     training_share: float = 0.5
     #: Key measurements left out of the rule, each with why.
     dropped: tuple[str, ...] = field(default_factory=tuple)
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # -------------------------------------------------------------------------------- fitting
     @classmethod
@@ -182,8 +215,9 @@ class AbstainRule:
 
         n = len(X)
         columns = _columns(X)
+        fm = feature_masks(columns, n)
         share = {
-            m.key: float(measured_mask(columns, m.features, n).mean()) if n else 0.0
+            m.key: float(measured_mask(columns, m.features, n, fm).mean()) if n else 0.0
             for m in group_measurements(list(X.columns), feature_info)
         }
         weight = dict(importance or {})
@@ -213,7 +247,7 @@ class AbstainRule:
             for f in r.any_of:
                 if f not in X.columns:
                     continue
-                had = float(measured_mask(columns, [f], n).mean()) if n else 0.0
+                had = float(measured_mask(columns, [f], n, fm).mean()) if n else 0.0
                 if had >= settings.training_share:
                     kept.append(f)
             if kept:
@@ -246,35 +280,54 @@ class AbstainRule:
         """Core measurements a prediction needs (the share, rounded up)."""
         return math.ceil(self.min_measured_share * self.n_core - 1e-9)
 
-    def assess(self, columns: Mapping[str, np.ndarray], n: int) -> Assessment:
-        """Abstentions, reasons and measurements not taken of ``n`` rows of model features."""
-        masks = {m.key: measured_mask(columns, m.features, n) for m in self.measurements}
-        core = [m for m in self.measurements if m.core]
-        n_measured = (
-            np.sum([masks[m.key] for m in core], axis=0).astype(int)
-            if core
-            else np.zeros(n, dtype=int)
-        )
-        key_ok = [
-            (r, measured_mask(columns, r.any_of, n) if r.any_of else np.ones(n, bool))
-            for r in self.required
-        ]
-        need = self.n_needed
+    def assess(
+        self,
+        columns: Mapping[str, np.ndarray],
+        n: int,
+        feature_measured: Mapping[str, np.ndarray] | None = None,
+    ) -> Assessment:
+        """Abstentions, reasons and measurements not taken of ``n`` rows of model features.
+
+        ``feature_measured``: :func:`feature_masks` of ``columns`` when the caller has them.
+        """
+        fm = feature_masks(columns, n) if feature_measured is None else feature_measured
+        names = tuple(fm)
+        measurements, required = self._weights(names)
+        F = np.array([fm[f] for f in names], dtype=np.int32).reshape(len(names), n)
+        measured = (measurements @ F) > 0  # measurement x row, one product for any n
+        key_ok = (required @ F) > 0
+        core = np.array([m.core for m in self.measurements], dtype=bool)
+        n_measured = measured[core].sum(axis=0).astype(int)
         abstained = np.zeros(n, dtype=bool)
         if self.enabled:
-            abstained |= n_measured < need
-            for _, ok in key_ok:
-                abstained |= ~ok
+            abstained = (n_measured < self.n_needed) | ~key_ok.all(axis=0)
         reasons: list[str | None] = [None] * n
         not_measured: list[list[str]] = []
         by_key = {m.key: m for m in self.measurements}
+        keys = [m.key for m in self.measurements]
+        named: dict[tuple[str, ...], list[str]] = {}  # rows share a few patterns of missingness
         for i in range(n):
-            missing = [m.key for m in self.measurements if not masks[m.key][i]]
-            not_measured.append(_named(missing, by_key))
+            missing = tuple(keys[j] for j in np.flatnonzero(~measured[:, i]))
+            if missing not in named:
+                named[missing] = _named(list(missing), by_key)
+            not_measured.append(named[missing])
             if abstained[i]:
-                absent = [r for r, ok in key_ok if not ok[i]]
-                reasons[i] = self._reason(i, absent, missing, int(n_measured[i]), by_key)
+                absent = [r for r, ok in zip(self.required, key_ok[:, i], strict=True) if not ok]
+                reasons[i] = self._reason(i, absent, list(missing), int(n_measured[i]), by_key)
         return Assessment(abstained, reasons, not_measured, n_measured)
+
+    def _weights(self, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Which of ``names`` make each measurement and each key measurement (cached per order)."""
+        if names not in self._cache:
+            at = {f: j for j, f in enumerate(names)}
+            W = np.zeros((len(self.measurements), len(names)), dtype=np.int32)
+            for i, m in enumerate(self.measurements):
+                W[i, [at[f] for f in m.features if f in at]] = 1
+            R = np.zeros((len(self.required), len(names)), dtype=np.int32)
+            for i, r in enumerate(self.required):
+                R[i, [at[f] for f in r.any_of if f in at]] = 1
+            self._cache[names] = (W, R)
+        return self._cache[names]
 
     def _reason(self, i, absent, missing, k, by_key) -> str:
         problems, ask = [], [r.label for r in absent]

@@ -19,6 +19,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -289,3 +290,33 @@ def test_the_web_apps_csv_upload(name, api, bundle, variants, reference):
     )
     assert ids_of(got) == v.ids
     assert comparable(got) == _expected(name, bundle, variants, reference)
+
+
+def test_an_abstention_is_the_same_through_every_door(
+    store, pyfunc, bundle, variants, tmp_path, capsys
+):
+    frame = variants["string_ids"].read().head(4).copy()
+    ppt = [c for c in frame.columns if c.startswith("ppt_")]
+    frame.loc[0, ppt] = np.nan  # no PPT at either site: a key measurement
+    keep = {"participant_id", "session_id", "age", "sex"}
+    frame.loc[1, [c for c in frame.columns if c not in keep]] = np.nan  # almost nothing
+    path = tmp_path / "sparse.csv"
+    frame.to_csv(path, index=False)
+    expected = bundle.predict(frame)
+    assert expected["abstained"].tolist() == [True, True, False, False]
+    assert "a pressure pain threshold" in expected["abstain_reason"].iloc[0]
+    out = tmp_path / "predictions.csv"
+    code, stdout, err = run_cli(
+        ["predict", "--model", str(store["model_dir"]), "--input", str(path), "--out", str(out)],
+        capsys,
+    )
+    assert code == 0, err
+    assert "2 without a prediction: not enough measurements" in stdout
+    cli = pd.read_csv(out, dtype={"participant_id": str, "session_id": str}, keep_default_na=False)
+    via_pyfunc = pyfunc.predict(frame)
+    for got in (cli, via_pyfunc):
+        assert got["abstained"].astype(str).tolist() == ["True", "True", "False", "False"]
+        assert got["abstain_reason"].iloc[0] == expected["abstain_reason"].iloc[0]
+        assert got["not_measured"].tolist() == expected["not_measured"].tolist()
+    assert cli["probability"].iloc[:2].tolist() == ["", ""]  # no number for an abstention
+    assert via_pyfunc["probability"].iloc[:2].isna().all()

@@ -32,6 +32,9 @@ class SimulateConfig(_Section):
     n_participants: int = Field(300, ge=20)
     scenario: str = "chronic_mixed"
     seed: int = 0
+    #: Also prescribe each participant an exercise programme and simulate its visits
+    #: (eih_ml.data.simulate_programme): what outcome.source: programme reads.
+    programme: bool = False
 
 
 class DataConfig(_Section):
@@ -41,6 +44,12 @@ class DataConfig(_Section):
     dictionary: str | None = None
     lenient: bool = False
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
+    #: The visits table of an exercise programme (eih_ml.data.visits): pain and function at
+    #: follow-up weeks; needed by outcome.source: programme with a study file.
+    visits: str | None = None
+    #: True when the data's exercise protocol / programme was assigned at random: the
+    #: protocol and prescription comparisons may then be read as effects, not associations.
+    protocol_randomized: bool = False
 
 
 class QuestionnaireConfig(_Section):
@@ -78,6 +87,12 @@ class BlocksConfig(_Section):
     #: questionnaires, ``features.phenotype``) as model features, fitted inside each training
     #: fold (eih_ml.phenotypes.PhenotypeClusters). Off by default.
     phenotype: bool = False
+    #: The prescribed programme (modality, intensity, session duration, sessions per week,
+    #: weeks): features when the data have programme columns.
+    programme: bool = True
+    #: The baseline session's acute EIH as a predictor of a programme outcome (only with
+    #: outcome.source: programme).
+    acute_eih: bool = False
 
 
 class ProfileConfig(_Section):
@@ -130,6 +145,19 @@ class ReliabilityConfig(_Section):
     source: str = "Gomolka 2019 (Pain Med 20:2272); Vaegter 2019 (Eur J Appl Physiol 119:91)"
 
 
+class ProgrammeOutcomeConfig(_Section):
+    """A programme outcome (eih_ml.programme): change from baseline at a follow-up week."""
+
+    measure: Literal["pain_nrs", "odi_total", "ndi_total", "womac_total", "fiqr_total"] = "pain_nrs"
+    week: float = Field(12.0, gt=0, le=520)
+    window_weeks: float = Field(2.0, ge=0, le=52)
+    #: abs / pct: the improvement (regression); immpact: a responder (classification).
+    change: Literal["abs", "pct", "immpact"] = "abs"
+    #: IMMPACT responder: >= 30 % (pct30, Dworkin 2008), >= 2 NRS points (points2, Farrar
+    #: 2001), either or both.
+    immpact_rule: Literal["pct30", "points2", "either", "both"] = "pct30"
+
+
 class OutcomeConfig(_Section):
     """Which EIH outcome, and how a responder is defined."""
 
@@ -160,6 +188,10 @@ class OutcomeConfig(_Section):
 
     sem_source: Literal["published", "training"] = "training"
     reliability: ReliabilityConfig = Field(default_factory=ReliabilityConfig)
+    #: acute: the EIH of a lab session (the default); programme: pain or function after an
+    #: exercise programme, read from the visits table (outcome.programme).
+    source: Literal["acute", "programme"] = "acute"
+    programme: ProgrammeOutcomeConfig = Field(default_factory=ProgrammeOutcomeConfig)
 
 
 class CVConfig(_Section):
@@ -313,6 +345,34 @@ class ExperimentConfig(_Section):
     def _consistent(self) -> ExperimentConfig:
         if len(set(self.models)) != len(self.models):
             raise ValueError(f"models lists a model twice: {self.models}")
+        o = self.outcome
+        if o.source == "programme":
+            want = "classification" if o.programme.change == "immpact" else "regression"
+            if o.task != want:
+                raise ValueError(
+                    f"outcome.programme.change {o.programme.change!r} needs outcome.task: "
+                    f"{want} (immpact is a responder label; abs and pct are improvements)"
+                )
+            if o.target != "hypoalgesia" or o.against_rest:
+                raise ValueError(
+                    "outcome.target and outcome.against_rest describe an acute EIH outcome; "
+                    "leave them at their defaults with outcome.source: programme"
+                )
+            if self.data.path and not self.data.visits:
+                raise ValueError(
+                    "outcome.source: programme reads the visits table: set data.visits to its "
+                    "file (participant_id, weeks_from_baseline, pain_nrs, ...)"
+                )
+            if not self.data.path and not self.data.simulate.programme:
+                raise ValueError(
+                    "outcome.source: programme on simulated data needs "
+                    "data.simulate.programme: true (the simulator then writes the visits)"
+                )
+        elif self.features.blocks.acute_eih:
+            raise ValueError(
+                "features.blocks.acute_eih uses the baseline session's EIH as a predictor, which "
+                "is the outcome of an acute experiment: only with outcome.source: programme"
+            )
         if self.outcome.task == "multiclass":
             # Not built for three classes yet: said here, before any fitting, not mid-run.
             if self.cv.scheme == "leave_site_out":

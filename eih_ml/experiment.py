@@ -79,10 +79,18 @@ class ExperimentResult:
 # ---------------------------------------------------------------------------------------- stages
 def load_cohort(config: ExperimentConfig) -> tuple[CohortReport, dict]:
     """Load and validate the study file, or simulate the built-in default cohort."""
+    report, source, _ = load_data(config)
+    return report, source
+
+
+def load_data(config: ExperimentConfig) -> tuple[CohortReport, dict, object | None]:
+    """:func:`load_cohort` and, for a programme outcome, the validated visits table."""
     from eih_ml.data.load import load_frame, load_study
     from eih_ml.data.validate import validate_cohort
+    from eih_ml.data.visits import load_visits, validate_visits
 
     d = config.data
+    visits = None
     if d.path:
         study = load_study(d.path, d.dictionary)
         source = {"kind": "file", "path": str(Path(d.path).name)}
@@ -92,10 +100,50 @@ def load_cohort(config: ExperimentConfig) -> tuple[CohortReport, dict]:
         sim = simulate_cohort(
             d.simulate.n_participants, scenario=d.simulate.scenario, seed=d.simulate.seed
         )
-        study = load_frame(sim.cohort, d.dictionary, source=f"simulated:{d.simulate.scenario}")
+        frame = sim.cohort
+        if d.simulate.programme:
+            from eih_ml.data.simulate_programme import simulate_programme
+
+            prog = simulate_programme(sim)
+            frame, visits = prog.cohort, prog.visits
+        study = load_frame(frame, d.dictionary, source=f"simulated:{d.simulate.scenario}")
         source = {"kind": "simulated", **d.simulate.model_dump()}
     report = validate_cohort(study, lenient=d.lenient)
-    return report, source
+    if config.outcome.source == "programme":
+        ids = set(report.data["participant_id"].astype(str))
+        if d.visits:
+            visits = load_visits(d.visits, d.dictionary, ids)
+            source["visits"] = str(Path(d.visits).name)
+        else:
+            visits = validate_visits(visits, "simulated visits", ids)
+    return report, source, visits
+
+
+def programme_table(config: ExperimentConfig, table: pd.DataFrame, visits) -> tuple:
+    """The baseline session of each participant with its programme outcome (an Outcome).
+
+    ``outcome.source: programme`` (:mod:`eih_ml.programme`): one row per participant; the
+    outcome is the improvement (regression) or the IMMPACT responder label (classification,
+    stored as 1/0 values read with the ``gt0`` rule) at the follow-up week.
+    """
+    from eih_ml.programme import ProgrammeSpec, baseline_sessions, flow_notes, programme_outcome
+
+    o = config.outcome
+    spec = ProgrammeSpec(**o.programme.model_dump())
+    base = baseline_sessions(table)
+    po = programme_outcome(base, visits, spec)
+    values = po.values.reindex(base["participant_id"].astype(str)).to_numpy(float)
+    base[spec.column] = values
+    v = pd.Series(values, index=base.index, name=spec.column)
+    notes = flow_notes(po.flow)
+    excluded = int(v.isna().sum())
+    programme = {**o.programme.model_dump(), "flow": po.flow, "description": spec.describe()}
+    if o.task == "classification":
+        rule = ResponderRule(rule="gt0")
+        outcome = Outcome(spec.column, v, o.task, rule, 0.0, v, excluded, notes, programme)
+    else:
+        outcome = Outcome(spec.column, v, o.task, None, None, v, excluded, notes, programme)
+    return base, outcome
 
 
 def data_fingerprint(frame: pd.DataFrame) -> str:
@@ -393,7 +441,7 @@ def run_experiment(
     task = config.outcome.task
 
     progress.stage("Loading and validating the cohort")
-    cohort, source = load_cohort(config)
+    cohort, source, visits = load_data(config)
 
     progress.stage("Deriving features and outcomes")
     scoring = QuestionnaireScoring.from_options(**config.features.questionnaires.model_dump())
@@ -405,14 +453,18 @@ def run_experiment(
         profile=ProfileRule(**config.features.profile.model_dump()),
     )
     rule = responder_rule(config)
-    outcome = define_outcome(
-        table,
-        site=config.outcome.site,
-        measure=config.outcome.measure,
-        task=task,
-        rule=rule,
-        against_rest=config.outcome.against_rest,
-    )
+    if config.outcome.source == "programme":
+        table, outcome = programme_table(config, table, visits)
+        rule = outcome.rule or rule
+    else:
+        outcome = define_outcome(
+            table,
+            site=config.outcome.site,
+            measure=config.outcome.measure,
+            task=task,
+            rule=rule,
+            against_rest=config.outcome.against_rest,
+        )
     rows = outcome.values.notna().to_numpy()
     analysed = table.loc[rows]
     _check_feature_names(config, analysed)
@@ -683,8 +735,12 @@ def _summary(
     icc = config.outcome.reliability.icc
     # the ceiling of a binary label; a three-class model's is that of its hyperalgesic class
     ceiling_prevalence = class_prevalence["hyperalgesic"] if class_prevalence else prevalence
-    ceiling = reliability_ceiling(
-        icc, ceiling_prevalence if ceiling_prevalence and 0 < ceiling_prevalence < 1 else 0.5
+    ceiling = (
+        {}  # the ICC is acute EIH's: a programme outcome's reliability is not known here
+        if result.outcome.programme
+        else reliability_ceiling(
+            icc, ceiling_prevalence if ceiling_prevalence and 0 < ceiling_prevalence < 1 else 0.5
+        )
     )
     return {
         "name": config.name,

@@ -289,11 +289,15 @@ class Outcome:
     y: pd.Series
     excluded: int = 0
     notes: list[str] = field(default_factory=list)
+    #: A programme outcome's definition and flow (eih_ml.programme); None for acute EIH.
+    programme: dict | None = None
 
     def provenance(self) -> dict:
         """What defines the label: outcome column, task, rule, threshold (safe to log)."""
         return {
             "outcome": self.name,
+            "source": "programme" if self.programme else "acute",
+            "programme": self.programme,
             "task": self.task,
             "target": self.rule.target if self.rule and self.task == "classification" else None,
             "rule": self.rule.rule if self.rule else None,

@@ -55,10 +55,20 @@ def print_summary(summary: dict, console) -> None:
     ss = summary["sample_size"]
     console.print(f"Sample size: {ss['verdict']}")
     rc = summary["reliability_ceiling"]
-    console.print(
-        f"Reliability ceiling (ICC {rc['icc']:.2f}): max R2 {rc['max_r2']:.2f}, max AUROC "
-        f"{rc['max_auroc']:.2f}, test-retest kappa of the label {rc['retest_kappa']:.2f}."
-    )
+    if rc:  # acute EIH's; a programme outcome has none (its reliability is not known here)
+        console.print(
+            f"Reliability ceiling (ICC {rc['icc']:.2f}): max R2 {rc['max_r2']:.2f}, max AUROC "
+            f"{rc['max_auroc']:.2f}, test-retest kappa of the label {rc['retest_kappa']:.2f}."
+        )
+    programme = summary["outcome"].get("programme")
+    if programme:
+        flow = programme["flow"]
+        console.print(
+            f"Programme outcome: {programme['description']}; {flow['analysed']} of "
+            f"{flow['participants']} participants analysed ({flow['dropout']} dropout, "
+            f"{flow['no_baseline']} without a baseline, {flow['baseline_zero']} with a baseline "
+            "of 0)."
+        )
     for block, av in summary.get("added_value", {}).items():
         if "note" in av:
             console.print(f"Added value of {block}: {av['note']}")

@@ -182,6 +182,8 @@ def track_experiment(result) -> str:
         "eih_ml.sample_size_adequate": str(summary["sample_size"]["adequate"]),
         "eih_ml.sample_size_verdict": summary["sample_size"]["verdict"][:5000],
         "eih_ml.best_model": best,
+        "eih_ml.outcome_source": config.outcome.source,
+        "eih_ml.protocol_randomized": str(config.data.protocol_randomized).lower(),
         "eih_ml.role": "experiment",
         "mlflow.note.content": config.description or f"eih_ml experiment {config.name}",
     }

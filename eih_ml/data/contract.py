@@ -45,6 +45,12 @@ INTENSITY_RANGES: dict[str, tuple[float, float]] = {
     "rpe": (0.0, 20.0),
 }
 
+#: Intensity columns and the unit column each is read with (ranges: INTENSITY_RANGES).
+INTENSITY_COLUMNS: dict[str, str] = {
+    "exercise_intensity": "exercise_intensity_unit",
+    "programme_intensity": "programme_intensity_unit",
+}
+
 #: Plausible range of a CPM test stimulus by test type: a PPT in kPa, or a 0-100 rating.
 CPM_RANGES: dict[str, tuple[float, float]] = {"threshold": (0.0, 2000.0), "rating": (0.0, 100.0)}
 
@@ -172,6 +178,57 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("exercise_intensity", "numeric", "exercise", description="Checked against its unit"),
     ColumnSpec("exercise_intensity_unit", "category", "exercise", categories=INTENSITY_UNITS),
     ColumnSpec("exercise_duration_min", "numeric", "exercise", valid_range=(0, 240), unit="min"),
+    # The exercise programme prescribed after the baseline session (optional; the outcome of a
+    # programme is read from the visits table, eih_ml.data.visits).
+    ColumnSpec(
+        "programme_modality",
+        "category",
+        "programme",
+        categories=MODALITIES,
+        baseline=True,
+        description="Exercise type of the prescribed programme",
+    ),
+    ColumnSpec(
+        "programme_intensity",
+        "numeric",
+        "programme",
+        baseline=True,
+        description="Programme session intensity, checked against programme_intensity_unit",
+    ),
+    ColumnSpec(
+        "programme_intensity_unit",
+        "category",
+        "programme",
+        categories=INTENSITY_UNITS,
+        baseline=True,
+    ),
+    ColumnSpec(
+        "session_duration_min",
+        "numeric",
+        "programme",
+        valid_range=(0, 240),
+        unit="min",
+        baseline=True,
+        description="Duration of one programme session",
+    ),
+    ColumnSpec(
+        "sessions_per_week",
+        "numeric",
+        "programme",
+        valid_range=(0, 14),
+        unit="per week",
+        baseline=True,
+        description="Prescribed programme sessions per week",
+    ),
+    ColumnSpec(
+        "programme_weeks",
+        "numeric",
+        "programme",
+        valid_range=(0, 104),
+        unit="weeks",
+        baseline=True,
+        description="Prescribed programme length",
+    ),
     ColumnSpec(
         "ppt_{site}_{phase}_{k}",
         "numeric",
@@ -235,6 +292,12 @@ BASELINE_TOLERANCE: dict[str, float] = {
     "bmi": 1.0,
     "condition": 0.0,
     "site": 0.0,
+    "programme_modality": 0.0,
+    "programme_intensity": 0.0,
+    "programme_intensity_unit": 0.0,
+    "session_duration_min": 0.0,
+    "sessions_per_week": 0.0,
+    "programme_weeks": 0.0,
 }
 
 #: Suffixes the loader adds beside each biomarker column: non-detect flag and limit of detection.

@@ -247,10 +247,13 @@ def _numbers(
 
 
 def _dependent_ranges_hold(arrays: dict[str, np.ndarray], n: int, stimuli: tuple[str, ...]) -> bool:
-    """Exercise intensity within its unit's range; CPM stimuli within their test type's."""
-    if "exercise_intensity" in arrays:
-        x = arrays["exercise_intensity"]
-        unit = arrays.get("exercise_intensity_unit", np.full(n, np.nan, dtype=object))
+    """Exercise and programme intensity within their unit's range; CPM stimuli within their test
+    type's."""
+    for name, unit_name in contract.INTENSITY_COLUMNS.items():
+        if name not in arrays:
+            continue
+        x = arrays[name]
+        unit = arrays.get(unit_name, np.full(n, np.nan, dtype=object))
         for i in np.flatnonzero(np.isfinite(x)):
             bounds = contract.INTENSITY_RANGES.get(unit[i]) if isinstance(unit[i], str) else None
             if bounds is None or not bounds[0] <= x[i] <= bounds[1]:

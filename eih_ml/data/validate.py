@@ -438,11 +438,13 @@ def _row_bounds(kind: np.ndarray, ranges: dict[str, tuple[float, float]]):
 
 def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
     """Exercise intensity by its unit; CPM test stimuli by the test type (one array pass each)."""
-    if "exercise_intensity" in data.columns:
-        v = data["exercise_intensity"]
+    for name, unit_name in contract.INTENSITY_COLUMNS.items():
+        if name not in data.columns:
+            continue
+        v = data[name]
         unit = (
-            data["exercise_intensity_unit"].astype(object).to_numpy()
-            if "exercise_intensity_unit" in data.columns
+            data[unit_name].astype(object).to_numpy()
+            if unit_name in data.columns
             else np.full(len(data), None, dtype=object)
         )
         x = v.to_numpy(dtype=float)
@@ -450,11 +452,10 @@ def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
         unit = np.where(has_unit, unit, "")  # a missing unit (pd.NA has no ==) matches none
         col.add(
             np.isfinite(x) & ~has_unit,
-            "exercise_intensity",
+            name,
             v,
             "unit_missing",
-            "an intensity needs its unit in exercise_intensity_unit "
-            f"({', '.join(contract.INTENSITY_UNITS)})",
+            f"an intensity needs its unit in {unit_name} ({', '.join(contract.INTENSITY_UNITS)})",
         )
         lo, hi = _row_bounds(unit, contract.INTENSITY_RANGES)
         with np.errstate(invalid="ignore"):
@@ -463,7 +464,7 @@ def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
             a, b = contract.INTENSITY_RANGES[u]
             col.add(
                 bad & (unit == u),
-                "exercise_intensity",
+                name,
                 v,
                 "range",
                 f"expected {a:g} to {b:g} for unit {u}, found {{value}}",
@@ -632,7 +633,7 @@ def _blank(data: pd.DataFrame, violations: pd.DataFrame) -> None:
             data.loc[rows.to_numpy(), name] = np.nan if data[name].dtype.kind == "f" else pd.NA
     unit_missing = violations[violations["rule"] == "unit_missing"]
     for name, rows in unit_missing.groupby("column")["row"]:
-        target = "exercise_intensity" if name == "exercise_intensity" else None
+        target = name if name in contract.INTENSITY_COLUMNS else None
         if target:
             data.loc[rows.to_numpy(), target] = np.nan
         else:  # CPM trials without a test type cannot be signed

@@ -19,6 +19,11 @@ biomarker       every bio_{marker} (with its _nd and _lod helper columns)
 protocol        exercise_modality, exercise_intensity_rel, exercise_duration_min
 profile         pain_modulation_profile (CPM x TS, :mod:`eih_ml.features.profile`; off by
                 default: it re-reads two QST features through fixed cut-offs)
+programme       programme_modality, programme_intensity_rel, session_duration_min,
+                sessions_per_week, programme_weeks, programme_minutes_per_week
+                (:mod:`eih_ml.features.programme`; present when the data prescribe a programme)
+acute_eih       baseline_eih_local / _remote: the acute EIH of the baseline session, a predictor
+                of a programme's outcome (:mod:`eih_ml.programme`; off by default)
 =============== ===============================================================================
 
 The pain-modulation profile is always derived (it is shown with every prediction and is a
@@ -42,6 +47,7 @@ from eih_ml.features.profile import (
     pain_modulation_profile,
     profile_array,
 )
+from eih_ml.features.programme import PROGRAMME_FEATURES, programme_arrays
 from eih_ml.features.protocol import RpeScale, protocol_arrays, protocol_features
 from eih_ml.features.qst import (
     cpm_arrays,
@@ -57,6 +63,9 @@ from eih_ml.features.questionnaires import (
     score_questionnaires,
 )
 from eih_ml.outcomes import eih_outcomes
+
+#: Blocks a model gets only when its config switches them on (as BlocksConfig's defaults).
+_OFF_BY_DEFAULT = ("profile", "acute_eih")
 
 #: The feature block fitted inside the pipeline rather than read from the derived table.
 LEARNED_BLOCK = "phenotype"
@@ -76,8 +85,12 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     "biomarker": (),  # every bio_{marker} present
     "protocol": ("exercise_modality", "exercise_intensity_rel", "exercise_duration_min"),
     "profile": (PROFILE,),
+    "programme": PROGRAMME_FEATURES,
+    # The acute EIH of the baseline session as a predictor of a programme's outcome (only for
+    # programme outcomes: eih_ml.programme); never a feature of an acute-EIH model.
+    "acute_eih": ("baseline_eih_local", "baseline_eih_remote"),
 }
-CATEGORICAL = ("sex", "condition", "exercise_modality", PROFILE)
+CATEGORICAL = ("sex", "condition", "exercise_modality", PROFILE, "programme_modality")
 _PASS_THROUGH = (
     "age",
     "sex",
@@ -132,6 +145,7 @@ def derive_features(
         ts_features(data, last_index=ts_last_index) if _has(data.columns, "ts_rating_") else None,
         score_questionnaires(_without_passed_totals(data), scoring),
         protocol_features(data, rpe_scale),
+        _programme_frame(data, rpe_scale),
         data[_biomarker_inputs(list(data.columns))],
         eih_outcomes(ppt),
     ]
@@ -164,18 +178,32 @@ def feature_arrays(
         ts_arrays(src, last_index=ts_last_index) if _has(src.names, "ts_rating_") else {},
         questionnaire_arrays(src, scoring),
         protocol_arrays(src, rpe_scale),
+        programme_arrays(src, rpe_scale),
         {c: arrays[c] for c in _biomarker_inputs(src.names)},
     ]
     out: dict[str, np.ndarray] = {}
     for part in parts:
         for name, values in part.items():
             out.setdefault(name, values)
-    if "exercise_modality" in src:  # the value itself (protocol_arrays gives comparison labels)
-        out["exercise_modality"] = arrays["exercise_modality"]
+    for col in ("exercise_modality", "programme_modality"):  # the values, not comparison labels
+        if col in src:
+            out[col] = arrays[col]
     out[PROFILE] = profile_array(out.get("cpm_abs"), out.get("ts_diff"), profile)
     if len(out[PROFILE]) != src.n:  # neither measure: every row not assessable
         out[PROFILE] = np.full(src.n, "not_assessable", dtype=object)
     return out
+
+
+def _programme_frame(data: pd.DataFrame, rpe_scale: RpeScale) -> pd.DataFrame | None:
+    """The programme features as a frame (None when the table has no programme columns)."""
+    from eih_ml.features.columns import FrameColumns
+
+    out = programme_arrays(FrameColumns(data), rpe_scale)
+    if not out:
+        return None
+    if "programme_modality" in out:
+        out["programme_modality"] = data["programme_modality"].astype("string")
+    return pd.DataFrame(out, index=data.index)
 
 
 def _has(columns, prefix: str) -> bool:
@@ -218,7 +246,7 @@ def model_features(
     ``bio_{m}_lod``, read by :class:`~eih_ml.features.biomarkers.BiomarkerTransformer`) travel
     with its value column: they follow it when it is included and go when it is left out.
     """
-    blocks = blocks or {b: b != "profile" for b in BLOCKS}  # as BlocksConfig's defaults
+    blocks = blocks or {b: b not in _OFF_BY_DEFAULT for b in BLOCKS}  # as BlocksConfig's defaults
     # features.blocks.phenotype is learned inside the pipeline (eih_ml.phenotypes), not read
     # from the table: it adds no column here.
     blocks = {b: on for b, on in blocks.items() if b != LEARNED_BLOCK}
@@ -239,9 +267,9 @@ def model_features(
             chosen += [c for c in BLOCKS[block] if c in table.columns]
     chosen += [c for c in include if c in table.columns]
     chosen = list(dict.fromkeys(chosen))  # each feature once, in first-seen order
-    forbidden = {c for c in table.columns if c.startswith(("eih_", "rest_change_"))} | {
-        c for c in table.columns if c.startswith("ppt_") and "_post" in c
-    }
+    forbidden = {
+        c for c in table.columns if c.startswith(("eih_", "rest_change_", "followup_"))
+    } | {c for c in table.columns if c.startswith("ppt_") and "_post" in c}
     forbidden |= set(contract.ID_COLUMNS) | set(contract.LABEL_COLUMNS)
     out = [c for c in chosen if c not in exclude and c not in forbidden]
     out = [c for c in out if table[c].notna().any()]

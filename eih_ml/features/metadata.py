@@ -18,7 +18,9 @@ from eih_ml.data.contract import BIOMARKER_LOD_SUFFIX, BIOMARKER_ND_SUFFIX
 #: eih_ml.phenotypes.PhenotypeClusters) are attributed to, as one clinical input.
 PHENOTYPE_FEATURE = "phenotype_membership"
 
-Domain = Literal["demographic", "clinical", "QST", "psychological", "biomarker", "protocol"]
+Domain = Literal[
+    "demographic", "clinical", "QST", "psychological", "biomarker", "protocol", "programme"
+]
 Better = Literal["higher", "lower"] | None
 
 #: Domains in the order reports show them.
@@ -29,6 +31,7 @@ DOMAINS: tuple[str, ...] = (
     "clinical",
     "demographic",
     "protocol",
+    "programme",
 )
 
 
@@ -168,6 +171,40 @@ _KNOWN: dict[str, FeatureInfo] = {
             description="Aerobic sessions only: light < 40 %, moderate 40-59 %, vigorous >= 60 %.",
         ),
         _f("exercise_duration_min", "protocol", "Exercise duration", "min", "higher"),
+        _f("programme_modality", "programme", "Programme exercise type", categorical=True),
+        _f(
+            "programme_intensity_rel",
+            "programme",
+            "Programme intensity",
+            "fraction of maximum",
+            description="Normalised by its unit as a session's intensity.",
+        ),
+        _f("session_duration_min", "programme", "Programme session duration", "min"),
+        _f("sessions_per_week", "programme", "Programme sessions per week", "per week"),
+        _f("programme_weeks", "programme", "Programme length", "weeks"),
+        _f(
+            "programme_minutes_per_week",
+            "programme",
+            "Programme exercise per week",
+            "min/week",
+            description="Session duration x sessions per week (ACSM 2021: 150 min/week of "
+            "moderate aerobic activity).",
+        ),
+        _f(
+            "baseline_eih_local",
+            "QST",
+            "Acute EIH at the baseline session (exercising muscle)",
+            "kPa",
+            "higher",
+            description="Pressure pain threshold change after the baseline session's exercise.",
+        ),
+        _f(
+            "baseline_eih_remote",
+            "QST",
+            "Acute EIH at the baseline session (remote site)",
+            "kPa",
+            "higher",
+        ),
         _f("bio_panel_missing", "biomarker", "Biomarker panel not measured"),
         _f(
             "phenotype_membership",
@@ -187,6 +224,11 @@ CATEGORY_LABELS: dict[str, dict[str, str]] = {
         "fibromyalgia": "fibromyalgia",
         "whiplash": "whiplash-associated disorder",
         "other": "another pain condition",
+    },
+    "programme_modality": {
+        "aerobic": "an aerobic programme",
+        "isometric": "an isometric programme",
+        "dynamic_resistance": "a dynamic resistance programme",
     },
     "exercise_modality": {
         "aerobic": "aerobic exercise",

@@ -570,6 +570,10 @@ def _ci_level(config: dict) -> int:
 
 
 def _outcome_unit(outcome_name: str) -> str:
+    if outcome_name.startswith("followup_"):  # a programme outcome (eih_ml.programme)
+        if outcome_name.endswith("_pct"):
+            return "%"
+        return "NRS points" if "_pain_nrs_" in outcome_name else "points"
     return "%" if "_rel_" in outcome_name else "kPa"
 
 
@@ -1092,6 +1096,8 @@ def _outcome(summary: dict, config: dict, task: str) -> dict:
         or None,
         "rows_without_outcome": o.get("rows_without_outcome"),
         "notes": o.get("notes") or [],
+        "programme": o.get("programme"),
+        "randomized": bool((config.get("data") or {}).get("protocol_randomized")),
     }
 
 
@@ -1202,6 +1208,9 @@ def _flow(summary: dict) -> dict:
         "rows_valid": flow.get("rows_analysed"),
         "participants_valid": flow.get("participants_analysed"),
         "without_outcome": o.get("rows_without_outcome") or 0,
+        "programme": (o.get("programme") or {}).get("flow"),
+        "later_sessions": (flow.get("rows_analysed") or 0)
+        - (flow.get("participants_analysed") or 0),
         "n_sessions": data.get("n_sessions"),
         "n_participants": data.get("n_participants"),
         "sessions_per_participant": sorted(spp.items(), key=lambda kv: int(kv[0])),

@@ -178,6 +178,7 @@ class ModelBundle:
                 "sex": reference.categories.get("sex", {}),
             },
             "reliability_ceiling": result.summary["reliability_ceiling"],
+            "protocol_randomized": bool(config.data.protocol_randomized),
             "background_mean": (
                 background_mean(result.final_model, result.X).tolist()
                 if result.best_model == "elastic_net"
@@ -287,6 +288,10 @@ class ModelBundle:
         """A derived feature table -> (ids, model matrix, per-row inputs not measured)."""
         from eih_ml.models import model_matrix
 
+        for site in ("local", "remote"):  # a programme model's acute EIH at baseline
+            col = f"baseline_eih_{site}"
+            if col in self.features and col not in table.columns and f"eih_abs_{site}" in table:
+                table[col] = table[f"eih_abs_{site}"].astype(float)
         for col in self.features:
             if col not in table.columns:
                 table[col] = np.nan

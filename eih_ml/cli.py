@@ -221,6 +221,15 @@ def simulate(
             "column, e.g. configs/simulate/four_sites.yaml. Replaces --n and --scenario."
         ),
     ] = None,
+    programme: Annotated[
+        bool,
+        typer.Option(
+            "--programme",
+            help="Also prescribe each participant an exercise programme (programme columns in "
+            "cohort.csv) and write its visits (visits.csv: pain and function at weeks 0, 4, 8, "
+            "12, with dropout) and programme_truth.csv.",
+        ),
+    ] = False,
 ) -> None:
     """Simulate a literature-calibrated cohort in canonical columns (with its ground truth)."""
     from eih_ml.data.simulate import simulate_cohort, write_simulation
@@ -238,6 +247,12 @@ def simulate(
         sim = simulate_cohort(n or 300, scenario=scenario or "chronic_mixed", seed=seed)
     paths = write_simulation(sim, out)
     _console().print(f"{sim!r}")
+    if programme:
+        from eih_ml.data.simulate_programme import simulate_programme, write_programme
+
+        prog = simulate_programme(sim)
+        paths |= write_programme(prog, out)
+        _console().print(f"{prog!r}")
     for name, path in paths.items():
         _console().print(f"  {name}: {path}")
 

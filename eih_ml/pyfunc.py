@@ -52,6 +52,13 @@ def input_columns(features: list[str]) -> list[str]:
             cols += [f"{prefix}_{i}" for i in range(1, q.n_items + 1)] + [f]
         elif f in ("exercise_intensity_rel",):
             cols += ["exercise_intensity", "exercise_intensity_unit"]
+        elif f == "programme_intensity_rel":
+            cols += ["programme_intensity", "programme_intensity_unit"]
+        elif f == "programme_minutes_per_week":
+            cols += ["session_duration_min", "sessions_per_week"]
+        elif f.startswith("baseline_eih_"):  # the baseline session's PPTs before and after
+            site = f.removeprefix("baseline_eih_")
+            cols += [f"ppt_{site}_{p}_{k}" for p in ("pre", "post") for k in (1, 2, 3)]
         else:
             cols.append(f)
     return list(dict.fromkeys(cols))
@@ -115,7 +122,13 @@ def synthetic_example(features: list[str], seed: int = 20261126) -> pd.DataFrame
     """An input example from the simulator: a synthetic patient, never a real participant."""
     from eih_ml.data.simulate import simulate_cohort
 
-    row = simulate_cohort(1, scenario="chronic_mixed", seed=seed).cohort.iloc[[0]]
+    sim = simulate_cohort(1, scenario="chronic_mixed", seed=seed)
+    frame = sim.cohort
+    if "programme_modality" in features:  # a programme model: with a prescription
+        from eih_ml.data.simulate_programme import simulate_programme
+
+        frame = simulate_programme(sim).cohort
+    row = frame.iloc[[0]]
     cols = [c for c in input_columns(features) if c in row.columns]
     example = row[cols].copy()
     example["participant_id"] = "synthetic-1"

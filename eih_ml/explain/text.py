@@ -36,14 +36,22 @@ def _percentile_text(p: float | None) -> str:
     return f", lower than about {100 - p:.0f} % of the training cohort"
 
 
-def factor_sentences(factors: list[dict], task: str, target: str | None = None) -> list[str]:
+def factor_sentences(
+    factors: list[dict], task: str, target: str | None = None, programme: bool = False
+) -> list[str]:
     """One sentence per factor.
 
     ``target`` is the bundle's ``meta["outcome"]["target"]``: a hyperalgesia model (binary) and a
     multiclass model (whose attributions explain the hyperalgesic class) speak of the chance of
     more pain; a responder model of the chance of relief; a regression of the predicted relief.
     """
-    if task == "multiclass" or target == "hyperalgesia":
+    if programme:
+        effect = (
+            "chance of a clinically important improvement"
+            if task == "classification"
+            else "predicted improvement with the programme"
+        )
+    elif task == "multiclass" or target == "hyperalgesia":
         effect = "chance of more pain after exercise"
     elif task == "classification":
         effect = "chance of pain relief after exercise"
@@ -74,6 +82,9 @@ def headline(row: dict, task: str, meta: dict) -> str:
     """
     if row.get("abstained"):
         return str(row["abstain_reason"])
+    programme = meta["outcome"].get("programme")
+    if programme:
+        return _programme_headline(row, task, meta, programme)
     level = round(100 * float(row.get("confidence_level", meta.get("confidence_level", 0.9))))
     site = "the exercising muscle" if "local" in meta["outcome"]["outcome"] else "a remote site"
     if task == "classification" and meta["outcome"].get("target") == "hyperalgesia":
@@ -116,6 +127,48 @@ def headline(row: dict, task: str, meta: dict) -> str:
         text += (
             f" At {level} % confidence it lies between {float(row['interval_low']):+.0f} and "
             f"{float(row['interval_high']):+.0f} kPa."
+        )
+    return text
+
+
+def outcome_unit(meta: dict) -> str:
+    """The unit of a regression model's prediction: kPa (EIH), NRS points, points or %."""
+    programme = meta["outcome"].get("programme")
+    if not programme:
+        return "kPa"
+    if programme["change"] == "pct":
+        return "%"
+    return "points" if programme["measure"] != "pain_nrs" else "NRS points"
+
+
+def _programme_headline(row: dict, task: str, meta: dict, programme: dict) -> str:
+    """A programme outcome: the chance of a clinically important improvement, or its size."""
+    level = round(100 * float(row.get("confidence_level", meta.get("confidence_level", 0.9))))
+    week = f"week {float(programme['week']):g}"
+    if task == "classification":
+        p = float(row["probability"])
+        text = (
+            f"Estimated chance of a clinically important improvement with this programme "
+            f"({programme['description']}): {100 * p:.0f} %."
+        )
+        if row.get("prediction_set"):
+            text += f" At {level} % confidence the possible outcomes are: {row['prediction_set']}."
+        return text
+    unit = outcome_unit(meta)
+    what = (
+        "pain"
+        if programme["measure"] == "pain_nrs"
+        else programme["measure"].removesuffix("_total").upper()
+    )
+    v = float(row["eih_kpa"])
+    text = (
+        f"Predicted improvement of {what} at {week} of this programme: {v:+.1f} {unit} "
+        f"(positive means better)."
+    )
+    if row.get("interval_low") is not None:
+        text += (
+            f" At {level} % confidence it lies between {float(row['interval_low']):+.1f} and "
+            f"{float(row['interval_high']):+.1f} {unit}."
         )
     return text
 
@@ -173,6 +226,10 @@ def caveats(meta: dict, row: dict) -> list[str]:
             f"way on two days with kappa about {rc['retest_kappa']:.2f}), so no prediction can be "
             "more certain than the measurement it predicts."
         )
+    if meta["outcome"].get("programme"):
+        from eih_ml.explain.prescription import caveat
+
+        out.append(caveat(meta))
     if row.get("ood"):
         out.append(
             "Caution, this patient differs from the training cohort: "
@@ -196,7 +253,12 @@ def patient_explanation(row: dict, meta: dict, task: str, n_factors: int = 5) ->
         "abstained": bool(row.get("abstained")),
         "not_measured": f"Not measured: {missing}." if missing else "",
         "profile": _sentence(PROFILE_TEXT.get(profile, PROFILE_TEXT["not_assessable"])),
-        "factors": factor_sentences(factors[:n_factors], task, meta["outcome"].get("target")),
+        "factors": factor_sentences(
+            factors[:n_factors],
+            task,
+            meta["outcome"].get("target"),
+            bool(meta["outcome"].get("programme")),
+        ),
         "caveats": caveats(meta, row),
     }
 

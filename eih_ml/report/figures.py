@@ -66,3 +66,69 @@ def domain_figure(domain_values: pd.Series):
     ax.set_xlabel("summed contribution per domain")
     ax.set_title("Which kinds of measurement drive this prediction", fontsize=10)
     return fig
+
+
+def prescription_figure(grid: pd.DataFrame, value: str, unit: str):
+    """The prescription grid of one patient: a panel per modality, intensity x weekly dose.
+
+    Cells hold the prediction (``value``: the improvement or the chance); extrapolations
+    (prescriptions the training cohort did not have) are greyed and marked "extrap.".
+    """
+    from eih_ml.report.plots import subplots
+
+    modalities = list(dict.fromkeys(grid["programme_modality"]))
+    doses = sorted(
+        dict.fromkeys(zip(grid["session_duration_min"], grid["sessions_per_week"], strict=True))
+    )
+    intensities = sorted(grid["programme_intensity_rel"].unique())
+    fig, axes = subplots(1, len(modalities), figsize=(3.0 * len(modalities) + 1.2, 3.2))
+    axes = np.atleast_1d(axes)
+    finite = grid[value].to_numpy(float)
+    vmin, vmax = np.nanmin(finite), np.nanmax(finite)
+    image = None
+    for ax, m in zip(axes, modalities, strict=True):
+        sub = grid[grid["programme_modality"] == m]
+        M = np.full((len(intensities), len(doses)), np.nan)
+        X = np.zeros_like(M, dtype=bool)
+        for _, r in sub.iterrows():
+            i = intensities.index(r["programme_intensity_rel"])
+            j = doses.index((r["session_duration_min"], r["sessions_per_week"]))
+            M[i, j], X[i, j] = r[value], r["extrapolation"]
+        shown = np.where(X, np.nan, M)
+        image = ax.imshow(shown, aspect="auto", origin="lower", **_colours(vmin, vmax, unit))
+        for i in range(M.shape[0]):
+            for j in range(M.shape[1]):
+                text = "extrap." if X[i, j] else f"{M[i, j]:.2g}"
+                ax.text(j, i, text, ha="center", va="center", fontsize=6.5)
+        ax.set_title(_MODALITY_TITLES.get(m, m), fontsize=9)
+        ax.set_xticks(range(len(doses)), [f"{d:.0f}x{f:.0f}" for d, f in doses], fontsize=6,
+                      rotation=60)  # fmt: skip
+        ax.set_yticks(range(len(intensities)), [f"{100 * v:.0f} %" for v in intensities],
+                      fontsize=7)  # fmt: skip
+        ax.set_xlabel("minutes x sessions a week", fontsize=7)
+    axes[0].set_ylabel("intensity (of maximum)", fontsize=7)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), shrink=0.8, label=unit)
+    fig.suptitle("Predicted outcome of each candidate programme (grey: outside the training data)",
+                 fontsize=9)  # fmt: skip
+    return fig
+
+
+def _colours(vmin: float, vmax: float, unit: str) -> dict:
+    """Green for better, red for worse, white at no change (0) when the range spans it."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    if unit == "chance":
+        return {"cmap": "Greens", "vmin": 0.0, "vmax": 1.0}
+    if vmin < 0 < vmax:
+        return {"cmap": "RdYlGn", "norm": TwoSlopeNorm(0.0, vmin, vmax)}
+    if vmax <= 0:
+        return {"cmap": "Reds_r", "vmin": vmin, "vmax": 0.0}
+    return {"cmap": "Greens", "vmin": 0.0, "vmax": vmax}
+
+
+_MODALITY_TITLES = {
+    "aerobic": "Aerobic",
+    "isometric": "Isometric",
+    "dynamic_resistance": "Dynamic resistance",
+}

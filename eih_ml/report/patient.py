@@ -64,13 +64,26 @@ def explain_patient(bundle, raw, participant_id: str, session_id: str | None = N
             "base_value": None,
             "figures": {},
             "rule": bundle.abstain_rule.describe(),
+            "prescriptions": pd.DataFrame(),
         }
     att = bundle.attributor.explain(X_row)
     contrib = att.values.iloc[0]
     labels = {f: bundle.meta["feature_info"].get(f, {}).get("label", f) for f in contrib.index}
     domains = {f: feature_info(f).domain for f in contrib.index}
     by_domain = contrib.groupby(pd.Series(domains)).sum()
-    whatif = protocol_whatif(bundle, X_row)
+    from eih_ml.explain.prescription import has_prescription, prescription_grid
+
+    prescriptions = prescription_grid(bundle, X_row)
+    # a programme model's session protocol is the baseline test, not a choice: no what-if
+    whatif = pd.DataFrame() if has_prescription(bundle) else protocol_whatif(bundle, X_row)
+    figures = {}
+    if len(prescriptions):
+        from eih_ml.explain.text import outcome_unit
+        from eih_ml.report.figures import prescription_figure
+
+        value = "eih_kpa" if "eih_kpa" in prescriptions else "probability"
+        unit = outcome_unit(bundle.meta) if value == "eih_kpa" else "chance"
+        figures["prescriptions"] = to_data_uri(prescription_figure(prescriptions, value, unit))
     return {
         "row": row,
         "explanation": explanation,
@@ -92,8 +105,10 @@ def explain_patient(bundle, raw, participant_id: str, session_id: str | None = N
                 )
             ),
             "domains": to_data_uri(domain_figure(by_domain)),
+            **figures,
         },
         "rule": bundle.abstain_rule.describe(),
+        "prescriptions": prescriptions,
     }
 
 
@@ -107,12 +122,21 @@ def render_patient_report(bundle, raw, participant_id: str, session_id: str | No
         .render(
             **data,
             whatif_rows=whatif.to_dict(orient="records") if len(whatif) else [],
+            prescription_rows=_ranked(data["prescriptions"]),
             task=bundle.task,
             meta=bundle.meta,
             version=__version__,
             created=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         )
     )
+
+
+def _ranked(grid: pd.DataFrame, top: int = 10) -> list[dict]:
+    """The best ``top`` ranked prescriptions, then the extrapolations (never ranked)."""
+    if not len(grid):
+        return []
+    ranked = grid[grid["rank"].notna()].sort_values("rank").head(top)
+    return ranked.to_dict(orient="records")
 
 
 def write_patient_report(

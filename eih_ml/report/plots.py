@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 
 
-def subplots(figsize: tuple[float, float]):
-    """A figure and its axes, outside pyplot: no global backend is touched (notebooks keep
-    their inline plots) and nothing needs closing."""
+def subplots(*grid: int, figsize: tuple[float, float]):
+    """A figure and its axes (``grid``: rows, columns), outside pyplot: no global backend is
+    touched (notebooks keep their inline plots) and nothing needs closing."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize)
-    return fig, fig.subplots()
+    return fig, fig.subplots(*grid)
 
 
 def save(fig, path: str | Path, dpi: int = 110) -> Path:

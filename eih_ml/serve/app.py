@@ -830,6 +830,27 @@ def _result_view(data: dict, task: str, meta: dict) -> dict:
             f"At {level} % confidence: {rec['prediction_set']}" if rec.get("prediction_set") else ""
         )
         view["gauge"] = {"x": round(100 * p, 2)}
+    elif meta["outcome"].get("programme"):  # a programme's improvement (eih_ml.programme)
+        from eih_ml.explain.text import outcome_unit
+
+        unit = outcome_unit(meta)
+        v = float(rec["eih_kpa"])
+        view["big"] = f"{v:+.1f} {unit}"
+        view["big_caption"] = (
+            f"predicted improvement at week {float(meta['outcome']['programme']['week']):g} "
+            "of the programme"
+        )
+        view["scale"] = ("worse", "no change", "better")
+        view["uncertainty"] = ""
+        if rec.get("interval_low") is not None:
+            lo, hi = float(rec["interval_low"]), float(rec["interval_high"])
+            view["uncertainty"] = f"{level} % interval: {lo:+.1f} to {hi:+.1f} {unit}"
+            span = max(abs(lo), abs(hi), abs(v), 0.1) * 1.1
+            view["interval"] = {
+                "lo": round(50 + 50 * lo / span, 2),
+                "hi": round(50 + 50 * hi / span, 2),
+                "x": round(50 + 50 * v / span, 2),
+            }
     else:
         view["big"] = f"{float(rec['eih_kpa']):+.0f} kPa"
         view["big_caption"] = "predicted change of the pain threshold after exercise"
@@ -864,7 +885,82 @@ def _result_view(data: dict, task: str, meta: dict) -> dict:
         )
     view["whatif"] = rows
     view["whatif_notes"] = any(r["note"] for r in rows)
+    view["prescriptions"] = _prescription_view(data.get("prescriptions"), task, meta)
     return view
+
+
+def _prescription_view(grid, task: str, meta: dict) -> dict | None:
+    """The prescription explorer as a grid per modality and the ten best candidates."""
+    if grid is None or not len(grid):
+        return None
+    import numpy as np
+
+    from eih_ml.explain.prescription import caveat
+    from eih_ml.explain.text import outcome_unit
+
+    value = "eih_kpa" if "eih_kpa" in grid else "probability"
+
+    def shown(v: float) -> str:
+        return f"{100 * v:.0f} %" if value == "probability" else f"{v:+.1f}"
+
+    ok = grid.loc[~grid["extrapolation"], value]
+    edges = np.quantile(ok, [0.2, 0.4, 0.6, 0.8]) if len(ok) else np.array([])
+    doses = sorted(
+        dict.fromkeys(zip(grid["session_duration_min"], grid["sessions_per_week"], strict=True))
+    )
+    intensities = sorted(grid["programme_intensity_rel"].unique(), reverse=True)
+    panels = []
+    for m in dict.fromkeys(grid["programme_modality"]):
+        sub = grid[grid["programme_modality"] == m]
+        rows = []
+        for i in intensities:
+            cells = []
+            for d, f in doses:
+                r = sub[
+                    (sub["programme_intensity_rel"] == i)
+                    & (sub["session_duration_min"] == d)
+                    & (sub["sessions_per_week"] == f)
+                ].iloc[0]
+                if r["extrapolation"]:
+                    cells.append({"text": "extrap.", "cls": "x", "title": r["reason"]})
+                else:
+                    band = int(np.searchsorted(edges, r[value])) if len(edges) else 2
+                    cells.append({"text": shown(r[value]), "cls": f"g{band}", "title": ""})
+            rows.append({"label": f"{100 * i:.0f} %", "cells": cells})
+        panels.append(
+            {
+                "title": {"aerobic": "Aerobic", "isometric": "Isometric"}.get(
+                    m, "Dynamic resistance"
+                ),
+                "doses": [f"{d:.0f} min × {f:.0f}" for d, f in doses],
+                "rows": rows,
+            }
+        )
+    best = grid[grid["rank"].notna()].sort_values("rank").head(10)
+    return {
+        "unit": "chance of a clinically important improvement"
+        if value == "probability"
+        else f"predicted improvement ({outcome_unit(meta)})",
+        "panels": panels,
+        "best": [
+            {
+                "rank": int(r["rank"]),
+                "prescription": r["prescription"],
+                "prediction": shown(r[value]),
+                "uncertainty": r.get("prediction_set")
+                if value == "probability"
+                else (
+                    f"{r['interval_low']:+.1f} to {r['interval_high']:+.1f}"
+                    if "interval_low" in r
+                    else ""
+                ),
+                "flag": r["flag"],
+            }
+            for _, r in best.iterrows()
+        ],
+        "n_extrapolated": int(grid["extrapolation"].sum()),
+        "caveat": caveat(meta),
+    }
 
 
 def _interval_text(row: dict) -> str:
@@ -1111,6 +1207,15 @@ def create_app(
                         {k: _plain(v) for k, v in w.items()}
                         for w in data["whatif"].to_dict(orient="records")
                     ]
+                    grid = data.get("prescriptions")
+                    rec["prescriptions"] = (
+                        [
+                            {k: _plain(v) for k, v in c.items()}
+                            for c in grid.to_dict(orient="records")
+                        ]
+                        if grid is not None and len(grid)
+                        else None
+                    )
                     records.append(rec)
             else:
                 records = service.predict(patients)

@@ -67,6 +67,12 @@ SECTIONS: tuple[tuple[str, str, str, bool], ...] = (
     ("clinical", "Pain and clinical picture", "", False),
     ("protocol", "Exercise to prescribe", "The session the prediction is for.", False),
     (
+        "programme",
+        "Exercise programme to prescribe",
+        "The programme the prediction is for: its type, intensity and weekly dose.",
+        False,
+    ),
+    (
         "QST",
         "Quantitative sensory testing, before exercise",
         "Enter the trials as measured; the model averages them.",
@@ -98,6 +104,7 @@ _BLOCK_DOMAIN = {
     "questionnaire": "psychological",
     "questionnaire_total": "psychological",
     "biomarker": "biomarker",
+    "programme": "programme",
 }
 
 _TOTAL_SCALE = {
@@ -117,6 +124,12 @@ _CHOICE_LABELS: dict[str, dict[str, str]] = {
         "pct_mvc": "% of maximal voluntary contraction",
         "rpe": "rating of perceived exertion (Borg 6-20 or CR10)",
     },
+    "programme_intensity_unit": {
+        "pct_hrr": "% of heart-rate reserve",
+        "pct_vo2max": "% of VO2max",
+        "pct_mvc": "% of maximal voluntary contraction",
+        "rpe": "rating of perceived exertion (Borg 6-20 or CR10)",
+    },
     "cpm_test_type": {
         "threshold": "pressure pain threshold (kPa)",
         "rating": "pain rating (0-100)",
@@ -127,6 +140,8 @@ _SIMPLE_LABELS = {
     "exercise_intensity": "Exercise intensity",
     "exercise_intensity_unit": "Intensity unit",
     "exercise_modality": "Exercise type",
+    "programme_intensity": "Programme intensity",
+    "programme_intensity_unit": "Intensity unit",
     "participant_id": "Participant code",
     "session_id": "Session code",
 }
@@ -277,9 +292,10 @@ def _describe_field(col: str, meta: dict) -> InputField:
         group, group_title = "biomarkers", "Biomarkers"
     elif spec.integer:
         kind = "integer"
-    if m := re.fullmatch(r"ppt_(local|remote)_(pre)_([0-9]+)", col):
-        group = f"ppt_{m.group(1)}_pre"
-        group_title = f"{feature_info(group).label} before exercise"
+    if m := re.fullmatch(r"ppt_(local|remote)_(pre|post)_([0-9]+)", col):
+        group = f"ppt_{m.group(1)}_{m.group(2)}"
+        when = "before exercise" if m.group(2) == "pre" else "after the baseline session's exercise"
+        group_title = f"{feature_info(f'ppt_{m.group(1)}_pre').label} {when}"
         label = f"Trial {m.group(3)}"
     elif col == "cpm_test_type" or col.startswith("cpm_"):
         group, group_title = "cpm", "Conditioned pain modulation (CPM)"
@@ -306,7 +322,7 @@ def _describe_field(col: str, meta: dict) -> InputField:
         q = contract.QUESTIONNAIRES[prefix]
         group, group_title = prefix, f"{q.name} ({q.source})"
         unit = "score"
-    if col == "exercise_intensity":
+    if col in contract.INTENSITY_COLUMNS:
         low, high = 0.0, 100.0
     if col in ("pain_nrs", "expected_exercise_pain"):
         unit = "NRS"
@@ -336,7 +352,7 @@ def _describe_field(col: str, meta: dict) -> InputField:
 
 
 def _range_text(col: str, low, high, unit: str) -> str:
-    if col == "exercise_intensity":
+    if col in contract.INTENSITY_COLUMNS:
         return "0-100 % (HRR, VO2max, MVC) or RPE 0-20, by its unit"
     if col.startswith("cpm_") and col != "cpm_test_type":
         return "0-2000 kPa (threshold) or 0-100 (rating), by the test type"
@@ -512,6 +528,26 @@ class WhatIf(BaseModel):
     flag: str
 
 
+class PrescriptionCandidate(BaseModel):
+    """One candidate programme of the prescription explorer (eih_ml.explain.prescription)."""
+
+    prescription: str
+    programme_modality: str | None = None
+    programme_intensity_rel: float | None = None
+    session_duration_min: float | None = None
+    sessions_per_week: float | None = None
+    programme_minutes_per_week: float | None = None
+    eih_kpa: float | None = Field(None, description="Predicted improvement (regression).")
+    interval_low: float | None = None
+    interval_high: float | None = None
+    probability: float | None = Field(None, description="Chance of an IMMPACT response.")
+    prediction_set: str | None = None
+    flag: str
+    extrapolation: bool = Field(description="Outside what the training cohort was prescribed.")
+    reason: str
+    rank: float | None = Field(None, description="1 = best; null for an extrapolation.")
+
+
 class Prediction(BaseModel):
     """One patient's prediction (the columns of ``ModelBundle.predict``)."""
 
@@ -580,6 +616,11 @@ class Prediction(BaseModel):
     )
     explanation: Explanation | None = None
     whatif: list[WhatIf] | None = None
+    prescriptions: list[PrescriptionCandidate] | None = Field(
+        None,
+        description="A programme model's candidate prescriptions with their predictions "
+        "(explain=true).",
+    )
 
 
 class ModelRef(BaseModel):
@@ -806,21 +847,22 @@ def cross_check(
                     i,
                 )
             )
-        intensity = p.get("exercise_intensity")
-        unit = p.get("exercise_intensity_unit")
-        if intensity is not None and "exercise_intensity_unit" in fields:
+        for name, unit_name in contract.INTENSITY_COLUMNS.items():
+            intensity = p.get(name)
+            unit = p.get(unit_name)
+            if intensity is None or unit_name not in fields:
+                continue
             if unit is None:
                 err(
-                    "exercise_intensity_unit",
-                    "required when exercise_intensity is given: one of "
-                    + ", ".join(contract.INTENSITY_UNITS),
+                    unit_name,
+                    f"required when {name} is given: one of " + ", ".join(contract.INTENSITY_UNITS),
                     "missing",
                 )
             else:
                 lo, hi = contract.INTENSITY_RANGES[unit]
                 if not lo <= intensity <= hi:
                     err(
-                        "exercise_intensity",
+                        name,
                         f"expected {_fmt(lo)}-{_fmt(hi)} for unit {unit}; found {_fmt(intensity)}",
                         "less_than_equal" if intensity > hi else "greater_than_equal",
                     )

@@ -793,6 +793,30 @@ _NOTES = """\
   the participant random effect (the part of EIH no other measured variable captures). Limits of
   detection are those of the default column dictionary; about 20 % of IL-6 and 16 % of
   beta-endorphin values are non-detects, few AEA, cortisol or BDNF values.
+
+## Exercise programmes (`eih_ml.data.simulate_programme`)
+
+Not part of the table above (it is computed from the acute sessions); the programme simulator's
+targets, with `tests/test_programme.py` checking the simulated values:
+
+- **Size of the improvement.** Mean relative pain reduction at week 12 about 25 % in the
+  exercise arm (`ProgrammeParams.mean_reduction`): exercise therapy for chronic low back pain
+  improves pain by 15.2 points on 0-100 (95 % CI 12.2 to 18.3) more than no treatment or usual
+  care (Hayden 2021, Cochrane CD009790), exercise for knee osteoarthritis by SMD 0.49 (Fransen
+  2015, Cochrane CD004376); a within-arm change of about 1.5 NRS points from 6 is of that size
+  (check).
+- **Clinically important improvement.** At least 30 % less pain is moderately important, about
+  2 points on a 0-10 NRS (Dworkin 2008, J Pain 9:105, IMMPACT; Farrar 2001, Pain 94:149); about
+  a third of the simulated completers reach it.
+- **Dose.** Saturating in weekly minutes (`1 - exp(-minutes / 90)`) and rising with intensity to
+  a plateau above 60 % of maximum: an assumption, since dose effects across chronic-pain trials
+  are inconsistent (Polaski 2019, PLoS One 14:e0210418) (check).
+- **Who responds.** The same latent traits as acute EIH: more efficient pain modulation
+  (`eih_propensity`) improves more, more central sensitization (`latent_csi`) less (0.25 and
+  0.2 per SD on the log scale; assumption (check)).
+- **Adherence and dropout.** Mean adherence about 75 %, lower with fear of movement and with
+  more sessions a week; dropout before week 12 about 15-20 %, more likely with higher baseline
+  pain and fear (typical attrition of exercise trials in chronic pain; check).
 """
 
 

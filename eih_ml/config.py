@@ -233,9 +233,11 @@ class EvaluationConfig(_Section):
     decision_thresholds: list[float] = Field(
         default_factory=lambda: [round(0.05 * i, 2) for i in range(2, 19)]
     )
-    added_value: list[Literal["biomarker", "psychological", "qst", "clinical", "protocol"]] = Field(
-        default_factory=lambda: ["biomarker"]
-    )
+    added_value: list[
+        Literal[
+            "biomarker", "psychological", "qst", "clinical", "protocol", "programme", "acute_eih"
+        ]
+    ] = Field(default_factory=lambda: ["biomarker"])
     added_value_model: ModelName | None = Field(
         None, description="Model used for added-value comparisons (default: the first model)"
     )

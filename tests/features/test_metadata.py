@@ -35,6 +35,8 @@ BLOCK_DOMAIN = {
     "biomarker": "biomarker",
     "protocol": "protocol",
     "profile": "QST",
+    "programme": "programme",
+    "acute_eih": "QST",
 }
 
 

@@ -301,6 +301,82 @@ def train(
         _console().print(f"MLflow run: {result.run_id}")
 
 
+@app.command()
+def sweep(
+    grid: Annotated[
+        Path,
+        typer.Argument(help="Grid file (YAML): name, base config, overrides and axes to vary."),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Grid folder (default runs/sweeps/<grid name>): cells, sweep.json."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Run the cells on a running Dask scheduler (tcp://HOST:PORT)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Run the cells on a local Dask cluster of this many worker processes.", min=1
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a value of every cell: key.path=value (repeatable)."),
+    ] = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    no_track: Annotated[bool, typer.Option("--no-track", help="Do not log to MLflow.")] = False,
+) -> None:
+    """Run every combination of a grid's axes as one tracked experiment (reruns skip done cells).
+
+    Exit code 1 when a cell failed (the others still ran), 2 for a bad grid.
+    """
+    from eih_ml.summary_table import sweep_table
+    from eih_ml.sweep import read_grid, run_sweep
+
+    if scheduler and workers:
+        raise ConfigError("Give --scheduler or --workers, not both.")
+    overrides = list(set_ or [])
+    if tracking_uri:
+        overrides.append(f"tracking.tracking_uri={tracking_uri}")
+    parsed = read_grid(grid, overrides)
+    folder = out or Path("runs") / "sweeps" / parsed.name
+    console = _console()
+    backend = (
+        f"Dask scheduler {scheduler}"
+        if scheduler
+        else f"a local Dask cluster of {workers} workers"
+        if workers
+        else "local processes"
+    )
+    console.print(
+        f"Grid {parsed.name!r}: {len(parsed.cells)} cells on {backend}; results in {folder}.",
+        markup=False,
+    )
+
+    def report(row: dict) -> None:
+        what = "skipped (done before)" if row.get("skipped") else row["status"]
+        value = row.get("value")
+        score = f" {row.get('primary_metric')} {value:.3f}" if isinstance(value, float) else ""
+        console.print(f"  cell {row['cell']}: {what}{score}", markup=False)
+
+    result = run_sweep(
+        parsed,
+        folder,
+        scheduler=scheduler,
+        workers=workers,
+        track=False if no_track else None,
+        on_cell=report,
+    )
+    console.print(sweep_table(result))
+    console.print(f"Summary: {folder / 'sweep_summary.csv'}", markup=False)
+    if result.failed:
+        for row in result.failed:
+            console.print(f"cell {row['cell']} failed: {row['error']}", markup=False)
+        raise typer.Exit(1)
+
+
 def _default_config() -> Path:
     path = Path("configs/default.yaml")
     if not path.is_file():
@@ -554,6 +630,9 @@ def compare(
     metric: Annotated[str, typer.Option(help="Metric to sort by (descending).")] = "auroc",
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
     limit: Annotated[int, typer.Option(help="Runs to show.", min=1)] = 20,
+    grid: Annotated[
+        str | None, typer.Option(help="Only the runs of this sweep grid (its name).")
+    ] = None,
 ) -> None:
     """Experiment runs side by side: what differs in their configs, metrics with CIs."""
     from rich.table import Table
@@ -561,9 +640,14 @@ def compare(
     from eih_ml.summary_table import metric_with_ci
     from eih_ml.tracking import compare_runs
 
-    runs = compare_runs(experiment, metric, tracking_uri).head(limit)
+    runs = compare_runs(experiment, metric, tracking_uri, grid=grid).head(limit)
     if runs.empty:
-        _console().print(f"No runs in experiment {experiment!r} yet: run 'eih-ml train' first.")
+        where = f" from grid {grid!r}" if grid else ""
+        _console().print(
+            f"No runs{where} in experiment {experiment!r} yet: run 'eih-ml train' or "
+            "'eih-ml sweep' first.",
+            markup=False,
+        )
         return
     table = Table(title=f"{experiment}: runs sorted by {metric}")
     varying = [c for c in runs.columns if c.startswith("params.")]

@@ -64,6 +64,8 @@ class ExperimentResult:
     bundle: object | None = None
     output_dir: Path | None = None
     run_id: str | None = None
+    #: Extra MLflow tags of the experiment run (a sweep's grid id, cell and key).
+    tags: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         pm = self.config.primary_metric

@@ -87,3 +87,34 @@ def added_value_text(av: dict) -> str:
                 continue
             parts.append(f"{m} {av[key]:+.3f} ({lo:+.3f} to {hi:+.3f})")
     return "; ".join(parts)
+
+
+def sweep_table(result):
+    """A rich table of a sweep: one row per cell, its axis values, status and score with CI."""
+    from rich.table import Table
+    from rich.text import Text
+
+    axes = list(result.grid.axes)
+    table = Table(title=f"Grid {result.grid.name}: {len(result.rows)} cells")
+    for col in ["cell", *axes, "status", "best model", "score", "seconds"]:
+        table.add_column(col, overflow="fold")
+    for r in result.rows:
+        status = "done before" if r.get("skipped") else r["status"]
+        score = "-"
+        if r.get("primary_metric") and r.get("value") is not None:
+            metrics = {
+                r["primary_metric"]: r["value"],
+                f"{r['primary_metric']}_ci_low": r.get("ci_low"),
+                f"{r['primary_metric']}_ci_high": r.get("ci_high"),
+            }
+            score = f"{r['primary_metric']} {_fmt(metrics, r['primary_metric'])}"
+        cells = [
+            str(r["cell"]),
+            *(str(r["values"].get(a, "")) for a in axes),
+            status,
+            str(r.get("best_model") or "-"),
+            score,
+            "-" if r.get("skipped") else f"{r.get('seconds', 0):.1f}",
+        ]
+        table.add_row(*(Text(c) for c in cells))  # "[xgboost]" is a value, not markup
+    return table

@@ -109,11 +109,19 @@ def preload_in_background() -> threading.Thread:
 
 def ensure_experiment(client, name: str, uri: str) -> str:
     """The experiment's id, creating it with an explicit artifact location when local."""
+    from mlflow.exceptions import MlflowException
+
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
     location = (artifact_root(uri) / name).as_uri() if is_local(uri) else None
-    return client.create_experiment(name, artifact_location=location)
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException:  # created by another process meanwhile (a sweep, a teammate)
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
 
 
 def git_commit() -> str:
@@ -186,6 +194,7 @@ def track_experiment(result) -> str:
         "eih_ml.protocol_randomized": str(config.data.protocol_randomized).lower(),
         "eih_ml.role": "experiment",
         "mlflow.note.content": config.description or f"eih_ml experiment {config.name}",
+        **{str(k): str(v) for k, v in (getattr(result, "tags", None) or {}).items()},
     }
     with mlflow.start_run(experiment_id=exp_id, run_name=f"{config.name}", tags=tags) as parent:
         _log_params(mlflow, config.flat())
@@ -238,7 +247,14 @@ def _log_fold_scores(client, folds: list[dict]) -> None:
 
 
 def _short(tags: dict) -> dict:
-    keep = ("eih_ml.version", "eih_ml.data_fingerprint", "eih_ml.outcome", "eih_ml.task")
+    keep = (
+        "eih_ml.version",
+        "eih_ml.data_fingerprint",
+        "eih_ml.outcome",
+        "eih_ml.task",
+        "eih_ml.grid",
+        "eih_ml.grid_cell",
+    )
     return {k: v for k, v in tags.items() if k in keep}
 
 
@@ -390,18 +406,22 @@ def log_and_register(result, mlflow, client) -> dict:
     saved = Path(result.output_dir) / "model" if result.output_dir else None
     info = log_bundle(mlflow, bundle, saved)
     name = config.tracking.registry.name
-    version = mlflow.register_model(info.model_uri, name)
     summary = result.summary
     pm = summary["primary_metric"]
     value = summary["models"][summary["best_model"]]["metrics"][pm]
     definition = outcome_key(summary)
-    for key, val in {
-        "eih_ml.outcome_definition": definition,
-        "eih_ml.primary_metric": pm,
-        "eih_ml.primary_metric_value": str(value),
-        "eih_ml.model": summary["best_model"],
-    }.items():
-        client.set_model_version_tag(name, version.version, key, val)
+    # Tagged as it is created: another process settling the champion never sees a version
+    # without its metric.
+    version = mlflow.register_model(
+        info.model_uri,
+        name,
+        tags={
+            "eih_ml.outcome_definition": definition,
+            "eih_ml.primary_metric": pm,
+            "eih_ml.primary_metric_value": str(value),
+            "eih_ml.model": summary["best_model"],
+        },
+    )
     moved, reason = promote(
         client,
         name,
@@ -429,7 +449,15 @@ def log_and_register(result, mlflow, client) -> dict:
 def promote(
     client, name: str, version: str, metric: str, value: float, definition: str, force: bool
 ) -> tuple[bool, str]:
-    """Move the champion alias to ``version`` when it is better (or forced); say why."""
+    """Move the champion alias to ``version`` when it is better (or forced); say why.
+
+    Safe when several processes register at once (a sweep on a team server, or two people
+    training): MLflow has no compare-and-set for aliases, so after its own decision each caller
+    *settles* the alias (:func:`settle_champion`): it moves it to the best registered version of
+    the champion's outcome definition and metric, re-reading until the alias holder is that best
+    one. Whatever the interleaving, the last caller to finish leaves the best version champion,
+    and no caller ever moves the alias to a version worse than the one it read.
+    """
     from mlflow.exceptions import MlflowException
 
     from eih_ml.evaluation.metrics import better_than
@@ -438,9 +466,15 @@ def promote(
         current = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         current = None
-    if current is None or force:
+    if force:
         client.set_registered_model_alias(name, CHAMPION, version)
-        return True, "forced" if force and current is not None else "first champion"
+        return True, "forced" if current is not None else "first champion"
+    if current is None:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        final = settle_champion(client, name)
+        if final == str(version):
+            return True, "first champion"
+        return False, f"v{final}, registered at the same time, is better"
     tags = current.tags or {}
     if tags.get("eih_ml.outcome_definition") != definition:
         return False, (
@@ -452,8 +486,61 @@ def promote(
     old = float(tags.get("eih_ml.primary_metric_value", "nan"))
     if better_than(metric, value, old):
         client.set_registered_model_alias(name, CHAMPION, version)
-        return True, f"{metric} {value:.4f} beats champion v{current.version} ({old:.4f})"
+        final = settle_champion(client, name)
+        if final == str(version):
+            return True, f"{metric} {value:.4f} beats champion v{current.version} ({old:.4f})"
+        return False, (
+            f"{metric} {value:.4f} beats v{current.version} ({old:.4f}), but v{final}, "
+            "registered at the same time, is better still"
+        )
+    settle_champion(client, name)
     return False, f"{metric} {value:.4f} does not beat champion v{current.version} ({old:.4f})"
+
+
+def settle_champion(client, name: str, rounds: int = 20) -> str | None:
+    """Leave the champion alias on the best version of its outcome definition and metric.
+
+    Among the registered versions tagged with the champion's ``eih_ml.outcome_definition`` and
+    ``eih_ml.primary_metric``, the best by :func:`~eih_ml.evaluation.metrics.better_than` (ties:
+    the older version) becomes champion. The holder is re-read after every move, so a move by
+    another process in between is seen and settled too. Returns the final champion version.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from eih_ml.evaluation.metrics import better_than
+
+    holder = None
+    for _ in range(rounds):
+        try:
+            current = client.get_model_version_by_alias(name, CHAMPION)
+        except MlflowException:
+            return None
+        holder = str(current.version)
+        tags = current.tags or {}
+        definition = tags.get("eih_ml.outcome_definition")
+        metric = tags.get("eih_ml.primary_metric")
+        if not definition or not metric:
+            return holder
+        best_version, best_value = (
+            int(current.version),
+            float(tags.get("eih_ml.primary_metric_value", "nan")),
+        )
+        for mv in client.search_model_versions(f"name = '{name}'"):
+            t = mv.tags or {}
+            if t.get("eih_ml.outcome_definition") != definition:
+                continue
+            if t.get("eih_ml.primary_metric") != metric:
+                continue
+            v = float(t.get("eih_ml.primary_metric_value", "nan"))
+            n = int(mv.version)
+            if better_than(metric, v, best_value) or (
+                not better_than(metric, best_value, v) and v == best_value and n < best_version
+            ):
+                best_version, best_value = n, v
+        if str(best_version) == holder:
+            return holder
+        client.set_registered_model_alias(name, CHAMPION, str(best_version))
+    return holder
 
 
 def pip_requirements() -> list[str]:
@@ -510,8 +597,13 @@ def load_model(model_uri: str):
     return ModelBundle.load(nested)
 
 
-def compare_runs(experiment: str, metric: str, tracking_uri: str | None = None) -> pd.DataFrame:
-    """Parent runs of an experiment side by side: config differences and metrics with CIs."""
+def compare_runs(
+    experiment: str, metric: str, tracking_uri: str | None = None, grid: str | None = None
+) -> pd.DataFrame:
+    """Parent runs of an experiment side by side: config differences and metrics with CIs.
+
+    ``grid`` keeps only the runs of one sweep (tag ``eih_ml.grid``).
+    """
     mlflow = _setup()
     from mlflow import MlflowClient
 
@@ -525,7 +617,8 @@ def compare_runs(experiment: str, metric: str, tracking_uri: str | None = None) 
         )
     runs = mlflow.search_runs(
         experiment_ids=[exp.experiment_id],
-        filter_string="tags.`eih_ml.role` = 'experiment'",
+        filter_string="tags.`eih_ml.role` = 'experiment'"
+        + (f" and tags.`eih_ml.grid` = '{grid.replace(chr(39), '')}'" if grid else ""),
         output_format="pandas",
     )
     if runs.empty:
@@ -533,7 +626,8 @@ def compare_runs(experiment: str, metric: str, tracking_uri: str | None = None) 
     keep = ["run_id", "tags.mlflow.runName", "start_time", "tags.eih_ml.best_model"]
     metric_cols = [c for c in runs.columns if c.startswith("metrics.")]
     param_cols = [c for c in runs.columns if c.startswith("params.")]
-    varying = [c for c in param_cols if runs[c].astype(str).nunique() > 1]
+    # the run name is shown already; a grid names each cell
+    varying = [c for c in param_cols if c != "params.name" and runs[c].astype(str).nunique() > 1]
     out = runs[[c for c in keep if c in runs.columns] + varying + metric_cols].copy()
     col = f"metrics.{metric}"
     if col not in out.columns:

@@ -57,3 +57,12 @@ def cohort_csv(tmp_path, cohort_frame):
     path = tmp_path / "cohort.csv"
     cohort_frame.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server on 127.0.0.1 for the session (tests/postgres.py)."""
+    from tests.postgres import postgres_server
+
+    with postgres_server() as server:
+        yield server

@@ -1,4 +1,5 @@
-"""MLflow tracking against real stores: a SQLite file, and a real `mlflow server` process."""
+"""MLflow tracking against real stores: a SQLite file, a PostgreSQL database (Debian's server on
+127.0.0.1, tests/postgres.py) and real `mlflow server` processes on both."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import subprocess
 import sys
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -40,18 +42,27 @@ def in_tmp(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, in_tmp, monkeypatch):
+    """The tracking store of a test: the project's SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{in_tmp / 'mlflow.db'}"
+    uri = request.getfixturevalue("postgres").create_database()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
 def _client(uri):
     from mlflow import MlflowClient
 
     return MlflowClient(uri)
 
 
-def test_embedded_sqlite_store_gets_parent_and_nested_runs(result, in_tmp):
+def test_embedded_store_gets_parent_and_nested_runs(result, in_tmp, store):
     from eih_ml.tracking import track_experiment
 
     run_id = track_experiment(result)
-    uri = f"sqlite:///{in_tmp / 'mlflow.db'}"
-    client = _client(uri)
+    client = _client(store)
     run = client.get_run(run_id)
     exp = client.get_experiment(run.info.experiment_id)
     assert exp.artifact_location == (in_tmp / "mlartifacts" / exp.name).as_uri()
@@ -112,12 +123,12 @@ def test_participant_rows_are_logged_only_when_the_config_opts_in(result, in_tmp
     assert "oof_predictions.csv" in {a.path for a in client.list_artifacts(run_id)}
 
 
-def test_registry_champion_moves_only_when_better(result, in_tmp):
+def test_registry_champion_moves_only_when_better(result, in_tmp, store):
     import mlflow
 
     from eih_ml.tracking import track_experiment
 
-    client = _client(f"sqlite:///{in_tmp / 'mlflow.db'}")
+    client = _client(store)
     name = result.config.tracking.registry.name
     track_experiment(result)
     assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
@@ -151,7 +162,7 @@ def test_registry_champion_moves_only_when_better(result, in_tmp):
         result.summary["outcome"]["rule"] = "gt0"
         result.config.tracking.registry.force_champion = False
 
-    mlflow.set_tracking_uri(f"sqlite:///{in_tmp / 'mlflow.db'}")
+    mlflow.set_tracking_uri(store)
     model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
     from eih_ml.pyfunc import synthetic_example
 
@@ -176,7 +187,7 @@ def test_registry_champion_moves_only_when_better(result, in_tmp):
     pd.testing.assert_frame_equal(bundle.predict(example), out)
 
 
-def test_compare_lists_runs_with_what_differs(result, in_tmp, capsys, monkeypatch):
+def test_compare_lists_runs_with_what_differs(result, in_tmp, store, capsys, monkeypatch):
     from eih_ml.cli import main
 
     monkeypatch.setenv("COLUMNS", "250")  # a wide terminal: no folded headers
@@ -200,10 +211,9 @@ def test_compare_lists_runs_with_what_differs(result, in_tmp, capsys, monkeypatc
 
 
 # ------------------------------------------------------------------------------ a real server
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """A real `mlflow server` on a loopback port, SQLite backend, one worker; stopped by PID."""
-    root = tmp_path_factory.mktemp("server")
+@contextmanager
+def _mlflow_server(root: Path, backend: str, workers: int = 1):
+    """A real `mlflow server` on a loopback port with this backend store; stopped by PID."""
     port = free_port()
     env = {
         **os.environ,
@@ -216,7 +226,7 @@ def mlflow_server(tmp_path_factory):
             str(Path(sys.executable).parent / "mlflow"),
             "server",
             "--backend-store-uri",
-            f"sqlite:///{root / 'mlflow.db'}",
+            backend,
             "--default-artifact-root",
             (root / "artifacts").as_uri(),
             "--host",
@@ -224,7 +234,7 @@ def mlflow_server(tmp_path_factory):
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(workers),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -238,6 +248,22 @@ def mlflow_server(tmp_path_factory):
         log.close()
 
 
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` with a SQLite backend store, one worker."""
+    root = tmp_path_factory.mktemp("server")
+    with _mlflow_server(root, f"sqlite:///{root / 'mlflow.db'}") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def mlflow_pg_server(tmp_path_factory, postgres):
+    """The team setup (docs/team_setup.md): `mlflow server` on PostgreSQL, two workers."""
+    root = tmp_path_factory.mktemp("pg-server")
+    with _mlflow_server(root, postgres.create_database("server"), workers=2) as url:
+        yield url
+
+
 def _api(base: str, path: str, payload: dict | None = None) -> dict:
     data = None if payload is None else json.dumps(payload).encode()
     req = urllib.request.Request(
@@ -249,9 +275,13 @@ def _api(base: str, path: str, payload: dict | None = None) -> dict:
 
 @pytest.mark.server
 @pytest.mark.slow
-def test_logging_to_a_real_mlflow_server_and_reading_back_over_rest(result, mlflow_server, in_tmp):
+@pytest.mark.parametrize("backend", ["mlflow_server", "mlflow_pg_server"])
+def test_logging_to_a_real_mlflow_server_and_reading_back_over_rest(
+    result, backend, request, in_tmp
+):
     from eih_ml.tracking import track_experiment
 
+    mlflow_server = request.getfixturevalue(backend)
     result.config.tracking.tracking_uri = mlflow_server
     try:
         run_id = track_experiment(result)
@@ -367,3 +397,65 @@ def test_mlflow_ui_shows_the_runs_and_metric_columns(result, mlflow_server, in_t
                 assert metric in run_page
         finally:
             browser.close()
+
+
+# ------------------------------------------------------------------- concurrent logging (a team)
+def _log_at(result, auroc: float, uri: str, start_at: float) -> str:
+    """One process of the concurrency test: its own AUROC, logged when every process is ready."""
+    import time
+
+    import mlflow  # noqa: F401 - imported before the start line, so the processes log at once
+
+    from eih_ml.tracking import track_experiment
+
+    result.summary["models"][result.summary["best_model"]]["metrics"]["auroc"] = auroc
+    result.config.tracking.tracking_uri = uri
+    result.config.tracking.experiment = "eih_ml-concurrency"
+    result.config.tracking.registry.name = "eih_ml_concurrency"
+    time.sleep(max(0.0, start_at - time.time()))
+    return track_experiment(result)
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_eight_processes_logging_at_once_to_a_postgres_server_lose_nothing(
+    result, mlflow_pg_server, in_tmp
+):
+    """8 grid cells logging at the same moment: every run, metric and version is kept, and the
+    champion ends on the best version (the alias is settled, never left on a worse model)."""
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    aurocs = [0.61, 0.72, 0.66, 0.81, 0.55, 0.79, 0.70, 0.63]
+    start_at = time.time() + 20  # after the 8 processes have imported MLflow
+    with ProcessPoolExecutor(8, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_log_at, result, a, mlflow_pg_server, start_at) for a in aurocs]
+        run_ids = [f.result(timeout=600) for f in futures]
+    assert len(set(run_ids)) == 8
+
+    client = _client(mlflow_pg_server)
+    exp = client.get_experiment_by_name("eih_ml-concurrency")
+    parents = client.search_runs(
+        [exp.experiment_id], filter_string="tags.`eih_ml.role` = 'experiment'", max_results=100
+    )
+    assert {r.info.run_id for r in parents} == set(run_ids)
+    by_run = {r.info.run_id: r for r in parents}
+    for run_id, auroc in zip(run_ids, aurocs, strict=True):
+        run = by_run[run_id]
+        assert run.info.status == "FINISHED"
+        assert run.data.metrics["auroc"] == pytest.approx(auroc)
+        assert {"brier", "calibration_slope", "auroc_ci_low"} <= set(run.data.metrics)
+    children = client.search_runs(
+        [exp.experiment_id], filter_string="tags.`eih_ml.role` = 'model'", max_results=100
+    )
+    assert len(children) == 16  # two models per parent
+
+    versions = client.search_model_versions("name = 'eih_ml_concurrency'")
+    assert sorted(int(v.version) for v in versions) == list(range(1, 9))
+    value_of = {v.run_id: float(v.tags["eih_ml.primary_metric_value"]) for v in versions}
+    assert value_of == pytest.approx(dict(zip(run_ids, aurocs, strict=True)))
+    champion = client.get_model_version_by_alias("eih_ml_concurrency", "champion")
+    assert champion.run_id == run_ids[aurocs.index(max(aurocs))]
+    # the best run says it became champion (its own decision, then settled to itself)
+    assert by_run[champion.run_id].data.tags["eih_ml.champion"] == "True"

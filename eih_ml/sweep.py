@@ -127,9 +127,34 @@ def read_grid(path: str | Path, extra_overrides: list[str] | tuple[str, ...] = (
         except ConfigError as exc:
             label = ", ".join(cell_overrides)
             raise ConfigError(f"{p}: cell {i + 1} ({label}) is not a valid config: {exc}") from None
-        config = config.model_copy(update={"name": f"{name}-{i + 1:03d}"})
+        data = _absolute_paths(config.data, p, i, cell_overrides)
+        config = config.model_copy(update={"name": f"{name}-{i + 1:03d}", "data": data})
         grid.cells.append(Cell(i, values, cell_overrides, config, cell_key(config)))
     return grid
+
+
+def _absolute_paths(data, grid_path: Path, index: int, overrides: list[str]):
+    """The cell's data files as absolute paths (workers may start elsewhere); missing: an error.
+
+    A relative path is looked up from the working folder, then the grid file's folder.
+    """
+    update = {}
+    for key in ("path", "dictionary", "visits"):
+        value = getattr(data, key)
+        if not value:
+            continue
+        candidates = [Path(value)] if Path(value).is_absolute() else [
+            Path.cwd() / value, grid_path.parent / value
+        ]  # fmt: skip
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise ConfigError(
+                f"{grid_path}: cell {index + 1} ({', '.join(overrides)}): data.{key} {value} "
+                "does not exist (relative paths are read from the working folder, then the "
+                "grid file's folder)."
+            )
+        update[key] = str(found.resolve())
+    return data.model_copy(update=update)
 
 
 def _yaml(value: object) -> str:
@@ -218,8 +243,7 @@ def run_sweep(
     on_cell : callable, optional
         Called with each finished row (progress output).
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)  # made with the first finished cell: a grid that cannot start leaves nothing
     manifest = _read_manifest(out)
     done = {r["key"]: r for r in manifest if r.get("status") == "finished"}
     rows: dict[int, dict] = {}
@@ -273,9 +297,26 @@ def run_sweep(
     return SweepResult(grid, [rows[i] for i in sorted(rows)], out)
 
 
+def local_cluster(workers: int):
+    """A :class:`distributed.LocalCluster` of single-threaded worker processes on 127.0.0.1.
+
+    No dashboard, and the scheduler's HTTP routes on a free port (not 8787, which another
+    cluster or a notebook may hold).
+    """
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+    )
+
+
 def _run_distributed(pending, payloads, finish, scheduler, workers) -> None:
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, as_completed
     except ImportError:  # pragma: no cover - an optional extra
         raise ConfigError(
             "A Dask backend needs the cluster extra: pip install 'eih-ml[cluster]' "
@@ -283,17 +324,11 @@ def _run_distributed(pending, payloads, finish, scheduler, workers) -> None:
         ) from None
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        )
+        cluster = local_cluster(workers)
         client = Client(cluster)
     else:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout="10s")
         except OSError as exc:
             raise ConfigError(
                 f"No Dask scheduler answered at {scheduler} ({exc}). Start one with "
@@ -405,6 +440,7 @@ def _write(out: Path, grid: Grid, rows: dict[int, dict]) -> None:
     from eih_ml.atomic_io import write_text
 
     cells = [rows[i] for i in sorted(rows)]
+    out.mkdir(parents=True, exist_ok=True)
     write_text(
         out / "sweep.json",
         json.dumps(

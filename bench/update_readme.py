@@ -135,6 +135,21 @@ ROWS = {
             "",
         ),
     ],
+    "sweep": [
+        ("Grid of 12 cells, Dask with 2 workers", "dask_2_workers_s", "s", ""),
+        ("  sequential on local processes (cv.n_jobs 2 per cell)", "sequential_s", "s", ""),
+        ("  ratio of Dask to sequential", "ratio_dask_to_sequential", "x", ""),
+        ("  per-cell overhead of the cluster", "dask_per_cell_overhead", "%", "<= 10 %"),
+        ("  cluster start-up", "cluster_startup_s", "s", ""),
+        ("  same metrics on both backends", "same_metrics", "", "True"),
+        (
+            "  1,000 cells projected on 32 workers",
+            "projected_1000_cells_s_by_workers.32",
+            "s",
+            "",
+        ),
+        ("  one XGBoost fit on 100,000 participants' sessions", "xgboost_100k.fit_s", "s", ""),
+    ],
     "scaling": [("Training time against cohort size: log-log slope", "loglog_slope", "", "")],
 }
 

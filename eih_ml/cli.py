@@ -493,7 +493,7 @@ def evaluate(
     from eih_ml.evaluation.external import external_validation, write_external_validation
     from eih_ml.tracking import load_model, track_external_validation
 
-    bundle = load_model(model)
+    bundle = load_model(model, tracking_uri)
     study = load_study(data, dictionary)
     dev = load_study(development, dictionary) if development is not None else None
     result = external_validation(bundle, study, n_boot=bootstrap, development=dev)

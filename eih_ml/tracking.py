@@ -567,8 +567,12 @@ def pip_requirements() -> list[str]:
     return out
 
 
-def load_model(model_uri: str):
-    """Load a model bundle from a folder, ``runs:/``, ``models:/NAME@alias`` or ``models:/m-...``."""
+def load_model(model_uri: str, tracking_uri: str | None = None):
+    """Load a model bundle from a folder, ``runs:/``, ``models:/NAME@alias`` or ``models:/m-...``.
+
+    A URI is read from ``tracking_uri`` (default: ``MLFLOW_TRACKING_URI``, else the project's
+    SQLite store), e.g. a team's ``http://mlflow.lab:5000`` or ``postgresql://...``.
+    """
     from eih_ml.bundle import ModelBundle
     from eih_ml.errors import ModelError
 
@@ -586,7 +590,8 @@ def load_model(model_uri: str):
             "models:/eih_ml_responder@champion or runs:/<run_id>/model."
         )
     mlflow = _setup()
-    mlflow.set_tracking_uri(resolve_tracking_uri())
+    uri = resolve_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
     try:
         local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri)
     except Exception as exc:  # MLflow raises several types for an unknown model

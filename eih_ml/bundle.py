@@ -181,7 +181,7 @@ class ModelBundle:
             "protocol_randomized": bool(config.data.protocol_randomized),
             "background_mean": (
                 background_mean(result.final_model, result.X).tolist()
-                if result.best_model == "elastic_net"
+                if result.best_model in ("elastic_net", "elastic_net_dist")
                 else None
             ),
         }

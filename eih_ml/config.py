@@ -18,8 +18,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from eih_ml.errors import ConfigError
 
-ModelName = Literal["elastic_net", "random_forest", "xgboost"]
-MODEL_NAMES: tuple[str, ...] = ("elastic_net", "random_forest", "xgboost")
+#: Model families: the direct ones, and the distributional ones (``*_dist``: a regression of the
+#: continuous EIH turned into the responder probability, eih_ml.distributional).
+ModelName = Literal[
+    "elastic_net",
+    "random_forest",
+    "xgboost",
+    "elastic_net_dist",
+    "random_forest_dist",
+    "xgboost_dist",
+]
+MODEL_NAMES: tuple[str, ...] = (
+    "elastic_net",
+    "random_forest",
+    "xgboost",
+    "elastic_net_dist",
+    "random_forest_dist",
+    "xgboost_dist",
+)
 
 
 class _Section(BaseModel):
@@ -375,6 +391,27 @@ class ExperimentConfig(_Section):
                 "features.blocks.acute_eih uses the baseline session's EIH as a predictor, which "
                 "is the outcome of an acute experiment: only with outcome.source: programme"
             )
+        dist = [m for m in self.models if m.endswith("_dist")]
+        if dist:
+            if self.outcome.task != "classification":
+                raise ValueError(
+                    f"{', '.join(dist)}: a distributional model gives the probability of a "
+                    "binary label from a regression of EIH; it needs outcome.task: "
+                    f"classification (this config has {self.outcome.task}; for EIH in kPa use "
+                    "the family without _dist)"
+                )
+            if self.cv.calibration != "none":
+                raise ValueError(
+                    f"cv.calibration {self.cv.calibration} recalibrates a classifier on labels; "
+                    f"{', '.join(dist)} are calibrated by their predictive distribution. Set "
+                    "cv.calibration: none, or drop the _dist models"
+                )
+            if self.bootstrap.optimism:
+                raise ValueError(
+                    "bootstrap.optimism refits models on resampled labels, and a distributional "
+                    f"model ({', '.join(dist)}) is fitted on the continuous EIH; set "
+                    "bootstrap.optimism: false (the nested CV estimates need no correction)"
+                )
         if self.outcome.task == "multiclass":
             # Not built for three classes yet: said here, before any fitting, not mid-run.
             if self.cv.scheme == "leave_site_out":

@@ -295,6 +295,7 @@ def fit_final_model(
     """Tune on grouped folds of all participants, then refit on all of them."""
     from sklearn.model_selection import RandomizedSearchCV
 
+    from eih_ml.distributional import is_distributional, tune_distributional
     from eih_ml.evaluation.nested_cv import _inner_cv, _plain, grouped_calibration
     from eih_ml.models import CLASSIFIER_TASKS, make_pipeline, search_scoring, search_space
     from eih_ml.outcomes import label
@@ -307,6 +308,23 @@ def fit_final_model(
     else:
         y = values
     bio = config.features.biomarkers.model_dump()
+    inner = _inner_cv(y, groups, task, config.cv.inner_folds, config.seed)
+    if is_distributional(model):
+        fitted, search = tune_distributional(
+            model,
+            X,
+            values,
+            inner,
+            threshold=float(threshold),
+            target=config.outcome.target,
+            n_iter=config.search.n_iter,
+            seed=config.seed,
+            biomarkers=bio,
+            phenotypes=phenotype_settings(config),
+            n_jobs=config.cv.n_jobs,
+        )
+        params = {k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()}
+        return fitted, params, threshold
     pipe = make_pipeline(
         model,
         list(X.columns),
@@ -315,7 +333,6 @@ def fit_final_model(
         biomarkers=bio,
         phenotypes=phenotype_settings(config),
     )
-    inner = _inner_cv(y, groups, task, config.cv.inner_folds, config.seed)
     search = RandomizedSearchCV(
         pipe,
         search_space(model, task),
@@ -802,19 +819,31 @@ def missing_data(X: pd.DataFrame) -> dict:
 
 def model_specification(config: ExperimentConfig) -> dict:
     """Each model family's preprocessing, estimator and search space (TRIPOD+AI item 12)."""
+    from eih_ml.distributional import base_family, is_distributional
     from eih_ml.models import make_pipeline, search_space
 
     out = {}
     for model in config.models:
-        pipe = make_pipeline(model, ["age"], config.outcome.task, seed=config.seed)
-        space = search_space(model, config.outcome.task)
+        base, task = base_family(model), config.outcome.task
+        dist = is_distributional(model)
+        pipe = make_pipeline(base, ["age"], "regression" if dist else task, seed=config.seed)
+        space = search_space(base, "regression" if dist else task)
+        estimator = type(pipe.named_steps["model"]).__name__
         out[model] = {
-            "estimator": type(pipe.named_steps["model"]).__name__,
-            "missing_values": HANDLING[model],
+            "estimator": estimator,
+            "missing_values": HANDLING[base],
             "search_space": {k.removeprefix("model__"): _describe(v) for k, v in space.items()},
             "search": f"random search, {config.search.n_iter} candidates, "
             f"{config.cv.inner_folds} participant-grouped inner folds",
         }
+        if dist:
+            out[model]["estimator"] = f"ExceedanceClassifier({estimator})"
+            out[model]["search"] += ", scored by the mean squared error of EIH"
+            out[model]["distribution"] = (
+                f"EIH ~ Normal(mu(x), sigma^2) with mu from the {estimator} of EIH and sigma the "
+                "RMSE of its cross-validated predictions on the inner folds; the responder "
+                "probability is P(EIH > threshold) = Phi((mu - threshold) / sigma)"
+            )
         if config.features.blocks.phenotype:
             ph = config.features.phenotype
             out[model]["phenotype"] = (

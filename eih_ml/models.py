@@ -180,7 +180,10 @@ def make_estimator(model: str, task: Task, seed: int = 0):
         if task == "classification":
             return XGBClassifier(eval_metric="logloss", **common)
         return XGBRegressor(**common)
-    raise ConfigError(f"Unknown model {model!r}; models: elastic_net, random_forest, xgboost.")
+    raise ConfigError(
+        f"Unknown model {model!r}; models: elastic_net, random_forest, xgboost (and each "
+        "with _dist, a distributional model of EIH)."
+    )
 
 
 def make_pipeline(
@@ -244,7 +247,10 @@ def search_space(model: str, task: Task) -> dict:
             "model__colsample_bytree": uniform(0.5, 0.5),
             "model__reg_lambda": loguniform(0.1, 10.0),
         }
-    raise ConfigError(f"Unknown model {model!r}; models: elastic_net, random_forest, xgboost.")
+    raise ConfigError(
+        f"Unknown model {model!r}; models: elastic_net, random_forest, xgboost (and each "
+        "with _dist, a distributional model of EIH)."
+    )
 
 
 def predict_scores(pipeline, X, task: Task) -> np.ndarray:

@@ -208,6 +208,8 @@ def fit_fold(
     """
     from sklearn.model_selection import RandomizedSearchCV
 
+    from eih_ml.distributional import is_distributional, tune_distributional
+
     tr, te = split.train, split.test
     g_tr = groups[tr]
     threshold = None
@@ -225,10 +227,25 @@ def fit_fold(
             )
     else:
         y_tr, y_te = values[tr], values[te]
+    inner = _inner_cv(y_tr, g_tr, task, inner_folds, seed + 1000 * split.repeat + split.fold)
+    X_tr, X_te = X.iloc[tr], X.iloc[te]
+    if is_distributional(model):  # a regression of EIH, tuned on the continuous values
+        fitted, search = tune_distributional(
+            model,
+            X_tr,
+            values[tr],
+            inner,
+            threshold=float(threshold),
+            target=rule.target,
+            n_iter=n_iter,
+            seed=seed + 1000 * split.repeat + split.fold,
+            biomarkers=biomarkers,
+            phenotypes=phenotypes,
+        )
+        return _fold_result(split, search, fitted, threshold, groups, X_te, task, keep_model, y_te)
     pipe = make_pipeline(
         model, list(X.columns), task, seed=seed, biomarkers=biomarkers, phenotypes=phenotypes
     )
-    inner = _inner_cv(y_tr, g_tr, task, inner_folds, seed + 1000 * split.repeat + split.fold)
     search = RandomizedSearchCV(
         pipe,
         search_space(model, task),
@@ -240,11 +257,17 @@ def fit_fold(
         n_jobs=1,
         error_score="raise",
     )
-    X_tr, X_te = X.iloc[tr], X.iloc[te]
     search.fit(X_tr, y_tr)
     fitted = search.best_estimator_
     if task in CLASSIFIER_TASKS and calibration != "none":
         fitted = grouped_calibration(fitted, X_tr, y_tr, inner, calibration)
+    return _fold_result(split, search, fitted, threshold, groups, X_te, task, keep_model, y_te)
+
+
+def _fold_result(split, search, fitted, threshold, groups, X_te, task, keep_model, y_te):
+    """The FoldFit, test labels and test predictions of one tuned outer fold."""
+    tr, te = split.train, split.test
+    g_tr = groups[tr]
     pred = predict_scores(fitted, X_te, task)
     fit = FoldFit(
         repeat=split.repeat,

@@ -94,6 +94,12 @@ class Attributor:
         self.task = task
         self.prep = self.pipeline[:-1]
         self.model = self.pipeline[-1]
+        #: A distributional model (eih_ml.distributional): SHAP explains its regressor, the
+        #: expected EIH in kPa, which its responder probability follows monotonically.
+        self.exceedance = None
+        if type(self.model).__name__ == "ExceedanceClassifier":
+            self.exceedance = self.model
+            self.model = self.model.regressor_
         self.inputs = list(self.prep.feature_names_in_)
         self.transformed_names = [str(n) for n in self.prep.get_feature_names_out()]
         sources = [source_feature(n, self.inputs) for n in self.transformed_names]
@@ -133,7 +139,7 @@ class Attributor:
     @property
     def output_space(self) -> str:
         """The space in which attributions add up."""
-        if self.task == "regression":
+        if self.task == "regression" or self.exceedance is not None:
             return "kPa"
         if type(self.model).__name__.startswith("RandomForest"):
             return "probability"
@@ -159,6 +165,8 @@ class Attributor:
 
     def predict_transformed(self, Xt: np.ndarray) -> np.ndarray:
         """Responder probability, the three class probabilities (multiclass) or predicted EIH."""
+        if self.exceedance is not None:
+            return self.exceedance.predict_proba(Xt)[:, 1]
         if self.task == "multiclass":
             return np.asarray(self.model.predict_proba(Xt), dtype=float)
         if self.task == "classification":
@@ -186,6 +194,11 @@ class Attributor:
 
             dm = xgboost.DMatrix(Xt)
             scores = np.asarray(self._booster.predict(dm), dtype=float)
+            if self.exceedance is not None:  # the booster gives the expected EIH
+                from eih_ml.distributional import exceedance_probability
+
+                e = self.exceedance
+                scores = exceedance_probability(scores, e.scale_, e.threshold, e.target)
             summed, base = self._xgboost_contributions(dm)
             return scores, summed, base
         summed, base = self.contributions(Xt)
@@ -290,6 +303,8 @@ def model_output(pipeline, X: pd.DataFrame, task: str, output_space: str) -> np.
     inner = unwrap(pipeline)
     if task == "regression":
         return np.asarray(inner.predict(X), dtype=float)
+    if output_space == "kPa":  # a distributional classifier: its expected EIH
+        return inner[-1].predict_mean(apply_branches(inner[:-1], X))
     if output_space == "class margin":  # multiclass: the hyperalgesic class's raw score
         model = inner[-1]
         Xt = apply_branches(inner[:-1], X)

@@ -1,0 +1,238 @@
+"""Responder probabilities from the continuous outcome: P(EIH > threshold) from a regression.
+
+A responder label is a dichotomy of a continuous change score measured once (between-session
+ICC about 0.5; EIH_REFERENCE.md section 3). Dichotomizing first throws information away (Altman
+& Royston 2006, BMJ 332:1080): a model of the label sees only which side of the threshold each
+training EIH fell, while a model of EIH sees how far. A *distributional* model family
+(``elastic_net_dist``, ``random_forest_dist``, ``xgboost_dist``) regresses EIH on the features
+and turns the regression into the probability of the label through a predictive distribution::
+
+    EIH | x  ~  Normal(mu(x), sigma^2)
+    P(responder | x) = P(EIH > t | x) = Phi((mu(x) - t) / sigma)          (hypoalgesia)
+    P(hyperalgesic | x) = P(EIH < -t | x) = Phi((-t - mu(x)) / sigma)     (hyperalgesia)
+
+``mu`` is the family's regressor, tuned on the continuous EIH (mean squared error) in the same
+participant-grouped inner folds as the classifiers. ``sigma`` is the root mean squared error of
+the tuned regressor's *cross-validated* predictions on those inner folds (never its in-sample
+residuals, which would make a flexible model over-confident). The threshold ``t`` is the fold's
+responder threshold (the rule's, estimated on training participants only).
+
+The family is offered beside the direct classifiers and compared with them in the same nested CV
+on identical folds (paired differences with CIs, ``evaluation.compare``); it explains the
+expected EIH in kPa (SHAP of ``mu``, which the probability follows monotonically).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+
+from eih_ml.errors import ModelError
+
+#: Suffix of a distributional family: ``xgboost_dist`` is XGBoost's regressor of EIH.
+SUFFIX = "_dist"
+
+
+def is_distributional(model: str) -> bool:
+    """True for a distributional family name (``elastic_net_dist``, ...)."""
+    return model.endswith(SUFFIX)
+
+
+def base_family(model: str) -> str:
+    """The regression family behind a model name (``xgboost_dist`` -> ``xgboost``)."""
+    return model.removesuffix(SUFFIX)
+
+
+def exceedance_probability(
+    mean: np.ndarray, scale: float, threshold: float, target: str = "hypoalgesia"
+) -> np.ndarray:
+    """P(EIH > threshold) (or P(EIH < -threshold) for hyperalgesia) under Normal(mean, scale²).
+
+    Examples
+    --------
+    A predicted EIH one residual SD above the threshold is a responder with probability
+    Phi(1) = 0.841:
+
+    >>> round(float(exceedance_probability(np.array([30.0]), 10.0, 20.0)[0]), 3)
+    0.841
+    >>> round(float(exceedance_probability(np.array([-30.0]), 10.0, 20.0, "hyperalgesia")[0]), 3)
+    0.841
+    """
+    from scipy.special import ndtr
+
+    mean = np.asarray(mean, dtype=float)
+    if target == "hyperalgesia":
+        return ndtr((-threshold - mean) / scale)
+    return ndtr((mean - threshold) / scale)
+
+
+class ExceedanceClassifier(ClassifierMixin, BaseEstimator):
+    """A binary classifier from a regressor of EIH and a Normal predictive distribution.
+
+    ``fit`` takes the **continuous** EIH (kPa or %) as ``y``, not labels: the label is defined
+    by ``threshold`` and ``target``. ``predict_proba`` gives [P(not), P(label)].
+
+    Parameters
+    ----------
+    regressor : estimator
+        A scikit-learn regressor of EIH.
+    threshold : float
+        The responder threshold ``t`` on EIH (0 for the ``gt0`` rule).
+    target : {"hypoalgesia", "hyperalgesia"}
+        Label 1 is EIH > t (hypoalgesia) or EIH < -t (hyperalgesia).
+    scale_folds : int
+        Folds of the cross-validation that estimates ``sigma`` in :meth:`fit` (grouped by
+        ``groups`` when given).
+    random_state : int
+        Shuffling of those folds.
+
+    Attributes
+    ----------
+    regressor_ : estimator
+        The fitted regressor (``mu``).
+    scale_ : float
+        ``sigma``: RMSE of the regressor's cross-validated predictions.
+    classes_ : numpy.ndarray
+        ``[0, 1]``.
+    """
+
+    def __init__(
+        self,
+        regressor=None,
+        threshold: float = 0.0,
+        target: str = "hypoalgesia",
+        scale_folds: int = 3,
+        random_state: int = 0,
+    ):
+        self.regressor = regressor
+        self.threshold = threshold
+        self.target = target
+        self.scale_folds = scale_folds
+        self.random_state = random_state
+
+    def fit(self, X, y, groups=None):
+        """Fit ``mu`` on all rows and ``sigma`` from cross-validated residuals.
+
+        Raises
+        ------
+        ModelError
+            ``y`` holds only 0 and 1: labels, not the continuous EIH this model needs.
+        """
+        from sklearn.model_selection import GroupKFold, KFold, cross_val_predict
+
+        y = np.asarray(y, dtype=float)
+        if y.size and np.isin(y, (0.0, 1.0)).all():
+            raise ModelError(
+                "A distributional model is fitted on the continuous EIH, and these targets are "
+                "0/1 labels. Fit it on the EIH values (the label follows from its threshold)."
+            )
+        regressor = self.regressor
+        if regressor is None:
+            from sklearn.linear_model import Ridge
+
+            regressor = Ridge()
+        n = len(y)
+        folds = max(2, min(self.scale_folds, n))
+        if groups is not None and len(np.unique(groups)) >= folds:
+            cv = list(GroupKFold(folds).split(X, y, groups))
+        else:
+            cv = list(KFold(folds, shuffle=True, random_state=self.random_state).split(X))
+        oof = cross_val_predict(clone(regressor), X, y, cv=cv)
+        self.regressor_ = clone(regressor).fit(X, y)
+        self.scale_ = residual_scale(y, oof)
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = getattr(self.regressor_, "n_features_in_", np.shape(X)[1])
+        return self
+
+    @classmethod
+    def from_fitted(
+        cls, regressor, scale: float, threshold: float, target: str = "hypoalgesia"
+    ) -> ExceedanceClassifier:
+        """Wrap an already fitted regressor and a ``sigma`` estimated outside (the nested CV)."""
+        model = cls(regressor=regressor, threshold=threshold, target=target)
+        model.regressor_ = regressor
+        model.scale_ = float(scale)
+        model.classes_ = np.array([0, 1])
+        if hasattr(regressor, "n_features_in_"):
+            model.n_features_in_ = regressor.n_features_in_
+        return model
+
+    def predict_mean(self, X) -> np.ndarray:
+        """The expected EIH ``mu(x)``."""
+        return np.asarray(self.regressor_.predict(X), dtype=float)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """``[1 - p, p]`` with p the probability of label 1."""
+        p = exceedance_probability(self.predict_mean(X), self.scale_, self.threshold, self.target)
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        """Label 1 where its probability is at least 0.5."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def residual_scale(y: np.ndarray, predicted: np.ndarray) -> float:
+    """``sigma``: the root mean squared error of (cross-validated) predictions, at least 1e-6.
+
+    >>> residual_scale(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 5.0]))
+    1.2909944487358056
+    """
+    resid = np.asarray(y, dtype=float) - np.asarray(predicted, dtype=float)
+    return max(float(np.sqrt(np.mean(resid**2))), 1e-6)
+
+
+def tune_distributional(
+    model: str,
+    X,
+    values: np.ndarray,
+    inner_splits: list,
+    *,
+    threshold: float,
+    target: str,
+    n_iter: int,
+    seed: int,
+    biomarkers: dict | None = None,
+    phenotypes: dict | None = None,
+    n_jobs: int = 1,
+):
+    """Tune a distributional family on the continuous EIH; return the classifier pipeline.
+
+    The regressor of :func:`base_family` is tuned by random search on the given (participant-
+    grouped, label-stratified) inner splits, scored by mean squared error of EIH. ``sigma`` is
+    the RMSE of the tuned regressor's predictions cross-validated on the same splits.
+
+    Returns
+    -------
+    (pipeline, search)
+        ``prep -> ExceedanceClassifier`` (fitted on all rows given) and the fitted
+        ``RandomizedSearchCV`` (best parameters and inner score, a negative MSE).
+    """
+    from sklearn.model_selection import RandomizedSearchCV, cross_val_predict
+    from sklearn.pipeline import Pipeline
+
+    from eih_ml.models import make_pipeline, search_space
+
+    base = base_family(model)
+    values = np.asarray(values, dtype=float)
+    pipe = make_pipeline(
+        base, list(X.columns), "regression", seed=seed, biomarkers=biomarkers,
+        phenotypes=phenotypes,
+    )  # fmt: skip
+    search = RandomizedSearchCV(
+        pipe,
+        search_space(base, "regression"),
+        n_iter=n_iter,
+        cv=inner_splits,
+        scoring="neg_mean_squared_error",
+        refit=True,
+        random_state=seed,
+        n_jobs=n_jobs,
+        error_score="raise",
+    )
+    search.fit(X, values)
+    best = search.best_estimator_
+    oof = cross_val_predict(clone(best), X, values, cv=inner_splits, n_jobs=n_jobs)
+    classifier = ExceedanceClassifier.from_fitted(
+        best.named_steps["model"], residual_scale(values, oof), threshold, target
+    )
+    return Pipeline([("prep", best.named_steps["prep"]), ("model", classifier)]), search

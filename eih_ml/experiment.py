@@ -54,6 +54,8 @@ class ExperimentResult:
     cvs: dict = field(default_factory=dict)
     evaluations: dict = field(default_factory=dict)
     added_value: dict = field(default_factory=dict)
+    #: Distributional vs direct models on identical folds (paired differences with CIs).
+    model_comparisons: dict = field(default_factory=dict)
     sample_size: dict = field(default_factory=dict)
     best_model: str = ""
     final_model: object | None = None
@@ -416,6 +418,41 @@ def added_value(
     return out
 
 
+def model_comparisons(config: ExperimentConfig, result: ExperimentResult) -> dict:
+    """Each distributional model against its direct counterpart, paired on identical folds.
+
+    ``xgboost_dist`` is compared with ``xgboost`` when both were trained, else with the best
+    direct model by the primary metric. Differences are distributional minus direct, with a
+    paired participant-bootstrap CI: does modelling the continuous EIH carry more of the
+    signal than modelling its dichotomy?).
+    """
+    from eih_ml.distributional import base_family, is_distributional
+    from eih_ml.evaluation.evaluate import clean_dict, paired_oof_comparison
+
+    direct = [m for m in result.cvs if m in config.models and not is_distributional(m)]
+    out = {}
+    for model in config.models:
+        if not is_distributional(model) or not direct:
+            continue
+        other = base_family(model)
+        if other not in direct:
+            other = _best_model(config, {m: result.evaluations[m] for m in direct})
+        diff = paired_oof_comparison(
+            result.cvs[other].oof,
+            result.cvs[model].oof,
+            config.outcome.task,
+            n_boot=config.bootstrap.n_resamples,
+            alpha=config.bootstrap.alpha,
+            seed=config.seed,
+        )
+        out[f"{model} vs {other}"] = {
+            "model": model,
+            "compared_with": other,
+            **clean_dict(diff.as_dict()),
+        }
+    return out
+
+
 # ------------------------------------------------------------------------------------- the flow
 def run_experiment(
     config: ExperimentConfig,
@@ -622,6 +659,7 @@ def run_experiment(
         base_cvs = {block: cv for (block, _), cv in zip(value_runs, cvs, strict=True)}
         result.added_value = added_value(config, result, base_cvs, value_notes)
 
+    result.model_comparisons = model_comparisons(config, result)
     result.best_model = _best_model(config, result.evaluations)
     progress.stage(f"Refitting {result.best_model} on all participants")
     result.final_model, result.final_params, final_threshold = fit_final_model(
@@ -791,6 +829,7 @@ def _summary(
         "sample_size": result.sample_size,
         "models": {m: dict(e) for m, e in result.evaluations.items()},
         "added_value": result.added_value,
+        "model_comparisons": result.model_comparisons,
         "final_model": {"model": result.best_model, "params": clean_dict(result.final_params)},
         "seconds": seconds,
     }

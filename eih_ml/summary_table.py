@@ -69,6 +69,8 @@ def print_summary(summary: dict, console) -> None:
             f"{flow['no_baseline']} without a baseline, {flow['baseline_zero']} with a baseline "
             "of 0)."
         )
+    for name, comparison in summary.get("model_comparisons", {}).items():
+        console.print(f"{name} (paired, same folds): {added_value_text(comparison)}")
     for block, av in summary.get("added_value", {}).items():
         if "note" in av:
             console.print(f"Added value of {block}: {av['note']}")

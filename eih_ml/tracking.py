@@ -221,6 +221,9 @@ def track_experiment(result) -> str:
             mlflow.log_metric(
                 "abstained_training_share", abstain["n_sessions_abstained"] / abstain["n_sessions"]
             )
+        for comparison in summary.get("model_comparisons", {}).values():
+            key = f"comparison.{comparison['model']}_vs_{comparison['compared_with']}"
+            mlflow.log_metrics({f"{key}.{k}": v for k, v in _metrics(comparison).items()})
         for block, av in summary.get("added_value", {}).items():
             mlflow.log_metrics({f"added_value.{block}.{k}": v for k, v in _metrics(av).items()})
         log_run_files(result, mlflow)

@@ -253,3 +253,21 @@ def test_permuted_outcomes_give_chance_level_macro_auroc_for_three_classes():
     chance = [macro(permuted, groups, s) for s in range(3)]
     assert real > 0.7
     assert abs(np.mean(chance) - 0.5) < 0.07, chance
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["elastic_net_dist", "xgboost_dist"])
+def test_permuted_outcomes_give_chance_level_auroc_for_distributional_models(model):
+    """A regression of EIH learns nothing from shuffled outcomes either: AUROC 0.5 +/- 0.07."""
+    X, y, groups, _ = repeated_measures(n_participants=200, signal=1.5, seed=1)
+    real = _auroc(_run(X, y, groups, model=model))
+    rng = np.random.default_rng(2)
+    people = np.unique(groups)
+    mapping = dict(zip(people, rng.permutation(people), strict=True))
+    by_person = pd.Series(y).groupby(groups).mean()
+    permuted = np.array([by_person[mapping[g]] for g in groups]) + rng.normal(
+        scale=0.5, size=len(y)
+    )
+    aurocs = [_auroc(_run(X, permuted, groups, model=model, seed=s)) for s in range(3)]
+    assert real > 0.75
+    assert abs(np.mean(aurocs) - 0.5) < 0.07, aurocs

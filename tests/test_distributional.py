@@ -1,0 +1,166 @@
+"""Distributional model families: P(EIH > threshold) from a regression of the continuous EIH."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eih_ml.config import load_config
+from eih_ml.distributional import (
+    ExceedanceClassifier,
+    exceedance_probability,
+    residual_scale,
+)
+from eih_ml.errors import ConfigError, ModelError
+from tests.helpers import SMALL_RUN
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_exceedance_probability_by_hand():
+    # mean 30, sigma 10, threshold 20: Phi(1) = 0.8413; at the threshold: 0.5
+    p = exceedance_probability(np.array([30.0, 20.0, 0.0]), 10.0, 20.0)
+    assert p == pytest.approx([0.841345, 0.5, 0.022750], abs=1e-6)
+    # hyperalgesia: P(EIH < -20) for a mean of -30 is Phi(1) too
+    h = exceedance_probability(np.array([-30.0]), 10.0, 20.0, "hyperalgesia")
+    assert h == pytest.approx([0.841345], abs=1e-6)
+    # residuals 0, 1, -2: sqrt(5 / 3)
+    assert residual_scale(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 5.0])) == pytest.approx(
+        np.sqrt(5 / 3)
+    )
+
+
+def test_the_classifier_recovers_sigma_and_is_calibrated():
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4000, 2))
+    eih = 15 * x[:, 0] - 5 * x[:, 1] + 10 + rng.normal(scale=12.0, size=4000)
+    model = ExceedanceClassifier(LinearRegression(), threshold=0.0).fit(x[:3000], eih[:3000])
+    assert model.scale_ == pytest.approx(12.0, rel=0.05)
+    p = model.predict_proba(x[3000:])[:, 1]
+    y = (eih[3000:] > 0).astype(int)
+    bins = pd.qcut(p, 5, labels=False)
+    observed = pd.Series(y).groupby(bins).mean().to_numpy()
+    expected = pd.Series(p).groupby(bins).mean().to_numpy()
+    assert np.abs(observed - expected).max() < 0.06
+    assert set(model.predict(x[3000:])) == {0, 1}
+
+
+def test_labels_instead_of_eih_are_refused():
+    from sklearn.linear_model import LinearRegression
+
+    with pytest.raises(ModelError, match="continuous EIH"):
+        ExceedanceClassifier(LinearRegression()).fit(np.ones((4, 1)), np.array([0, 1, 1, 0]))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["models=[xgboost_dist]", "outcome.task=regression"], "needs outcome.task"),
+        (["models=[xgboost_dist]", "cv.calibration=isotonic"], "cv.calibration isotonic"),
+        (["models=[elastic_net_dist]", "bootstrap.optimism=true"], "bootstrap.optimism"),
+    ],
+)
+def test_configs_a_distributional_model_cannot_serve_are_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(ROOT / "configs" / "default.yaml", overrides)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from eih_ml.experiment import run_experiment
+
+    config = load_config(
+        ROOT / "configs" / "default.yaml",
+        [
+            *SMALL_RUN,
+            "data.simulate.n_participants=150",
+            "models=[elastic_net,elastic_net_dist,random_forest_dist,xgboost_dist]",
+            "evaluation.added_value=[]",
+            "evaluation.subgroups=[]",
+        ],
+    )
+    return run_experiment(config, output_dir=tmp_path_factory.mktemp("d") / "run", track=False)
+
+
+@pytest.mark.slow
+def test_nested_cv_compares_each_distributional_model_with_the_direct_one(trained):
+    s = trained.summary
+    for model in ("elastic_net_dist", "random_forest_dist", "xgboost_dist"):
+        m = s["models"][model]["metrics"]
+        assert 0.5 < m["auroc"] < 1 and 0 < m["brier"] < 0.25
+        spec = s["model_specification"][model]
+        assert spec["estimator"].startswith("ExceedanceClassifier(")
+        assert "Phi((mu - threshold) / sigma)" in spec["distribution"]
+    comparisons = s["model_comparisons"]
+    assert set(comparisons) == {
+        "elastic_net_dist vs elastic_net",
+        "random_forest_dist vs elastic_net",  # no direct random forest: the best direct model
+        "xgboost_dist vs elastic_net",
+    }
+    c = comparisons["elastic_net_dist vs elastic_net"]
+    own = s["models"]["elastic_net_dist"]["metrics"]["auroc"]
+    other = s["models"]["elastic_net"]["metrics"]["auroc"]
+    assert c["auroc_difference"] == pytest.approx(own - other, abs=1e-9)
+    assert c["auroc_difference_ci_low"] <= c["auroc_difference"] <= c["auroc_difference_ci_high"]
+    # every fold's model is a classifier over the fold's threshold with a positive sigma
+    for fold in trained.cvs["xgboost_dist"].folds:
+        model = fold.pipeline.named_steps["model"]
+        assert isinstance(model, ExceedanceClassifier)
+        assert model.scale_ > 1 and model.threshold == fold.threshold
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["elastic_net_dist", "random_forest_dist", "xgboost_dist"])
+def test_shap_of_a_distributional_model_adds_up_to_its_expected_eih(trained, family):
+    from eih_ml.explain.attribution import Attributor
+
+    pipe = trained.cvs[family].folds[0].pipeline
+    X = trained.X.iloc[:25]
+    att = Attributor(pipe, "classification", None).explain(X)
+    assert att.output_space == "kPa"
+    mean = pipe.named_steps["model"].predict_mean(pipe[:-1].transform(X))
+    tol = 1e-6 if family == "elastic_net_dist" else 1e-3
+    if family != "elastic_net_dist":  # tree SHAP is exact; linear SHAP needs the background mean
+        np.testing.assert_allclose(att.output, mean, atol=tol)
+    # the probability follows the expected EIH monotonically
+    p = pipe.predict_proba(X)[:, 1]
+    order = np.argsort(mean)
+    assert np.all(np.diff(p[order]) >= -1e-12)
+
+
+@pytest.mark.slow
+def test_a_distributional_bundle_predicts_the_same_through_every_path(trained, tmp_path):
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.experiment import fit_final_model
+
+    trained.final_model, trained.final_params, _ = fit_final_model(
+        trained.config, "xgboost_dist", trained.X, trained.outcome.values.to_numpy(float)[trained.rows],
+        trained.groups,
+    )  # fmt: skip
+    trained.best_model = "xgboost_dist"
+    bundle = ModelBundle.build(trained)
+    bundle.save(tmp_path / "model")
+    loaded = ModelBundle.load(tmp_path / "model")
+    from eih_ml.features.derive import derive_features
+    from eih_ml.models import model_matrix
+
+    rows = trained.cohort.data.head(8)
+    frame = loaded.predict(rows)
+    records = loaded.predict_records(rows.to_dict("records"))
+    assert frame["probability"].notna().all()
+    assert frame["probability"].to_numpy(float) == pytest.approx(
+        [r["probability"] for r in records]
+    )
+    before = bundle.predict(rows)  # the bundle as built, before the skops round trip
+    pd.testing.assert_frame_equal(frame, before)
+    # the probability is the classifier's: P(EIH > threshold) of the final regressor
+    X = model_matrix(derive_features(rows), trained.features)
+    model = trained.final_model.named_steps["model"]
+    mean = model.predict_mean(trained.final_model[:-1].transform(X))
+    p = exceedance_probability(mean, model.scale_, model.threshold)
+    assert trained.final_model.predict_proba(X)[:, 1] == pytest.approx(p)

@@ -470,6 +470,8 @@ def promote(
     except MlflowException:
         current = None
     if force:
+        # Settling never looks behind a forced champion (it was chosen over the older ones).
+        client.set_model_version_tag(name, version, "eih_ml.champion_forced", "true")
         client.set_registered_model_alias(name, CHAMPION, version)
         return True, "forced" if current is not None else "first champion"
     if current is None:
@@ -504,7 +506,8 @@ def settle_champion(client, name: str, rounds: int = 20) -> str | None:
     """Leave the champion alias on the best version of its outcome definition and metric.
 
     Among the registered versions tagged with the champion's ``eih_ml.outcome_definition`` and
-    ``eih_ml.primary_metric``, the best by :func:`~eih_ml.evaluation.metrics.better_than` (ties:
+    ``eih_ml.primary_metric`` (and no older than the last version forced to champion by
+    ``tracking.registry.force_champion``), the best by :func:`~eih_ml.evaluation.metrics.better_than` (ties:
     the older version) becomes champion. The holder is re-read after every move, so a move by
     another process in between is seen and settled too. Returns the final champion version.
     """
@@ -528,8 +531,13 @@ def settle_champion(client, name: str, rounds: int = 20) -> str | None:
             int(current.version),
             float(tags.get("eih_ml.primary_metric_value", "nan")),
         )
-        for mv in client.search_model_versions(f"name = '{name}'"):
+        versions = client.search_model_versions(f"name = '{name}'")
+        forced = [int(v.version) for v in versions if (v.tags or {}).get("eih_ml.champion_forced")]
+        floor = max(forced, default=0)
+        for mv in versions:
             t = mv.tags or {}
+            if int(mv.version) < floor:  # older than a forced champion: not a candidate
+                continue
             if t.get("eih_ml.outcome_definition") != definition:
                 continue
             if t.get("eih_ml.primary_metric") != metric:

@@ -157,6 +157,16 @@ def test_registry_champion_moves_only_when_better(result, in_tmp, store):
         result.config.tracking.registry.force_champion = True
         track_experiment(result)
         assert str(client.get_model_version_by_alias(name, "champion").version) == "5"
+        # a forced champion stays: v4 (same definition, same score, older) does not come back,
+        # and a worse newcomer does not beat it
+        result.config.tracking.registry.force_champion = False
+        metrics["auroc"] = original + 0.1
+        run_id = track_experiment(result)
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "5"
+        assert (
+            "does not beat champion v5"
+            in client.get_run(run_id).data.tags["eih_ml.champion_reason"]
+        )
     finally:
         metrics["auroc"] = original
         result.summary["outcome"]["rule"] = "gt0"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -28,14 +28,7 @@ ModelName = Literal[
     "random_forest_dist",
     "xgboost_dist",
 ]
-MODEL_NAMES: tuple[str, ...] = (
-    "elastic_net",
-    "random_forest",
-    "xgboost",
-    "elastic_net_dist",
-    "random_forest_dist",
-    "xgboost_dist",
-)
+MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
 
 
 class _Section(BaseModel):

@@ -430,13 +430,14 @@ def model_comparisons(config: ExperimentConfig, result: ExperimentResult) -> dic
     from eih_ml.evaluation.evaluate import clean_dict, paired_oof_comparison
 
     direct = [m for m in result.cvs if m in config.models and not is_distributional(m)]
+    if not direct:
+        return {}
+    best_direct = _best_model(config, {m: result.evaluations[m] for m in direct})
     out = {}
     for model in config.models:
-        if not is_distributional(model) or not direct:
+        if not is_distributional(model):
             continue
-        other = base_family(model)
-        if other not in direct:
-            other = _best_model(config, {m: result.evaluations[m] for m in direct})
+        other = base_family(model) if base_family(model) in direct else best_direct
         diff = paired_oof_comparison(
             result.cvs[other].oof,
             result.cvs[model].oof,

@@ -137,6 +137,13 @@ def make_preprocessor(
     return ColumnTransformer(branches, verbose_feature_names_out=False)
 
 
+def _unknown_model(model: str) -> ConfigError:
+    return ConfigError(
+        f"Unknown model {model!r}; models: elastic_net, random_forest, xgboost (and each "
+        "with _dist, a distributional model of EIH)."
+    )
+
+
 def make_estimator(model: str, task: Task, seed: int = 0):
     """The final estimator of a model family with sensible defaults (tuned by the search)."""
     if model == "elastic_net":
@@ -180,10 +187,7 @@ def make_estimator(model: str, task: Task, seed: int = 0):
         if task == "classification":
             return XGBClassifier(eval_metric="logloss", **common)
         return XGBRegressor(**common)
-    raise ConfigError(
-        f"Unknown model {model!r}; models: elastic_net, random_forest, xgboost (and each "
-        "with _dist, a distributional model of EIH)."
-    )
+    raise _unknown_model(model)
 
 
 def make_pipeline(
@@ -247,10 +251,7 @@ def search_space(model: str, task: Task) -> dict:
             "model__colsample_bytree": uniform(0.5, 0.5),
             "model__reg_lambda": loguniform(0.1, 10.0),
         }
-    raise ConfigError(
-        f"Unknown model {model!r}; models: elastic_net, random_forest, xgboost (and each "
-        "with _dist, a distributional model of EIH)."
-    )
+    raise _unknown_model(model)
 
 
 def predict_scores(pipeline, X, task: Task) -> np.ndarray:

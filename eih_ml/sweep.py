@@ -403,7 +403,7 @@ def _finished_in_mlflow(cell: Cell) -> dict | None:
     """A finished experiment run with this cell's key, if the tracking store has one."""
     from eih_ml.tracking import _setup, resolve_tracking_uri
 
-    mlflow = _setup()
+    _setup()  # MLflow's telemetry off before its first import
     from mlflow import MlflowClient
 
     config = cell.config
@@ -416,7 +416,6 @@ def _finished_in_mlflow(cell: Cell) -> dict | None:
         filter_string=f"tags.`eih_ml.cell_key` = '{cell.key}' and attributes.status = 'FINISHED'",
         max_results=1,
     )
-    del mlflow
     if not runs:
         return None
     run = runs[0]

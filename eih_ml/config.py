@@ -220,6 +220,11 @@ class SearchConfig(_Section):
     """Hyperparameter search inside the inner folds."""
 
     n_iter: int = Field(6, ge=1, description="Random-search candidates per model and outer fold")
+    #: What the inner folds maximise for a classifier. log_loss (the default) rewards
+    #: probabilities that are calibrated as well as discriminating: a setting that ranks well
+    #: but is over-confident loses (a strictly proper score; Gneiting & Raftery 2007, J Am Stat
+    #: Assoc 102:359). auroc looks at ranking only. Regression always minimises the MSE.
+    scoring: Literal["log_loss", "auroc"] = "log_loss"
 
 
 class BootstrapConfig(_Section):
@@ -252,6 +257,14 @@ class EvaluationConfig(_Section):
     )
     primary_metric: str | None = Field(
         None, description="Default: auroc for classification, r2 for regression"
+    )
+    choice_tolerance: float = Field(
+        0.01,
+        ge=0,
+        description=(
+            "Models whose primary metric is within this of the best are tied; the tie goes to "
+            "the lowest Brier score (RMSE for regression)"
+        ),
     )
     anticipated_r2: float = Field(
         0.15,

@@ -340,7 +340,7 @@ def fit_final_model(
         search_space(model, task),
         n_iter=config.search.n_iter,
         cv=inner,
-        scoring=search_scoring(task),
+        scoring=search_scoring(task, config.search.scoring),
         random_state=config.seed,
         n_jobs=config.cv.n_jobs,
         error_score="raise",
@@ -604,6 +604,7 @@ def run_experiment(
         calibration=config.cv.calibration,
         n_jobs=config.cv.n_jobs,
         on_fold=lambda name, _fit: progress.fold_done(name),
+        scoring=config.search.scoring,
     )
     for model, cv in zip(config.models, cvs, strict=False):
         result.cvs[model] = cv
@@ -661,7 +662,8 @@ def run_experiment(
         result.added_value = added_value(config, result, base_cvs, value_notes)
 
     result.model_comparisons = model_comparisons(config, result)
-    result.best_model = _best_model(config, result.evaluations)
+    choice = model_choice(config, result.evaluations)
+    result.best_model = choice["chosen"]
     progress.stage(f"Refitting {result.best_model} on all participants")
     result.final_model, result.final_params, final_threshold = fit_final_model(
         config, result.best_model, X, values, groups
@@ -700,6 +702,7 @@ def run_experiment(
         config, result, source, final_threshold, time.perf_counter() - started
     )
     result.summary["explanations"] = result.explanations.summary()
+    result.summary["model_choice"] = choice
     if optimism is not None:
         result.summary["optimism_corrected"] = {"model": result.best_model, **optimism}
     progress.stage("Bundling the final model with its uncertainty (grouped conformal)")
@@ -763,7 +766,20 @@ def _check_feature_names(config: ExperimentConfig, table: pd.DataFrame) -> None:
 
 
 def _best_model(config: ExperimentConfig, evaluations: dict) -> str:
-    from eih_ml.evaluation.metrics import higher_is_better
+    return model_choice(config, evaluations)["chosen"]
+
+
+def model_choice(config: ExperimentConfig, evaluations: dict) -> dict:
+    """The final model by the stated rule, with the rule and the numbers it read.
+
+    The rule: the best out-of-fold primary metric wins; models within
+    ``evaluation.choice_tolerance`` of it are tied (a difference that small is within the noise
+    of a few hundred participants), and the tie goes to the lowest Brier score (classification
+    and multiclass: calibration counts as well as ranking) or the lowest RMSE (regression).
+    A primary metric best at a target value (a calibration slope) is compared by its distance
+    from that target.
+    """
+    from eih_ml.evaluation.metrics import TARGET_VALUES, higher_is_better
 
     pm = config.primary_metric
     scores = {m: e["metrics"].get(pm) for m, e in evaluations.items()}
@@ -772,8 +788,32 @@ def _best_model(config: ExperimentConfig, evaluations: dict) -> str:
             f"evaluation.primary_metric {pm!r} is not a metric of this task; metrics: "
             + ", ".join(k for k in next(iter(evaluations.values()))["metrics"] if "_ci_" not in k)
         )
-    sign = 1 if higher_is_better(pm) else -1
-    return max(scores, key=lambda m: sign * scores[m])
+    if pm in TARGET_VALUES:
+        goodness = {m: -abs(v - TARGET_VALUES[pm]) for m, v in scores.items()}
+    else:
+        sign = 1 if higher_is_better(pm) else -1
+        goodness = {m: sign * v for m, v in scores.items()}
+    top = max(goodness.values())
+    tol = config.evaluation.choice_tolerance
+    tied = [m for m, g in goodness.items() if g >= top - tol - 1e-12]
+    tie_metric = "rmse" if config.outcome.task == "regression" else "brier"
+    tie_scores = {m: evaluations[m]["metrics"].get(tie_metric) for m in tied}
+    if len(tied) > 1 and all(v is not None for v in tie_scores.values()):
+        chosen = min(tied, key=lambda m: tie_scores[m])
+    else:
+        chosen = max(goodness, key=lambda m: goodness[m])
+    return {
+        "chosen": chosen,
+        "rule": (
+            f"the best out-of-fold {pm}; models within {tol:g} of it are tied, and the tie goes "
+            f"to the lowest {'RMSE' if tie_metric == 'rmse' else 'Brier score'}"
+        ),
+        "primary_metric": pm,
+        "scores": scores,
+        "tied": tied,
+        "tie_break": tie_metric,
+        "tie_scores": tie_scores if len(tied) > 1 else {},
+    }
 
 
 def _summary(
@@ -876,6 +916,14 @@ def model_specification(config: ExperimentConfig) -> dict:
             "search": f"random search, {config.search.n_iter} candidates, "
             f"{config.cv.inner_folds} participant-grouped inner folds",
         }
+        if task != "regression" and not dist:
+            out[model]["search"] += (
+                ", scored by the log loss"
+                if config.search.scoring == "log_loss"
+                else ", scored by the AUROC"
+            )
+        elif not dist:
+            out[model]["search"] += ", scored by the mean squared error"
         if dist:
             out[model]["estimator"] = f"ExceedanceClassifier({estimator})"
             out[model]["search"] += ", scored by the mean squared error of EIH"

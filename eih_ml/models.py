@@ -264,15 +264,25 @@ def predict_scores(pipeline, X, task: Task) -> np.ndarray:
     return np.asarray(pipeline.predict(X), dtype=float)
 
 
-def search_scoring(task: Task) -> str:
+def search_scoring(task: Task, scoring: str = "log_loss") -> str:
     """The scikit-learn scorer the hyperparameter search maximises.
 
-    AUROC for a binary label, the macro one-vs-rest AUROC (the unweighted mean over classes)
-    for three classes, minus the mean squared error for regression.
+    ``scoring`` (``search.scoring``) is ``log_loss`` (minus the log loss, for two or three
+    classes alike) or ``auroc`` (AUROC for a binary label, the macro one-vs-rest AUROC for
+    three classes). Regression always maximises minus the mean squared error.
+
+    Examples
+    --------
+    >>> search_scoring("classification"), search_scoring("multiclass", "auroc")
+    ('neg_log_loss', 'roc_auc_ovr')
+    >>> search_scoring("regression", "auroc")
+    'neg_mean_squared_error'
     """
-    return {"classification": "roc_auc", "multiclass": "roc_auc_ovr"}.get(
-        task, "neg_mean_squared_error"
-    )
+    if task not in CLASSIFIER_TASKS:
+        return "neg_mean_squared_error"
+    if scoring == "log_loss":
+        return "neg_log_loss"
+    return {"classification": "roc_auc", "multiclass": "roc_auc_ovr"}[task]
 
 
 def model_matrix(table, features: list[str]):

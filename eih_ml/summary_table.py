@@ -51,7 +51,11 @@ def print_summary(summary: dict, console) -> None:
         mark = " *" if model == summary["best_model"] else ""
         table.add_row(model + mark, *(_fmt(ev["metrics"], c) for c in cols))
     console.print(table)
-    console.print(f"* best by {summary['primary_metric']}; 95 % participant-bootstrap CIs.")
+    choice = summary.get("model_choice")
+    if choice:
+        console.print(f"* chosen by {choice['rule']}; 95 % participant-bootstrap CIs.")
+    else:
+        console.print(f"* best by {summary['primary_metric']}; 95 % participant-bootstrap CIs.")
     ss = summary["sample_size"]
     console.print(f"Sample size: {ss['verdict']}")
     rc = summary["reliability_ceiling"]

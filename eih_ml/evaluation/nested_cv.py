@@ -199,6 +199,7 @@ def fit_fold(
     phenotypes: dict | None = None,
     calibration: str = "none",
     keep_model: bool = True,
+    scoring: str = "log_loss",
 ) -> tuple[FoldFit, np.ndarray, np.ndarray]:
     """Tune on the inner folds of one outer training set, predict its test rows.
 
@@ -251,7 +252,7 @@ def fit_fold(
         search_space(model, task),
         n_iter=n_iter,
         cv=inner,
-        scoring=search_scoring(task),
+        scoring=search_scoring(task, scoring),
         refit=True,
         random_state=seed + 1000 * split.repeat + split.fold,
         n_jobs=1,
@@ -321,6 +322,7 @@ def nested_cross_validate(
     n_jobs: int = 1,
     keep_models: bool = True,
     on_fold: Callable[[FoldFit], None] | None = None,
+    scoring: str = "log_loss",
 ) -> ModelCV:
     """Nested CV of one model over the given outer splits.
 
@@ -355,6 +357,7 @@ def nested_cross_validate(
         calibration=calibration,
         n_jobs=n_jobs,
         on_fold=None if on_fold is None else lambda _name, fit: on_fold(fit),
+        scoring=scoring,
     )
     return next(iter(runs))
 
@@ -409,6 +412,7 @@ def nested_cross_validate_many(
     calibration: str = "none",
     n_jobs: int = 1,
     on_fold: Callable[[str, FoldFit], None] | None = None,
+    scoring: str = "log_loss",
 ) -> Iterator[ModelCV]:
     """Several nested CVs over the same outer splits, all their folds in one pool of workers.
 
@@ -421,6 +425,9 @@ def nested_cross_validate_many(
     ----------
     runs : list of CVRun
         The nested CVs; each sees ``X[run.features]``.
+    scoring : {"log_loss", "auroc"}
+        What a classifier's inner search maximises (``search.scoring``,
+        :func:`eih_ml.models.search_scoring`).
     on_fold : callable, optional
         Called with the run's name and the fold's fit after each outer fold (progress bars).
 
@@ -441,6 +448,7 @@ def nested_cross_validate_many(
         "biomarkers": biomarkers,
         "phenotypes": phenotypes,
         "calibration": calibration,
+        "scoring": scoring,
     }
     matrices = [X if list(X.columns) == run.features else X[run.features] for run in runs]
     jobs = [

@@ -1235,6 +1235,8 @@ def _validation_scheme(config: dict, summary: dict, task: str) -> dict:
     cv = config.get("cv") or {}
     boot = config.get("bootstrap") or {}
     search = config.get("search") or {}
+    scoring = search.get("scoring", "auroc")
+    choice = (summary.get("model_choice") or {}).get("rule", "the best primary metric")
     strat = {
         "classification": "stratified on the responder label",
         "multiclass": "stratified on the three classes",
@@ -1254,7 +1256,14 @@ def _validation_scheme(config: dict, summary: dict, task: str) -> dict:
             "Inner loop (tuning)",
             f"{cv.get('inner_folds', '?')}-fold participant-grouped cross-validation inside each "
             f"outer training set; random search of {search.get('n_iter', '?')} candidate "
-            "hyper-parameter settings",
+            "hyper-parameter settings, scored by "
+            + (
+                "log loss (calibration counts as well as ranking)"
+                if scoring == "log_loss" and task != "regression"
+                else "AUROC"
+                if task != "regression"
+                else "mean squared error"
+            ),
         ),
         (
             "Preprocessing",
@@ -1278,8 +1287,8 @@ def _validation_scheme(config: dict, summary: dict, task: str) -> dict:
         ),
         (
             "Final model",
-            "the best model by the primary metric, tuned on grouped folds of all participants and "
-            "refitted on all of them",
+            f"chosen by {choice}, tuned on grouped folds of all participants and refitted on "
+            "all of them",
         ),
     ]
     folds = []
@@ -1291,22 +1300,30 @@ def _validation_scheme(config: dict, summary: dict, task: str) -> dict:
                 "fold": f.get("fold"),
                 "train": f.get("n_train_participants"),
                 "test": f.get("n_test_participants"),
-                "inner": _inner_score(f.get("inner_score"), task),
+                "inner": _inner_score(f.get("inner_score"), task, scoring),
             }
         )
-    score = {
-        "classification": "inner-loop AUROC of the chosen setting",
-        "multiclass": "inner-loop macro AUROC (one vs rest) of the chosen setting",
-    }.get(task, "inner-loop RMSE of the chosen setting")
+    score = (
+        {
+            "classification": "inner-loop AUROC of the chosen setting",
+            "multiclass": "inner-loop macro AUROC (one vs rest) of the chosen setting",
+        }
+        if scoring == "auroc"
+        else {
+            "classification": "inner-loop log loss of the chosen setting (lower is better)",
+            "multiclass": "inner-loop log loss of the chosen setting (lower is better)",
+        }
+    ).get(task, "inner-loop RMSE of the chosen setting")
     return {"steps": items, "folds": folds, "score": score}
 
 
-def _inner_score(score: float | None, task: str) -> str:
-    """The inner-loop score as a reader knows it: AUROC, or RMSE from the negative MSE."""
+def _inner_score(score: float | None, task: str, scoring: str = "auroc") -> str:
+    """The inner-loop score as a reader knows it: AUROC, log loss from its negative, or RMSE
+    from the negative MSE."""
     if score is None:
         return "–"
     if task in ("classification", "multiclass"):
-        return num(score, 3)
+        return num(-score if scoring == "log_loss" else score, 3)
     return num(math.sqrt(-score), 1) if score <= 0 else num(score, 1)
 
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,11 +34,15 @@ from eih_ml.errors import DataError, ModelError
 from eih_ml.explain.abstain import AbstainRule, feature_masks
 from eih_ml.explain.conformal import ConformalCalibration
 from eih_ml.explain.reference import CohortReference
+from eih_ml.explain.venn_abers import VennAbersCalibration
 from eih_ml.features.derive import CATEGORICAL
 from eih_ml.features.metadata import PHENOTYPE_FEATURE, feature_info
 from eih_ml.features.profile import COLUMN as PROFILE
 from eih_ml.features.profile import ProfileRule, profile_array
 from eih_ml.frame_mode import python_string_storage, to_python_strings
+
+if TYPE_CHECKING:  # the interval module imports scikit-learn: loaded when a bundle has one
+    from eih_ml.explain.eih_interval import IntervalCalibration
 
 BUNDLE_FORMAT = 1
 #: Type families a bundle may contain; anything else in a file is refused at load.
@@ -76,6 +81,12 @@ class ModelBundle:
     conformal: ConformalCalibration | None
     meta: dict
     reference: CohortReference = field(default_factory=CohortReference)
+    #: Venn-Abers interval of the responder probability (binary models), or None.
+    venn_abers: VennAbersCalibration | None = None
+    #: Quantile heads of the EIH prediction interval (:class:`~eih_ml.explain.eih_interval.
+    #: QuantileBand`) and their conformal calibration, or None.
+    eih_heads: object | None = field(default=None, repr=False)
+    eih_calibration: IntervalCalibration | None = None
     _attributor: object | None = field(default=None, repr=False)
     _questionnaire_scoring: object | None = field(default=None, repr=False)
 
@@ -123,8 +134,12 @@ class ModelBundle:
 
     # ------------------------------------------------------------------------------------ build
     @classmethod
-    def build(cls, result, *, confidence_level: float = 0.9) -> ModelBundle:
-        """Bundle the final model of an experiment (:class:`eih_ml.experiment.ExperimentResult`)."""
+    def build(cls, result, *, confidence_level: float | None = None) -> ModelBundle:
+        """Bundle the final model of an experiment (:class:`eih_ml.experiment.ExperimentResult`).
+
+        ``confidence_level`` defaults to ``prediction.confidence_level``; every level of
+        ``prediction.levels`` is calibrated too (:meth:`at_level`).
+        """
         from eih_ml.evaluation.evaluate import predictions
         from eih_ml.explain.attribution import background_mean
 
@@ -132,9 +147,19 @@ class ModelBundle:
         task = config.outcome.task
         threshold = result.summary["outcome"].get("final_threshold")
         oof = result.cvs[result.best_model].oof
-        conformal = ConformalCalibration.fit(
-            oof["y"].to_numpy(float), predictions(oof, task), task, confidence_level
+        level = float(confidence_level or config.prediction.confidence_level)
+        levels = tuple(sorted({*config.prediction.all_levels(), level}))
+        y_oof, p_oof = oof["y"].to_numpy(float), predictions(oof, task)
+        conformal = ConformalCalibration.fit(y_oof, p_oof, task, level)
+        conformal_levels = {
+            f"{v:g}": ConformalCalibration.fit(y_oof, p_oof, task, v).to_dict() for v in levels
+        }
+        venn = (
+            VennAbersCalibration.fit(y_oof, p_oof)
+            if task == "classification" and config.prediction.venn_abers
+            else None
         )
+        heads, eih_cal = getattr(result, "eih_interval", None) or (None, None)
         reference = CohortReference.from_training(result.X, result.groups)
         from eih_ml.data.dictionary import load_dictionary
 
@@ -159,8 +184,12 @@ class ModelBundle:
             "abstain": rule.to_dict(),
             "outcome": result.summary["outcome"],
             "threshold": threshold,
-            "confidence_level": confidence_level,
+            "confidence_level": level,
+            "levels": list(levels),
             "conformal": conformal.to_dict(),
+            "conformal_levels": conformal_levels,
+            "venn_abers": None if venn is None else venn.to_dict(),
+            "eih_interval": None if eih_cal is None else eih_cal.to_dict(),
             "primary_metric": config.primary_metric,
             "performance": result.summary["models"][result.best_model]["metrics"],
             "derive": {
@@ -185,7 +214,7 @@ class ModelBundle:
                 else None
             ),
         }
-        return cls(result.final_model, conformal, meta, reference)
+        return cls(result.final_model, conformal, meta, reference, venn, heads, eih_cal)
 
     # -------------------------------------------------------------------------------- save/load
     def save(self, directory: str | Path) -> Path:
@@ -193,6 +222,8 @@ class ModelBundle:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         _dump(self.pipeline, directory / "pipeline.skops")
+        if self.eih_heads is not None:
+            _dump(self.eih_heads, directory / "eih_interval.skops")
         meta = {**self.meta, "reference": self.reference.to_dict()}
         (directory / "bundle.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return directory
@@ -217,7 +248,53 @@ class ModelBundle:
         conformal = (
             ConformalCalibration.from_dict(meta["conformal"]) if meta.get("conformal") else None
         )
-        return cls(_load(directory / "pipeline.skops"), conformal, meta, reference)
+        venn = (
+            VennAbersCalibration.from_dict(meta["venn_abers"]) if meta.get("venn_abers") else None
+        )
+        heads = eih_cal = None
+        if meta.get("eih_interval") and (directory / "eih_interval.skops").is_file():
+            from eih_ml.explain.eih_interval import IntervalCalibration
+
+            heads = _load(directory / "eih_interval.skops")
+            eih_cal = IntervalCalibration.from_dict(meta["eih_interval"])
+        return cls(
+            _load(directory / "pipeline.skops"), conformal, meta, reference, venn, heads, eih_cal
+        )
+
+    def at_level(self, level: float) -> ModelBundle:
+        """The same model answering at another calibrated confidence level.
+
+        The conformal set and the EIH interval follow the level; the probability and its
+        Venn-Abers interval do not depend on it. The copy shares the fitted model and its
+        explainer.
+
+        Raises
+        ------
+        ModelError
+            ``level`` was not calibrated at training time (``prediction.levels``).
+        """
+        level = float(level)
+        if abs(level - float(self.meta["confidence_level"])) < 1e-9:
+            return self
+        calibrated = self.meta.get("conformal_levels") or {}
+        key = f"{level:g}"
+        if key not in calibrated:
+            offered = ", ".join(f"{100 * float(v):g} %" for v in self.offered_levels)
+            raise ModelError(
+                f"Confidence level {100 * level:g} % was not calibrated for this model; it offers "
+                f"{offered}. Pick one of them, or retrain with it in prediction.levels."
+            )
+        self.attributor  # noqa: B018 - build the explainer once, for both copies
+        return replace(
+            self,
+            conformal=ConformalCalibration.from_dict(calibrated[key]),
+            meta={**self.meta, "confidence_level": level},
+        )
+
+    @property
+    def offered_levels(self) -> tuple[float, ...]:
+        """The confidence levels this model was calibrated at."""
+        return tuple(self.meta.get("levels") or (self.meta["confidence_level"],))
 
     # ------------------------------------------------------------------------------- prediction
     def prepare(self, raw) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
@@ -466,7 +543,18 @@ class ModelBundle:
                 bounds = self.conformal.intervals(scores)
                 out["interval_low"] = bounds[:, 0].tolist()
                 out["interval_high"] = bounds[:, 1].tolist()
-        out["confidence_level"] = [self.meta["confidence_level"]] * n
+        level = float(self.meta["confidence_level"])
+        if self.venn_abers is not None and self.task == "classification":
+            bounds = self.venn_abers.interval(scores)
+            out["probability_low"] = bounds[:, 0].tolist()
+            out["probability_high"] = bounds[:, 1].tolist()
+        if self.eih_heads is not None and self.eih_calibration is not None:
+            bounds = self.eih_calibration.interval(
+                self.eih_heads.predict_band(columns), level, columns.get("condition")
+            )
+            out["eih_low"] = bounds[:, 0].tolist()
+            out["eih_high"] = bounds[:, 1].tolist()
+        out["confidence_level"] = [level] * n
         rule = self.abstain_rule
         measured = feature_masks(columns, n)
         assessment = rule.assess(columns, n, measured)
@@ -635,6 +723,10 @@ _PREDICTION_COLUMNS = (
     "eih_kpa",
     "interval_low",
     "interval_high",
+    "probability_low",
+    "probability_high",
+    "eih_low",
+    "eih_high",
 )
 
 #: Largest table :meth:`ModelBundle.predict` tries to take the short way with.

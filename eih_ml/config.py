@@ -341,9 +341,34 @@ class AbstainConfig(_Section):
 
 
 class PredictionConfig(_Section):
-    """How the final model answers for new patients."""
+    """How the final model answers for new patients, and with which uncertainty.
+
+    ``confidence_level`` is the level a prediction is given at unless the clinician picks another
+    of ``levels`` (every level is calibrated at training time). ``venn_abers``: an interval for a
+    responder probability (eih_ml.explain.venn_abers). ``eih_interval``: a prediction interval
+    for the patient's EIH whose width adapts to the patient (conformalized quantile regression,
+    eih_ml.explain.eih_interval); ``interval_by_condition`` pooled or floor (a condition's own
+    correction as a floor, for conditions with at least ``min_condition_rows`` sessions).
+    """
 
     abstain: AbstainConfig = Field(default_factory=AbstainConfig)
+    confidence_level: float = Field(0.9, gt=0.5, lt=1)
+    levels: list[float] = Field(default_factory=lambda: [0.8, 0.9, 0.95])
+    venn_abers: bool = True
+    eih_interval: bool = True
+    interval_by_condition: Literal["pooled", "floor"] = "pooled"
+    min_condition_rows: int = Field(40, ge=10)
+
+    @model_validator(mode="after")
+    def _levels(self) -> PredictionConfig:
+        bad = [v for v in self.levels if not 0.5 < v < 1]
+        if bad:
+            raise ValueError(f"prediction.levels must lie between 0.5 and 1; got {bad}")
+        return self
+
+    def all_levels(self) -> tuple[float, ...]:
+        """``levels`` with ``confidence_level`` among them, sorted."""
+        return tuple(sorted({*(float(v) for v in self.levels), float(self.confidence_level)}))
 
 
 class ExperimentConfig(_Section):

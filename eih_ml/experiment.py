@@ -68,6 +68,8 @@ class ExperimentResult:
     run_id: str | None = None
     #: Extra MLflow tags of the experiment run (a sweep's grid id, cell and key).
     tags: dict = field(default_factory=dict)
+    #: (QuantileBand, IntervalCalibration) of the EIH prediction interval, or None.
+    eih_interval: tuple | None = None
 
     def __repr__(self) -> str:
         pm = self.config.primary_metric
@@ -688,6 +690,20 @@ def run_experiment(
             groups,
             task,
             n_boot=config.bootstrap.optimism_resamples,
+            seed=config.seed,
+        )
+    if config.prediction.eih_interval and config.outcome.source == "acute":
+        progress.stage("EIH prediction intervals (conformalized quantile regression)")
+        from eih_ml.explain.eih_interval import fit_eih_interval
+
+        result.eih_interval = fit_eih_interval(
+            X,
+            values,
+            splits,
+            unit="%" if outcome.name.startswith("eih_rel") else "kPa",
+            levels=config.prediction.all_levels(),
+            min_condition_rows=config.prediction.min_condition_rows,
+            by_condition=config.prediction.interval_by_condition,
             seed=config.seed,
         )
     progress.stage(f"Explaining {result.best_model} (out-of-fold SHAP)")

@@ -396,6 +396,16 @@ ModelOpt = Annotated[
 ]
 
 
+ConfidenceOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--confidence",
+        help="Confidence level of the prediction set and the EIH interval, one the model was "
+        "calibrated at (e.g. 0.8, 0.9, 0.95); default the model's own.",
+    ),
+]
+
+
 @app.command()
 def predict(
     model: ModelOpt,
@@ -404,6 +414,7 @@ def predict(
     ],
     out: Annotated[Path, typer.Option(help="Predictions to write (.csv or .parquet).")],
     dictionary: DictionaryOpt = None,
+    confidence: ConfidenceOpt = None,
 ) -> None:
     """Predict, with uncertainty, top factors and an out-of-distribution flag, for every row.
 
@@ -417,6 +428,8 @@ def predict(
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise typer.BadParameter(f"--out must end in .csv or .parquet, got {out.name!r}")
     bundle = load_model(model)
+    if confidence is not None:
+        bundle = bundle.at_level(confidence)
     predictions = bundle.predict(load_study(input, dictionary))
     write_table(predictions, out)
     flagged = int(predictions["ood"].sum())
@@ -446,6 +459,7 @@ def explain(
     out: Annotated[Path, typer.Option(help="Report to write (.html).")] = Path("report.html"),
     session: Annotated[str | None, typer.Option(help="session_id (default: the first).")] = None,
     dictionary: DictionaryOpt = None,
+    confidence: ConfidenceOpt = None,
 ) -> None:
     """Write a self-contained patient report: prediction, uncertainty, factors, what-if."""
     from eih_ml.data.load import load_study
@@ -453,6 +467,8 @@ def explain(
     from eih_ml.tracking import load_model
 
     bundle = load_model(model)
+    if confidence is not None:
+        bundle = bundle.at_level(confidence)
     write_patient_report(bundle, load_study(input, dictionary), participant, out, session)
     _console().print(f"Wrote the report for participant {participant} to {out}.")
 

@@ -26,9 +26,17 @@ class EihResponderModel(PythonModel):
 
         self.bundle = ModelBundle.load(context.artifacts["bundle"])
 
-    def predict(self, context, model_input: pd.DataFrame, params: dict[str, str] | None = None):
-        """One output row per input row (canonical data-contract columns)."""
-        return self.bundle.predict(pd.DataFrame(model_input))
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
+        """One output row per input row (canonical data-contract columns).
+
+        ``params={"confidence_level": 0.95}`` answers at another calibrated level (the
+        signature's parameter; default the model's own).
+        """
+        bundle = self.bundle
+        level = (params or {}).get("confidence_level")
+        if level is not None:
+            bundle = bundle.at_level(float(level))
+        return bundle.predict(pd.DataFrame(model_input))
 
 
 def input_columns(features: list[str]) -> list[str]:
@@ -64,7 +72,7 @@ def input_columns(features: list[str]) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def signature(features: list[str], task: str, example: pd.DataFrame):
+def signature(features: list[str], task: str, example: pd.DataFrame, level: float = 0.9):
     """MLflow signature: every input optional and of any type, typed by the input contract.
 
     :func:`eih_ml.data.inputs.mlflow_input_schema` explains why: MLflow's own enforcement would
@@ -73,6 +81,7 @@ def signature(features: list[str], task: str, example: pd.DataFrame):
     """
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import ParamSchema, ParamSpec
 
     from eih_ml.data.inputs import mlflow_input_schema
 
@@ -86,6 +95,8 @@ def signature(features: list[str], task: str, example: pd.DataFrame):
             ColSpec("string", "predicted_class", required=False),
             ColSpec("double", "probability", required=False),
             ColSpec("string", "prediction_set", required=False),
+            ColSpec("double", "probability_low", required=False),
+            ColSpec("double", "probability_high", required=False),
         ]
     elif task == "multiclass":
         outputs += [
@@ -103,6 +114,9 @@ def signature(features: list[str], task: str, example: pd.DataFrame):
             ColSpec("double", "interval_high", required=False),
         ]
     outputs += [
+        # the EIH prediction interval (conformalized quantile regression), every task
+        ColSpec("double", "eih_low", required=False),
+        ColSpec("double", "eih_high", required=False),
         ColSpec("double", "confidence_level"),
         ColSpec("string", "top_factors"),
         ColSpec("boolean", "ood"),
@@ -114,7 +128,9 @@ def signature(features: list[str], task: str, example: pd.DataFrame):
         ColSpec("string", "not_measured"),
     ]
     return ModelSignature(
-        inputs=mlflow_input_schema(input_columns(features)), outputs=Schema(outputs)
+        inputs=mlflow_input_schema(input_columns(features)),
+        outputs=Schema(outputs),
+        params=ParamSchema([ParamSpec("confidence_level", "double", float(level))]),
     )
 
 

@@ -336,7 +336,9 @@ def log_bundle(mlflow, bundle, saved: Path | None = None):
             python_model=str(Path(__file__).parent / "serve" / "mlflow_entry.py"),
             artifacts={"bundle": str(bundle_dir)},
             code_paths=[str(Path(__file__).parent)],
-            signature=signature(features, bundle.task, example),
+            signature=signature(
+                features, bundle.task, example, float(bundle.meta["confidence_level"])
+            ),
             input_example=example,
             pip_requirements=pip_requirements(),
         )

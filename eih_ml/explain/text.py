@@ -239,6 +239,53 @@ def caveats(meta: dict, row: dict) -> list[str]:
     return out
 
 
+def uncertainty_sentences(row: dict, meta: dict) -> list[str]:
+    """The patient's own uncertainty in plain words, one sentence per measure.
+
+    * the Venn-Abers range of the probability (:mod:`eih_ml.explain.venn_abers`): how often
+      earlier patients with a similar model score had the outcome;
+    * the prediction interval of EIH (:mod:`eih_ml.explain.eih_interval`): where this patient's
+      change of the pain threshold is expected to lie, at the chosen confidence level.
+
+    Empty for an abstained row and for a model without these measures.
+    """
+    if row.get("abstained"):
+        return []
+    out = []
+    level = round(100 * float(row.get("confidence_level", meta.get("confidence_level", 0.9))))
+    lo, hi = row.get("probability_low"), row.get("probability_high")
+    if lo is not None and hi is not None:
+        n = (meta.get("venn_abers") or {}).get("n_calibration")
+        what = (
+            "more pain sensitivity after exercise"
+            if meta["outcome"].get("target") == "hyperalgesia"
+            else "a hypoalgesic response"
+        )
+        earlier = f"the {n} earlier sessions" if n else "earlier sessions"
+        out.append(
+            f"Among {earlier} whose outcome the model was checked against, patients with a "
+            f"score like this one had {what} {_range(100 * float(lo), 100 * float(hi))} % of "
+            "the time (Venn-Abers range; a wide range means few similar patients)."
+        )
+    lo, hi = row.get("eih_low"), row.get("eih_high")
+    if lo is not None and hi is not None:
+        unit = (meta.get("eih_interval") or {}).get("unit", "kPa")
+        site = "the exercising muscle" if "local" in meta["outcome"]["outcome"] else "a remote site"
+        out.append(
+            f"At {level} % confidence, this patient's change of the pressure pain threshold at "
+            f"{site} after exercise lies between {float(lo):+.0f} and {float(hi):+.0f} {unit}: "
+            f"of 100 patients given such a range, about {level} find their change inside it "
+            "(positive means less pain sensitivity)."
+        )
+    return out
+
+
+def _range(lo: float, hi: float) -> str:
+    """'51 to 55' or '52' when both ends round alike."""
+    a, b = round(lo), round(hi)
+    return f"{a}" if a == b else f"{a} to {b}"
+
+
 def patient_explanation(row: dict, meta: dict, task: str, n_factors: int = 5) -> dict:
     """Headline, factor sentences and caveats for one prediction row (from ``bundle.predict``)."""
     factors = row["top_factors"]
@@ -250,6 +297,7 @@ def patient_explanation(row: dict, meta: dict, task: str, n_factors: int = 5) ->
     missing = row.get("not_measured") or ""
     return {
         "headline": headline(row, task, meta),
+        "uncertainty": uncertainty_sentences(row, meta),
         "abstained": bool(row.get("abstained")),
         "not_measured": f"Not measured: {missing}." if missing else "",
         "profile": _sentence(PROFILE_TEXT.get(profile, PROFILE_TEXT["not_assessable"])),
@@ -269,7 +317,8 @@ def _sentence(text: str) -> str:
 
 def as_text(explanation: dict) -> str:
     """The explanation as plain text (CLI, logs without patient data must not use this)."""
-    lines = [explanation["headline"], explanation.get("profile", "")]
+    lines = [explanation["headline"], *explanation.get("uncertainty", [])]
+    lines.append(explanation.get("profile", ""))
     if explanation.get("not_measured"):
         lines.append(explanation["not_measured"])
     if explanation["factors"]:

@@ -59,7 +59,7 @@ from fastapi.staticfiles import StaticFiles
 
 from eih_ml import __version__
 from eih_ml.data.inputs import is_missing_text
-from eih_ml.errors import DataError
+from eih_ml.errors import DataError, ModelError
 from eih_ml.features.columns import is_missing
 from eih_ml.serve import schemas
 
@@ -398,25 +398,52 @@ class _Service:
             )
         return InputProblems(errors or [schemas.FieldError(prefix, "body", str(exc), "data")])
 
-    def predict(self, patients: list[dict], prefix: tuple = ("body",)) -> list[dict]:
+    def predict(
+        self, patients: list[dict], prefix: tuple = ("body",), level: float | None = None
+    ) -> list[dict]:
         """Validated patients -> one record per patient (``ModelBundle.predict`` columns).
 
         Requests that arrive while the model is busy are predicted together in one call (see
-        :class:`_Batcher`); the answer is the same as predicting each request alone.
+        :class:`_Batcher`); the answer is the same as predicting each request alone. A request
+        at another confidence ``level`` than the model's is predicted on its own.
         """
+        if level is not None and not self.is_default_level(level):
+            return self.predict_now(patients, prefix, level)
         return self.batcher.submit(patients, prefix)
 
-    def predict_now(self, patients: list[dict], prefix: tuple = ("body",)) -> list[dict]:
+    def is_default_level(self, level: float) -> bool:
+        """Is ``level`` the model's own confidence level."""
+        return abs(float(level) - float(self.bundle.meta["confidence_level"])) < 1e-9
+
+    def at_level(self, level: float | None, prefix: tuple = ("body",)):
+        """The bundle at ``level`` (None: the model's own); a level not calibrated is a 422."""
+        if level is None:
+            return self.bundle
+        try:
+            return self.bundle.at_level(level)
+        except ModelError as exc:
+            raise InputProblems(
+                [
+                    schemas.FieldError(
+                        (*prefix, "confidence_level"), "confidence_level", str(exc), "value_error"
+                    )
+                ]
+            ) from None
+
+    def predict_now(
+        self, patients: list[dict], prefix: tuple = ("body",), level: float | None = None
+    ) -> list[dict]:
         """:meth:`predict` without batching."""
         from eih_ml.data.validate import CohortValidationError
 
+        bundle = self.at_level(level, prefix)
         patients = self._with_ids(patients)
         results: list[dict | None] = [None] * len(patients)
         for index in self._groups(patients).values():
             rows = self._records([patients[i] for i in index])
             try:
                 with self.lock:
-                    out = self.bundle.predict_records(rows, rows=[i + 1 for i in index])
+                    out = bundle.predict_records(rows, rows=[i + 1 for i in index])
             except CohortValidationError as exc:
                 raise self._violations(exc, index, prefix) from None
             except DataError as exc:
@@ -432,7 +459,13 @@ class _Service:
     def record(self, row: dict) -> dict:
         """One ``ModelBundle.predict`` row as JSON-ready values (top factors parsed)."""
         keys = {
-            "classification": ("predicted_class", "probability", "prediction_set"),
+            "classification": (
+                "predicted_class",
+                "probability",
+                "prediction_set",
+                "probability_low",
+                "probability_high",
+            ),
             "multiclass": (
                 "predicted_class",
                 "p_hyperalgesic",
@@ -447,7 +480,7 @@ class _Service:
             "session_id": str(row["session_id"]),
             "pain_modulation_profile": str(row.get("pain_modulation_profile") or "not_assessable"),
         }
-        for k in keys:
+        for k in (*keys, "eih_low", "eih_high"):
             if k in row:
                 out[k] = _plain(row[k])
         out["confidence_level"] = _plain(row["confidence_level"])
@@ -460,16 +493,17 @@ class _Service:
         out["not_measured"] = str(row.get("not_measured") or "")
         return out
 
-    def explain(self, patient: dict, prefix: tuple = ()) -> dict:
+    def explain(self, patient: dict, prefix: tuple = (), level: float | None = None) -> dict:
         """Prediction + explanation of one validated patient (``explain_patient``)."""
         from eih_ml.data.validate import CohortValidationError
         from eih_ml.report.patient import explain_patient
 
+        bundle = self.at_level(level, prefix[:1] or ("body",))
         p = self._with_ids([patient])[0]
         frame = self._frame([p], [0])
         try:
             with self.lock:
-                data = explain_patient(self.bundle, frame, p["participant_id"], p["session_id"])
+                data = explain_patient(bundle, frame, p["participant_id"], p["session_id"])
         except CohortValidationError as exc:
             raise self._violations(exc, [0], prefix) from None
         except DataError as exc:
@@ -533,6 +567,12 @@ class _Service:
                 "prevalence": m["outcome"].get("prevalence"),
             },
             "confidence_level": m.get("confidence_level"),
+            "levels": list(self.bundle.offered_levels),
+            "uncertainty": {
+                "prediction_set": (m.get("conformal") or {}).get("method"),
+                "probability_range": (m.get("venn_abers") or {}).get("method"),
+                "eih_interval": (m.get("eih_interval") or {}).get("method"),
+            },
             "pain_modulation_profile": {
                 "source": "Yarnitsky 2014 (Pain 155:663)",
                 **self.bundle._profile_rule.describe(),
@@ -776,6 +816,22 @@ def _domain_bars(domains: dict, task: str) -> list[dict]:
             }
         )
     return rows
+
+
+def _form_level(text, bundle) -> tuple[float | None, str]:
+    """The form's confidence level (None: the model's own) and a problem, if any."""
+    if not isinstance(text, str) or not text.strip():
+        return None, ""
+    offered = bundle.offered_levels
+    try:
+        level = float(text)
+    except ValueError:
+        level = -1.0
+    if not any(abs(level - v) < 1e-9 for v in offered):
+        return None, (
+            f"expected one of {', '.join(f'{100 * v:g} %' for v in offered)}; found {text!r}"
+        )
+    return level, ""
 
 
 def _result_view(data: dict, task: str, meta: dict) -> dict:
@@ -1200,7 +1256,9 @@ def create_app(
                 records = []
                 ids = service._with_ids(patients)
                 for i, p in enumerate(ids):
-                    data = service.explain(p, prefix=("body", "patients", i))
+                    data = service.explain(
+                        p, prefix=("body", "patients", i), level=body.confidence_level
+                    )
                     rec = data["record"]
                     rec["explanation"] = data["explanation"]
                     rec["whatif"] = [
@@ -1218,7 +1276,7 @@ def create_app(
                     )
                     records.append(rec)
             else:
-                records = service.predict(patients)
+                records = service.predict(patients, level=body.confidence_level)
         except InputProblems as exc:
             return problems_json(exc.errors)
         return JSONResponse(
@@ -1239,6 +1297,8 @@ def create_app(
             errors=errors,
             max_upload=UPLOAD_BODY_LIMIT,
             abstain_rule=service.bundle.abstain_rule.describe(),
+            levels=service.bundle.offered_levels,
+            level=extra.pop("level", None) or float(service.bundle.meta["confidence_level"]),
             **extra,
         )
 
@@ -1250,14 +1310,19 @@ def create_app(
     async def page_predict(request: Request) -> HTMLResponse:
         form = await request.form(max_files=0, max_fields=len(service.fields) + 20)
         values = {k: v for k, v in form.items() if k in service.fields and isinstance(v, str)}
+        level, level_problem = _form_level(form.get("confidence_level"), service.bundle)
         patient, problems = schemas.validate_text_row(values, service.fields, service.Patient)
+        if level_problem:
+            problems = {**problems, "confidence_level": level_problem}
         if problems:
-            return index(values, problems, 422)
+            return index(values, problems, 422, level=level)
         try:
-            data = await run_in_threadpool(service.explain, patient)
+            data = await run_in_threadpool(service.explain, patient, (), level)
         except InputProblems as exc:
-            return index(values, {e.field: e.msg for e in exc.errors}, 422)
-        return index(values, {}, 200, result=_result_view(data, service.task, bundle.meta))
+            return index(values, {e.field: e.msg for e in exc.errors}, 422, level=level)
+        return index(
+            values, {}, 200, level=level, result=_result_view(data, service.task, bundle.meta)
+        )
 
     @app.post("/batch", response_class=HTMLResponse, include_in_schema=False)
     async def page_batch(request: Request) -> HTMLResponse:

@@ -485,6 +485,17 @@ def request_model(patient: type[BaseModel]) -> type[BaseModel]:
                 f"what-if table (at most {MAX_EXPLAIN} patients).",
             ),
         ],
+        confidence_level=Annotated[
+            float | None,
+            Field(
+                default=None,
+                gt=0,
+                lt=1,
+                description="The confidence level of the prediction set and the EIH interval: "
+                "one of the levels the model was calibrated at (GET /api/model: levels); "
+                "default the model's confidence_level.",
+            ),
+        ],
     )
 
 
@@ -505,6 +516,11 @@ class Explanation(BaseModel):
     """Plain-language explanation of one prediction."""
 
     headline: str
+    uncertainty: list[str] = Field(
+        default_factory=list,
+        description="The patient's own uncertainty in plain words: the Venn-Abers range of the "
+        "probability and the EIH prediction interval, one sentence each.",
+    )
     profile: str = Field(description="The pain-modulation profile in words (Yarnitsky 2014).")
     not_measured: str = Field("", description="The measurements not taken, in one sentence.")
     factors: list[str]
@@ -596,6 +612,22 @@ class Prediction(BaseModel):
     )
     interval_low: float | None = Field(None, description="Conformal interval, kPa (regression).")
     interval_high: float | None = Field(None, description="Conformal interval, kPa (regression).")
+    probability_low: float | None = Field(
+        None,
+        description="Venn-Abers range of the probability, lower end (classification): how often "
+        "earlier patients with a similar score had the outcome.",
+    )
+    probability_high: float | None = Field(
+        None, description="Venn-Abers range of the probability, upper end (classification)."
+    )
+    eih_low: float | None = Field(
+        None,
+        description="Prediction interval of this patient's EIH at confidence_level, lower end "
+        "(conformalized quantile regression; kPa, or % for a relative outcome).",
+    )
+    eih_high: float | None = Field(
+        None, description="Prediction interval of this patient's EIH, upper end."
+    )
     confidence_level: float
     top_factors: list[Factor]
     ood: bool = Field(description="True when the patient lies outside the training cohort.")

@@ -208,7 +208,19 @@ def test_form_error_prediction_and_charts(browser, server):
         assert page.locator("#domains .row").count() >= 1
         assert page.locator("#whatif tbody tr").count() >= 3
         expect(page.locator("h2").first).to_contain_text(MARKER_ID)
+        # the patient's own uncertainty in words: the Venn-Abers range and the EIH interval
+        expect(page.locator("#patient-uncertainty li")).to_have_count(2)
+        expect(page.locator("#patient-uncertainty")).to_contain_text("Venn-Abers range")
+        expect(page.locator("#patient-uncertainty")).to_contain_text("At 90 % confidence")
         page.screenshot(path=str(ARTIFACTS / "serve_result_desktop.png"), full_page=True)
+
+        # the clinician picks another level: the set and the interval follow it
+        page.select_option("#f-confidence_level", "0.95")
+        page.click("#predict-button")
+        expect(page.locator("#patient-uncertainty")).to_contain_text(
+            "At 95 % confidence", timeout=30_000
+        )
+        expect(page.locator("#f-confidence_level")).to_have_value("0.95")
     finally:
         context.close()
 

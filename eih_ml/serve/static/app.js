@@ -83,7 +83,7 @@
       if (clear) {
         clear.addEventListener("click", function () {
           form.querySelectorAll("input").forEach(function (i) { i.value = ""; show(i, ""); });
-          form.querySelectorAll("select").forEach(function (s) { s.selectedIndex = 0; show(s, ""); });
+          form.querySelectorAll("select:not([name=confidence_level])").forEach(function (s) { s.selectedIndex = 0; show(s, ""); });
         });
       }
     }

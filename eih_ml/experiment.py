@@ -724,6 +724,7 @@ def run_experiment(
     progress.stage("Bundling the final model with its uncertainty (grouped conformal)")
     result.bundle = ModelBundle.build(result)
     result.summary["abstain"] = abstention_counts(result.bundle, result.X, result.groups)
+    result.summary["uncertainty"] = uncertainty_summary(result.bundle)
 
     out = Path(output_dir) if output_dir else Path("runs") / config.name
     progress.stage(f"Writing results to {out}")
@@ -764,6 +765,36 @@ def abstention_counts(bundle, X: pd.DataFrame, groups: np.ndarray) -> dict:
         "n_participants": int(len(pd.unique(groups))),
         "n_participants_abstained": int(len(pd.unique(groups[abstained]))),
     }
+
+
+def uncertainty_summary(bundle) -> dict:
+    """What the final model's uncertainty is made of, as aggregates (no participant rows).
+
+    The levels a clinician can choose, the conformal set's method, the Venn-Abers calibration
+    size and the EIH interval's out-of-fold coverage (overall and per condition) and widths
+    at each level.
+    """
+    meta = bundle.meta
+    out: dict = {
+        "levels": list(bundle.offered_levels),
+        "confidence_level": meta["confidence_level"],
+        "prediction_set": (meta.get("conformal") or {}).get("method"),
+    }
+    if meta.get("venn_abers"):
+        out["venn_abers"] = {
+            "method": meta["venn_abers"]["method"],
+            "n_calibration": meta["venn_abers"]["n_calibration"],
+        }
+    if meta.get("eih_interval"):
+        e = meta["eih_interval"]
+        out["eih_interval"] = {
+            "method": e["method"],
+            "unit": e["unit"],
+            "by_condition": e["by_condition_rule"],
+            "n_calibration": e["n_calibration"],
+            "oof": e["oof_coverage"],
+        }
+    return out
 
 
 def _check_feature_names(config: ExperimentConfig, table: pd.DataFrame) -> None:

@@ -73,6 +73,22 @@ def print_summary(summary: dict, console) -> None:
             f"{flow['no_baseline']} without a baseline, {flow['baseline_zero']} with a baseline "
             "of 0)."
         )
+    interval = (summary.get("uncertainty") or {}).get("eih_interval")
+    if interval:
+        level = f"{float(summary['uncertainty']['confidence_level']):g}"
+        oof = interval["oof"].get(level, {})
+        by_condition = {
+            k: v for k, v in oof.items() if k not in ("all",) and not k.startswith("width")
+        }
+        worst = min(by_condition.items(), key=lambda kv: kv[1]) if by_condition else None
+        console.print(
+            f"EIH interval at {100 * float(level):g} % (out of fold): covers "
+            f"{100 * oof.get('all', float('nan')):.0f} %"
+            + (f", least in {worst[0]} ({100 * worst[1]:.0f} %)" if worst else "")
+            + f"; median width {oof.get('width_median', float('nan')):.0f} {interval['unit']} "
+            f"(10th-90th percentile {oof.get('width_p10', float('nan')):.0f}-"
+            f"{oof.get('width_p90', float('nan')):.0f})."
+        )
     for name, comparison in summary.get("model_comparisons", {}).items():
         console.print(f"{name} (paired, same folds): {added_value_text(comparison)}")
     for block, av in summary.get("added_value", {}).items():

@@ -221,6 +221,15 @@ def track_experiment(result) -> str:
             mlflow.log_metric(
                 "abstained_training_share", abstain["n_sessions_abstained"] / abstain["n_sessions"]
             )
+        interval = (summary.get("uncertainty") or {}).get("eih_interval")
+        if interval:  # aggregates: coverage per level (overall, per condition) and widths
+            mlflow.log_metrics(
+                {
+                    f"eih_interval.{level}.{k}": v
+                    for level, row in interval["oof"].items()
+                    for k, v in _metrics(row).items()
+                }
+            )
         for comparison in summary.get("model_comparisons", {}).values():
             key = f"comparison.{comparison['model']}_vs_{comparison['compared_with']}"
             mlflow.log_metrics({f"{key}.{k}": v for k, v in _metrics(comparison).items()})
@@ -482,6 +491,13 @@ def promote(
         if final == str(version):
             return True, "first champion"
         return False, f"v{final}, registered at the same time, is better"
+    if str(current.version) == str(version):
+        # Another process, settling its own decision, already moved the alias here (this
+        # version was tagged at creation, so it was a candidate before its own decision).
+        final = settle_champion(client, name)
+        if final == str(version):
+            return True, f"{metric} {value:.4f} is the best registered version (settled)"
+        return False, f"v{final}, registered at the same time, is better"
     tags = current.tags or {}
     if tags.get("eih_ml.outcome_definition") != definition:
         return False, (
@@ -500,7 +516,8 @@ def promote(
             f"{metric} {value:.4f} beats v{current.version} ({old:.4f}), but v{final}, "
             "registered at the same time, is better still"
         )
-    settle_champion(client, name)
+    if settle_champion(client, name) == str(version):  # settled here by a concurrent move
+        return True, f"{metric} {value:.4f} is the best registered version (settled)"
     return False, f"{metric} {value:.4f} does not beat champion v{current.version} ({old:.4f})"
 
 

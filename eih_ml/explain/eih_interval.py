@@ -180,8 +180,7 @@ class IntervalCalibration:
     by_condition_rule: str = "pooled"
     oof_coverage: dict[str, dict[str, float]] | None = None
     method: str = (
-        "conformalized quantile regression on participant-grouped out-of-fold predictions, "
-        "Mondrian by condition"
+        "conformalized quantile regression on participant-grouped out-of-fold predictions"
     )
 
     @classmethod
@@ -225,6 +224,12 @@ class IntervalCalibration:
             counts,
             int(min_condition_rows),
             by_condition_rule=by_condition,
+            method=cls.method
+            + (
+                "; each condition's own correction as a floor (Mondrian)"
+                if by_condition == "floor"
+                else "; one correction pooled over conditions"
+            ),
         )
         cond_ok = None if conditions is None else np.asarray(conditions, dtype=object)[ok]
         coverage: dict[str, dict[str, float]] = {}
@@ -235,6 +240,10 @@ class IntervalCalibration:
             if cond_ok is not None:
                 for c in counts:
                     row[c] = float(inside[cond_ok == c].mean())
+            widths = (band[ok, 1] - band[ok, 0]) + 2 * q
+            row["width_p10"], row["width_median"], row["width_p90"] = (
+                float(v) for v in np.percentile(widths, [10, 50, 90])
+            )
             coverage[_key(level)] = row
         return IntervalCalibration(**{**made.__dict__, "oof_coverage": coverage})
 

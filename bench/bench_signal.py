@@ -172,7 +172,6 @@ def handwritten_oof(result):
     """
     import numpy as np
     import pandas as pd
-
     from handwritten_nested_cv import CAT, NUM, fold
 
     ref = result.cvs[result.config.models[0]]

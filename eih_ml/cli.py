@@ -36,6 +36,27 @@ DictionaryOpt = Annotated[
 ]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from eih_ml import __version__
+
+        print(f"eih-ml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Predict an individual's exercise-induced hypoalgesia (EIH) response: simulate, validate,
+    derive features, train, explain, track and serve."""
+
+
 def _console(stderr: bool = False):
     from rich.console import Console
 
@@ -291,6 +312,14 @@ def train(
     if tracking_uri:
         overrides.append(f"tracking.tracking_uri={tracking_uri}")
     cfg = load_config(config or _default_config(), overrides, data=str(data) if data else None)
+    if not cfg.data.path:
+        sim = cfg.data.simulate
+        _console().print(
+            f"No study file (--data or data.path): training on a simulated cohort "
+            f"({sim.n_participants} participants, scenario {sim.scenario}, seed {sim.seed}). "
+            "Pass --data FILE for your own data.",
+            markup=False,
+        )
     with RichProgress(_console()) as progress:
         result = run_experiment(
             cfg, output_dir=output_dir, progress=progress, track=not no_track and None
@@ -466,6 +495,11 @@ def explain(
     from eih_ml.report.patient import write_patient_report
     from eih_ml.tracking import load_model
 
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise typer.BadParameter(
+            f"--out must end in .html, got {out.name!r}: the report is a self-contained HTML "
+            "page (print it to PDF from the browser; its print layout is made for that)."
+        )
     bundle = load_model(model)
     if confidence is not None:
         bundle = bundle.at_level(confidence)
@@ -618,6 +652,7 @@ def serve(
             f"[bold yellow]warning:[/] serving on {host} without {TOKEN_ENV}: anyone who can "
             "reach this port can use the model. Set a token (see docs/web_app.md)."
         )
+    _check_port_free(host, port)
     bundle = load_model(model)
     application = create_app(
         bundle,
@@ -638,6 +673,23 @@ def serve(
         log_config=config,
         server_header=False,
     )
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Raise a clear error (exit 2) when ``host:port`` cannot be bound, before "Serving on"."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot serve on {host}:{port}: {exc.strerror or exc}. Another program (perhaps "
+                f"another eih-ml serve) is using the port. Fix: stop it, or pass --port with a "
+                "free port."
+            ) from None
 
 
 @app.command()

@@ -118,3 +118,44 @@ def test_simulate_help_lists_every_scenario(capsys):
     assert code == 0
     flat = " ".join(out.split())
     assert all(name in flat for name in SCENARIOS), flat
+
+
+def test_version_prints_the_package_version(capsys):
+    from eih_ml import __version__
+
+    code, out, _ = run_cli(["--version"], capsys)
+    assert code == 0 and out.strip() == f"eih-ml {__version__}"
+
+
+def test_serve_on_a_busy_port_is_a_clear_error_before_serving(capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        # the port is checked before the model is loaded: no model needed to see the error
+        code, out, err = run_cli(["serve", "--model", "no-such-model", "--port", str(port)], capsys)
+    assert code == 2
+    assert f"Cannot serve on 127.0.0.1:{port}" in err and "--port" in err
+    assert "Serving on" not in out
+
+
+def test_explain_refuses_a_pdf_name_instead_of_writing_html_into_it(tmp_path, capsys):
+    out_file = tmp_path / "report.pdf"
+    code, _, err = run_cli(
+        [
+            "explain",
+            "--model",
+            "m",
+            "--input",
+            "x.csv",
+            "--participant",
+            "P1",
+            "--out",
+            str(out_file),
+        ],
+        capsys,
+    )
+    assert code == 2 and "must end in .html" in err
+    assert not out_file.exists()

@@ -41,6 +41,18 @@ def test_train_writes_summary_with_metrics_and_cis(tmp_path, small_cohort, capsy
     assert metrics["auroc_ci_low"] <= metrics["auroc"] <= metrics["auroc_ci_high"]
     assert "elastic_net" in stdout and "auroc" in stdout and "Sample size" in stdout
     assert (out / "metrics.csv").is_file() and (out / "model" / "bundle.json").is_file()
+    assert "simulated cohort" not in stdout  # a study file was given
+
+
+def test_train_without_data_says_it_trains_on_a_simulated_cohort(tmp_path, capsys):
+    code, stdout, err = run_cli(
+        ["train", str(ROOT / "configs/default.yaml"), "--output-dir", str(tmp_path / "run"),
+         "--set", "data.simulate.n_participants=60", *FAST],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "No study file (--data or data.path): training on a simulated cohort" in stdout
+    assert "60 participants" in stdout and "Pass --data FILE" in stdout
 
 
 def test_unknown_config_key_names_the_path_and_allowed_keys(tmp_path, capsys):

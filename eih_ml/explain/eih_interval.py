@@ -179,9 +179,7 @@ class IntervalCalibration:
     min_condition_rows: int
     by_condition_rule: str = "pooled"
     oof_coverage: dict[str, dict[str, float]] | None = None
-    method: str = (
-        "conformalized quantile regression on participant-grouped out-of-fold predictions"
-    )
+    method: str = "conformalized quantile regression on participant-grouped out-of-fold predictions"
 
     @classmethod
     def fit(

@@ -725,6 +725,8 @@ def run_experiment(
     result.bundle = ModelBundle.build(result)
     result.summary["abstain"] = abstention_counts(result.bundle, result.X, result.groups)
     result.summary["uncertainty"] = uncertainty_summary(result.bundle)
+    # the out-of-distribution flag's stated and measured false-alarm rate on training sessions
+    result.summary["ood_flag"] = dict(result.bundle.reference.false_alarm)
 
     out = Path(output_dir) if output_dir else Path("runs") / config.name
     progress.stage(f"Writing results to {out}")

@@ -3,7 +3,18 @@
 Stored with the model so that a patient's value can be placed in the training cohort ("higher
 than 80 % of the cohort") and flagged when it lies outside what the model has seen (the
 out-of-distribution warning). Only aggregates are kept: a grid of percentiles (1st, 5th, 10th,
-..., 95th, 99th), never a participant's value; categories with their counts.
+..., 95th, 99th), never a participant's value; categories with their counts; the centre, scale
+and (shrunken) inverse covariance of the standardized features.
+
+**A flag with a stated false-alarm rate.** A patient is flagged for a value outside the
+training cohort's 1st-99th percentile range *extended by a margin* (a multiple of the feature's
+own tail spread: 10th-1st below, 99th-90th above), for a category absent or rare in training, or for an unusual *combination*
+of values: a Mahalanobis distance of the standardized features (missing values at the centre)
+beyond the training cohort's 97.5th percentile. The margin and the distance threshold are
+calibrated on the training sessions so that the flag fires on at most :data:`FALSE_ALARM`
+(5 %) of them, half for each rule; the rates measured are stored (``false_alarm``). Without
+this, a range check on ~25 features fired on one session in five of the model's own training
+cohort (every feature's 2 % tails add up), and a warning that fires that often is ignored.
 """
 
 from __future__ import annotations
@@ -22,6 +33,11 @@ GRID = (1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99)
 _GRID = np.array(GRID, dtype=float)
 #: A category seen in fewer training participants than this is "rare".
 RARE_PARTICIPANTS = 10
+#: Share of the training cohort's own sessions the out-of-distribution flag may fire on: half
+#: of it for values outside the per-feature ranges (and rare categories), half for an unusual
+#: combination of values (:meth:`CohortReference.calibrate`).
+FALSE_ALARM = 0.05
+_MARGINS = np.round(np.arange(0.0, 3.01, 0.05), 2)
 
 
 @dataclass
@@ -35,6 +51,12 @@ class CohortReference:
     #: Mean and SD (ddof 1) of each numeric feature: the case-mix comparison of an external
     #: validation (eih_ml.evaluation.external). Empty for models saved before it existed.
     moments: dict[str, list[float]] = field(default_factory=dict)
+    #: Per-feature fence extension, in tail spreads (0: the plain 98 % range).
+    margin: float = 0.0
+    #: The multivariate rule: features, centre, scale, inverse covariance, distance threshold.
+    mahalanobis: dict | None = None
+    #: Target and measured flag rates on the training sessions.
+    false_alarm: dict = field(default_factory=dict)
     _grids: dict[str, np.ndarray] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -55,7 +77,91 @@ class CohortReference:
                 if len(v) >= 10:
                     ref.quantiles[col] = [float(q) for q in np.percentile(v, GRID)]
                     ref.moments[col] = [float(v.mean()), float(v.std(ddof=1))]
+        if len(X) >= 50:
+            ref.calibrate(X)
         return ref
+
+    def _standardized(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+        """Rows x features of the multivariate rule, standardized, missing at the centre (0)."""
+        mv = self.mahalanobis
+        z = np.zeros((n, len(mv["features"])))
+        for j, f in enumerate(mv["features"]):
+            if f in columns:
+                v = (np.asarray(columns[f], dtype=float) - mv["center"][j]) / mv["scale"][j]
+                z[:, j] = np.where(np.isfinite(v), v, 0.0)
+        return z
+
+    def distances(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+        """Squared Mahalanobis distance of each row (NaN without a multivariate rule)."""
+        if not self.mahalanobis:
+            return np.full(n, np.nan)
+        z = self._standardized(columns, n)
+        inv = np.asarray(self.mahalanobis["inv_cov"], dtype=float)
+        return np.einsum("ij,jk,ik->i", z, inv, z)
+
+    def calibrate(self, X: pd.DataFrame, false_alarm: float = FALSE_ALARM) -> None:
+        """Set the margin and the distance threshold so that at most ``false_alarm`` of the
+        training sessions ``X`` are flagged (half per rule); store the rates measured."""
+        feats = [c for c in self.quantiles if c in X.columns]
+        columns = {c: X[c].to_numpy(dtype=float, na_value=np.nan) for c in feats}
+        columns |= {c: X[c].to_numpy(dtype=object) for c in self.categories if c in X.columns}
+        n = len(X)
+        half = false_alarm / 2
+        self.mahalanobis = None
+        if len(feats) >= 2:
+            q = {f: np.asarray(self.quantiles[f]) for f in feats}
+            spread = {f: (q[f][9] - q[f][3]) / 1.683 for f in feats}  # p80 - p20 ~ 1.683 SD
+            use = [f for f in feats if spread[f] > 0]
+            if len(use) >= 2:
+                self.mahalanobis = {
+                    "features": use,
+                    "center": [float(q[f][6]) for f in use],
+                    "scale": [float(spread[f]) for f in use],
+                }
+                z = self._standardized(columns, n)
+                cov = np.cov(z, rowvar=False)
+                # shrunk towards its diagonal: stable with ~25 features and a few hundred rows
+                cov = 0.8 * cov + 0.2 * np.diag(np.diag(cov)) + 1e-6 * np.eye(len(use))
+                self.mahalanobis["inv_cov"] = np.linalg.inv(cov).tolist()
+                d2 = self.distances(columns, n)
+                self.mahalanobis["threshold"] = float(np.quantile(d2, 1 - half))
+        # the smallest margin whose per-feature flags (with the category flags, which no
+        # margin changes) fire on at most half the budget: one vectorized pass per margin
+        self.margin = 0.0
+        categories_flag = np.array([bool(r) for r in self._univariate(columns, n, numeric=False)])
+        if feats:
+            m = np.column_stack([columns[f] for f in feats])
+            lo = np.array([self.quantiles[f][0] for f in feats])
+            hi = np.array([self.quantiles[f][-1] for f in feats])
+            lo_tail, hi_tail = self._tails(feats)
+            for margin in _MARGINS:
+                with np.errstate(invalid="ignore"):
+                    out = ((m < lo - margin * lo_tail) | (m > hi + margin * hi_tail)).any(axis=1)
+                self.margin = float(margin)
+                if np.mean(out | categories_flag) <= half:
+                    break
+        uni = np.array([bool(r) for r in self._univariate(columns, n)])
+        multi = self._multivariate_flags(columns, n)
+        self.false_alarm = {
+            "target": false_alarm,
+            "n_sessions": n,
+            "per_feature_rate": float(uni.mean()) if n else 0.0,
+            "combination_rate": float(multi.mean()) if n else 0.0,
+            "rate": float((uni | multi).mean()) if n else 0.0,
+        }
+
+    def _tails(self, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each feature's tail spreads: 10th - 1st and 99th - 90th percentile. A fence moves
+        out by ``margin`` of its own tail, so a heavy-tailed feature gets a wider fence and a
+        light-tailed one does not pay for it."""
+        q = np.array([self.quantiles[f] for f in features], dtype=float).reshape(-1, len(GRID))
+        return q[:, 2] - q[:, 0], q[:, -1] - q[:, 10]
+
+    def _multivariate_flags(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+        if not self.mahalanobis or "threshold" not in self.mahalanobis:
+            return np.zeros(n, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            return self.distances(columns, n) > self.mahalanobis["threshold"]
 
     def percentile(self, feature: str, value: float) -> float | None:
         """Approximate percentile (0-100) of ``value`` in the training cohort."""
@@ -90,14 +196,35 @@ class CohortReference:
 
     def out_of_range_columns(self, columns: Mapping[str, np.ndarray], n: int) -> list[list[str]]:
         """:meth:`out_of_range` of ``n`` rows given as named arrays."""
+        reasons = self._univariate(columns, n)
+        unusual = self._multivariate_flags(columns, n)
+        if unusual.any():
+            mv = self.mahalanobis
+            z = self._standardized(columns, n)
+            for i in np.flatnonzero(unusual):
+                top = np.argsort(-np.abs(z[i]))[:3]
+                names = ", ".join(mv["features"][j] for j in top)
+                reasons[i].append(
+                    "an unusual combination of values: farther from the training cohort's centre "
+                    f"than {100 * (1 - self.false_alarm.get('target', FALSE_ALARM) / 2):g} % of "
+                    f"its sessions (most unusual: {names})"
+                )
+        return reasons
+
+    def _univariate(
+        self, columns: Mapping[str, np.ndarray], n: int, numeric: bool = True
+    ) -> list[list[str]]:
+        """Values outside the (extended) per-feature ranges, and absent or rare categories."""
         reasons: list[list[str]] = [[] for _ in range(n)]
-        cols = [c for c in self.quantiles if c in columns]
+        cols = [c for c in self.quantiles if c in columns] if numeric else []
         if cols:  # one block: a handful of operations for 1 row or 10,000
             m = np.array([columns[c] for c in cols], dtype=float).T.reshape(n, len(cols))
             lo = np.array([self.quantiles[c][0] for c in cols], dtype=float)
             hi = np.array([self.quantiles[c][-1] for c in cols], dtype=float)
+            lo_tail, hi_tail = self._tails(cols)
+            fence_lo, fence_hi = lo - self.margin * lo_tail, hi + self.margin * hi_tail
             with np.errstate(invalid="ignore"):
-                outside = np.isfinite(m) & ((m < lo) | (m > hi))
+                outside = np.isfinite(m) & ((m < fence_lo) | (m > fence_hi))
             for i, j in zip(*np.nonzero(outside), strict=True):  # row by row, columns in order
                 v, side = m[i, j], "below" if m[i, j] < lo[j] else "above"
                 reasons[i].append(
@@ -133,6 +260,9 @@ class CohortReference:
             "n_participants": self.n_participants,
             "n_sessions": self.n_sessions,
             "moments": self.moments,
+            "margin": self.margin,
+            "mahalanobis": self.mahalanobis,
+            "false_alarm": self.false_alarm,
         }
 
     @classmethod
@@ -144,4 +274,7 @@ class CohortReference:
             d["n_participants"],
             d["n_sessions"],
             d.get("moments", {}),
+            float(d.get("margin", 0.0)),
+            d.get("mahalanobis"),
+            d.get("false_alarm", {}),
         )

@@ -473,3 +473,46 @@ def test_the_experiment_counts_the_training_participants_the_rule_would_turn_awa
     full = pd.concat(measured, axis=1).all(axis=1).to_numpy()
     assert strict_counts["n_sessions_abstained"] == int((~full).sum()) > 0
     assert strict_counts["n_participants_abstained"] == groups[~full].nunique()
+
+
+def test_the_ood_flag_fires_on_at_most_5_percent_of_training_and_more_on_shifted_data():
+    """Calibrated on the training sessions (per-feature margin + Mahalanobis threshold)."""
+    from eih_ml.data.load import load_frame
+    from eih_ml.data.validate import validate_cohort
+    from eih_ml.explain.reference import CohortReference
+    from eih_ml.features.derive import derive_features, model_features
+    from eih_ml.models import model_matrix
+
+    def matrix(n, seed, scenario="chronic_mixed"):
+        raw = simulate_cohort(n, scenario, seed=seed).cohort
+        table = derive_features(validate_cohort(load_frame(raw)).data)
+        return table
+
+    train = matrix(400, 1)
+    config = load_config(None, [])
+    features = model_features(
+        train, config.features.blocks.model_dump(), config.features.include, []
+    )
+    X = model_matrix(train, features)
+    ref = CohortReference.from_training(X, train["participant_id"].to_numpy())
+
+    def share(frame):
+        return float(np.mean([bool(r) for r in ref.out_of_range(frame)]))
+
+    assert share(X) <= 0.05 + 1e-9
+    assert ref.false_alarm["rate"] == pytest.approx(share(X))
+    assert (
+        ref.false_alarm["per_feature_rate"] <= 0.025
+        and ref.false_alarm["combination_rate"] <= 0.026
+    )
+    fresh = model_matrix(matrix(500, 77), features)
+    assert share(fresh) <= 0.08  # new participants of the same population: near the rate
+    shifted = fresh.assign(ppt_local_pre=fresh["ppt_local_pre"] * 2.5)  # another algometer unit
+    assert share(shifted) > 0.3
+    reasons = ref.out_of_range(shifted.iloc[:50])
+    assert any("ppt_local_pre" in "; ".join(r) for r in reasons)
+    odd = fresh.iloc[:40].copy()
+    odd["cpm_abs"] = -odd["cpm_abs"] * 3  # an implausible combination
+    assert any("unusual combination" in "; ".join(r) for r in ref.out_of_range(odd))
+    back = CohortReference.from_dict(json.loads(json.dumps(ref.to_dict())))
+    assert back.out_of_range(shifted.iloc[:50]) == reasons

@@ -163,7 +163,8 @@ class ModelBundle:
         reference = CohortReference.from_training(result.X, result.groups)
         from eih_ml.data.dictionary import load_dictionary
 
-        biomarkers = load_dictionary(config.data.dictionary).biomarkers
+        dictionary = load_dictionary(config.data.dictionary)
+        biomarkers = dictionary.biomarkers
         info = {f: feature_info(f, biomarkers).as_dict() for f in result.X.columns}
         explanations = getattr(result, "explanations", None)
         rule = AbstainRule.fit(
@@ -208,6 +209,16 @@ class ModelBundle:
             },
             "reliability_ceiling": result.summary["reliability_ceiling"],
             "protocol_randomized": bool(config.data.protocol_randomized),
+            # the column dictionary the training file was read through (its mapping rules, no
+            # data): predict, explain and evaluate read files through it unless told otherwise
+            "dictionary": (
+                {
+                    "source": Path(str(config.data.dictionary)).name,
+                    **dictionary.model_dump(mode="json"),
+                }
+                if config.data.dictionary
+                else None
+            ),
             "background_mean": (
                 background_mean(result.final_model, result.X).tolist()
                 if result.best_model in ("elastic_net", "elastic_net_dist")
@@ -289,6 +300,20 @@ class ModelBundle:
             self,
             conformal=ConformalCalibration.from_dict(calibrated[key]),
             meta={**self.meta, "confidence_level": level},
+        )
+
+    @property
+    def dictionary(self):
+        """The :class:`~eih_ml.data.dictionary.ColumnDictionary` the model was trained through,
+        or None (canonical column names)."""
+        kept = self.meta.get("dictionary")
+        if not kept:
+            return None
+        from eih_ml.data.dictionary import ColumnDictionary
+
+        fields = {k: v for k, v in kept.items() if k != "source"}
+        return ColumnDictionary.model_validate(
+            {**fields, "source": f"{kept.get('source', 'dictionary')}, kept with the model"}
         )
 
     @property

@@ -301,8 +301,13 @@ def train(
         ),
     ] = None,
     no_track: Annotated[bool, typer.Option("--no-track", help="Do not log to MLflow.")] = False,
+    dictionary: DictionaryOpt = None,
 ) -> None:
-    """Train and validate models with participant-grouped nested cross-validation."""
+    """Train and validate models with participant-grouped nested cross-validation.
+
+    ``--dictionary`` (or ``data.dictionary``) is kept in the model bundle: predict, explain and
+    evaluate then read study files through it unless given another.
+    """
     from eih_ml.config import load_config
     from eih_ml.experiment import run_experiment
     from eih_ml.progress import RichProgress
@@ -311,6 +316,8 @@ def train(
     overrides = list(set_ or [])
     if tracking_uri:
         overrides.append(f"tracking.tracking_uri={tracking_uri}")
+    if dictionary is not None:
+        overrides.append(f"data.dictionary={dictionary}")
     cfg = load_config(config or _default_config(), overrides, data=str(data) if data else None)
     if not cfg.data.path:
         sim = cfg.data.simulate
@@ -425,6 +432,21 @@ ModelOpt = Annotated[
 ]
 
 
+def _dictionary_for(bundle, given: Path | None):
+    """The dictionary a study file is read through: ``--dictionary`` when given, else the one
+    the model was trained through (kept in its bundle), else canonical names."""
+    if given is not None:
+        return given
+    kept = bundle.dictionary
+    if kept is not None:
+        _console(stderr=True).print(
+            f"Reading the file through the model's training dictionary ({kept.source}); pass "
+            "--dictionary to use another.",
+            markup=False,
+        )
+    return kept
+
+
 ConfidenceOpt = Annotated[
     float | None,
     typer.Option(
@@ -459,7 +481,7 @@ def predict(
     bundle = load_model(model)
     if confidence is not None:
         bundle = bundle.at_level(confidence)
-    predictions = bundle.predict(load_study(input, dictionary))
+    predictions = bundle.predict(load_study(input, _dictionary_for(bundle, dictionary)))
     write_table(predictions, out)
     flagged = int(predictions["ood"].sum())
     abstained = int(predictions["abstained"].sum())
@@ -503,7 +525,9 @@ def explain(
     bundle = load_model(model)
     if confidence is not None:
         bundle = bundle.at_level(confidence)
-    write_patient_report(bundle, load_study(input, dictionary), participant, out, session)
+    write_patient_report(
+        bundle, load_study(input, _dictionary_for(bundle, dictionary)), participant, out, session
+    )
     _console().print(f"Wrote the report for participant {participant} to {out}.")
 
 
@@ -544,6 +568,7 @@ def evaluate(
     from eih_ml.tracking import load_model, track_external_validation
 
     bundle = load_model(model, tracking_uri)
+    dictionary = _dictionary_for(bundle, dictionary)
     study = load_study(data, dictionary)
     dev = load_study(development, dictionary) if development is not None else None
     result = external_validation(bundle, study, n_boot=bootstrap, development=dev)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from eih_ml.data.simulate import simulate_cohort, write_simulation
@@ -199,3 +200,57 @@ def test_the_hyperalgesia_config_trains_with_and_without_biomarkers(biomarkers, 
     text = explain_patient(bundle, pd.read_csv(data), first["participant_id"])["explanation"]
     assert text["headline"].startswith("Risk of more pain after this exercise")
     assert "hyperalgesia" in text["headline"]
+
+
+def _lab_format(frame):
+    """A simulated cohort as the kg/cm2 lab of configs/dictionaries/kg_per_cm2.yaml exports it."""
+    import re
+
+    lab = frame.copy()
+    for col in [c for c in lab.columns if c.startswith("ppt_")]:
+        lab[col] = (lab[col] / 98.0665).round(3)
+    lab["sex"] = lab["sex"].map({"female": 1, "male": 2})
+    names = {"participant_id": "ID", "session_id": "Visit", "age": "Age", "sex": "Sex",
+             "condition": "Diagnosis"}  # fmt: skip
+    for col in lab.columns:
+        m = re.fullmatch(r"ppt_(local|remote)_(pre|post)_(\d)", col)
+        if m:
+            site = "quad" if m.group(1) == "local" else "trap"
+            names[col] = f"PPT_{site}_{m.group(2)}_{m.group(3)}"
+    return lab.rename(columns=names)
+
+
+def test_the_training_dictionary_travels_with_the_model(tmp_path, capsys):
+    from eih_ml.bundle import ModelBundle
+
+    dictionary = ROOT / "configs" / "dictionaries" / "kg_per_cm2.yaml"
+    study = tmp_path / "lab.csv"
+    _lab_format(simulate_cohort(60, seed=11).cohort).to_csv(study, index=False)
+    out = tmp_path / "run"
+    code, _, err = run_cli(
+        ["train", str(ROOT / "configs/default.yaml"), "--data", str(study),
+         "--dictionary", str(dictionary), "--output-dir", str(out), *FAST],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    bundle = ModelBundle.load(out / "model")
+    assert bundle.dictionary is not None and bundle.dictionary.units == {"ppt_*": "kg/cm2"}
+    new = tmp_path / "new.csv"
+    frame = _lab_format(simulate_cohort(5, seed=12).cohort)
+    frame[[c for c in frame.columns if "_post" not in c]].to_csv(new, index=False)
+    kept, given = tmp_path / "kept.csv", tmp_path / "given.csv"
+    code, _, err = run_cli(
+        ["predict", "--model", str(out / "model"), "--input", str(new), "--out", str(kept)], capsys
+    )
+    assert code == 0, err
+    assert "through the model's training dictionary (kg_per_cm2.yaml" in err
+    code, _, err = run_cli(
+        ["predict", "--model", str(out / "model"), "--input", str(new), "--out", str(given),
+         "--dictionary", str(dictionary)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "training dictionary" not in err
+    a, b = pd.read_csv(kept), pd.read_csv(given)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["participant_id"].nunique() == 5 and a["probability"].notna().all()

@@ -40,16 +40,31 @@ def waterfall_figure(
     fig, ax = subplots(figsize=(6.4, 0.42 * (len(items) + 2) + 0.6))
     running = base
     ys = list(range(len(items) + 1, 0, -1))
-    ax.barh(ys[0], 0, left=base)
-    ax.text(base, ys[0], f" average patient: {base:.3g}", va="center", fontsize=8)
+    ax.plot([base], [ys[0]], marker="D", color="#555555", markersize=5, linestyle="none")
+    ends = [base]
+    bars = []
     for y, (_name, value) in zip(ys[1:], items, strict=True):
         color = "#2e7d32" if value > 0 else "#c62828"
         ax.barh(y, value, left=running, color=color)
-        ax.text(running + value, y, f" {value:+.2g}", va="center", fontsize=8)
+        bars.append((y, running, value))
         running += value
+        ends.append(running)
+    lo, hi = min(ends), max(ends)
+    span = (hi - lo) or max(abs(base), 1.0)
+    # room for the value labels on both sides: every label and marker stays inside the axes
+    ax.set_xlim(lo - 0.22 * span, hi + 0.22 * span)
+    for y, start, value in bars:
+        end = start + value
+        # the label goes beyond the bar's far end, on the side with room
+        right = end >= start
+        ax.text(end, y, f" {value:+.2g} ", va="center", ha="left" if right else "right",
+                fontsize=8, clip_on=True)  # fmt: skip
     ax.axvline(running, color="black", linewidth=1, linestyle="--")
-    ax.set_yticks([ys[0], *ys[1:]], ["start", *[n for n, _ in items]])
-    ax.set_xlabel(f"model output ({output_space}); green raises, red lowers {subject}")
+    ax.axvline(base, color="#999999", linewidth=0.8, linestyle=":")
+    ax.set_yticks(
+        [ys[0], *ys[1:]], [f"average patient ({base:.3g})", *[n for n, _ in items]], fontsize=8
+    )
+    ax.set_xlabel(f"model output ({output_space}); green raises, red lowers {subject}", fontsize=8)
     ax.set_title(f"How this prediction is built up (final: {running:.3g})", fontsize=10)
     return fig
 

@@ -127,6 +127,8 @@ class CohortReport:
 
 
 def _fix(rule: str) -> str:
+    if rule == "ppt_unit":
+        return ", not fixable by --lenient"
     return ", row excluded" if rule in ("missing_id", "duplicate_id") else ", cell blanked"
 
 
@@ -249,6 +251,7 @@ def validate_cohort(
 
     data = _check_types(data, col, decimal=study.dictionary.decimal)
     _check_ranges(data, col)
+    _check_ppt_unit(data, col, study.dictionary)
     _check_categories(data, col)
     _check_dependent_ranges(data, col)
     _check_post_without_pre(data, col)
@@ -274,7 +277,8 @@ def validate_cohort(
         source=source,
         lenient=lenient,
     )
-    if not lenient and not report.ok:
+    # a wrong unit is never blanked away: every PPT would go, and the outcome with them
+    if not report.ok and (not lenient or (violations["rule"] == "ppt_unit").any()):
         raise CohortValidationError(report)
     if len(data) == 0:
         raise DataError(
@@ -408,6 +412,67 @@ def _check_ranges(data: pd.DataFrame, col: _Collector) -> None:
         span = f"{lo[j]:g} to {hi[j]:g}" if np.isfinite(hi[j]) else f"at least {lo[j]:g}"
         unit = f" {spec.unit}" if spec.unit else ""
         col.add(bad[:, j], name, data[name], "range", f"expected {span}{unit}, found {{value}}")
+
+
+#: Median of a study's pressure pain thresholds, in kPa, inside which the unit is taken to be
+#: kPa. Published PPTs with a 1 cm2 probe lie roughly between 100 and 1,000 kPa (lower in
+#: widespread pain; docs/simulator_calibration.md); a median of 3 is kg/cm2, 30 is N/cm2.
+PPT_PLAUSIBLE_MEDIAN_KPA = (40.0, 1500.0)
+#: Fewest PPT values the unit check reads: a file-level property, never judged on one patient
+#: (a single patient with widespread pain may have thresholds near 40 kPa).
+PPT_UNIT_MIN_VALUES = 30
+
+
+def _check_ppt_unit(data: pd.DataFrame, col: _Collector, dictionary) -> None:
+    """An error when the PPTs as a whole sit in another unit's range (kg/cm2, N/cm2, psi).
+
+    Skipped when the dictionary declares a unit for the PPT columns (they were converted). The
+    error names the likely unit and the dictionary line that fixes it; one violation, on the
+    first PPT value, for the whole file (a unit is a property of the file, not of a cell).
+    """
+    from fnmatch import fnmatch
+
+    from eih_ml.data.dictionary import UNIT_FACTORS
+
+    ppt = [c for cols in contract.ppt_columns(list(data.columns)).values() for c in cols]
+    if not ppt or any(fnmatch(c, pattern) for pattern in dictionary.units for c in ppt):
+        return
+    values = data[ppt].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float).ravel()
+    values = values[np.isfinite(values) & (values > 0)]
+    if len(values) < PPT_UNIT_MIN_VALUES:
+        return
+    median = float(np.median(values))
+    lo, hi = PPT_PLAUSIBLE_MEDIAN_KPA
+    if lo <= median <= hi:
+        return
+    likely = [
+        (unit, factor)
+        for unit, factor in UNIT_FACTORS["kPa"].items()
+        if unit in ("kg/cm2", "n/cm2", "psi") and lo <= median * factor <= hi
+    ]
+    if likely:
+        guesses = " or ".join(
+            f"{'N/cm2' if u == 'n/cm2' else u} (x {f:g} gives a median of {median * f:.0f} kPa)"
+            for u, f in likely
+        )
+        unit = "N/cm2" if likely[0][0] == "n/cm2" else likely[0][0]
+        fix = f"declare the unit in the column dictionary: units: {{'ppt_*': {unit}}}"
+        found = f"they look like {guesses}"
+    else:
+        fix = "check the unit, and declare it in the column dictionary (units: {'ppt_*': ...})"
+        found = "no known unit gives a plausible kPa range"
+    first = np.flatnonzero(data[ppt[0]].notna().to_numpy())
+    mask = np.zeros(len(data), dtype=bool)
+    mask[first[:1]] = True
+    col.add(
+        mask,
+        ppt[0],
+        data[ppt[0]],
+        "ppt_unit",
+        f"pressure pain thresholds in kPa have a median between {lo:g} and {hi:g}; the "
+        f"{len(values)} PPT values of this file have a median of {median:.3g}: {found}. Fix: "
+        f"{fix}",
+    )
 
 
 def _check_categories(data: pd.DataFrame, col: _Collector) -> None:
@@ -626,7 +691,7 @@ def _blank(data: pd.DataFrame, violations: pd.DataFrame) -> None:
     """Blank every cell with an error (lenient mode); ids are handled by exclusion."""
     errors = violations[
         (violations["severity"] == "error")
-        & ~violations["rule"].isin(["missing_id", "duplicate_id", "unit_missing"])
+        & ~violations["rule"].isin(["missing_id", "duplicate_id", "unit_missing", "ppt_unit"])
     ]
     for name, rows in errors.groupby("column")["row"]:
         if name in data.columns:

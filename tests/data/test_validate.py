@@ -211,3 +211,39 @@ def test_an_infinite_numeric_id_is_kept_as_text(cohort_frame):
     study = load_frame(frame)
     assert study.data["session_id"].tolist()[:2] == ["1.0", "2.0"]
     assert study.data["session_id"].tolist()[-1] == "inf"
+
+
+@pytest.mark.parametrize(("factor", "unit"), [(98.0665, "kg/cm2"), (10.0, "N/cm2")])
+def test_ppt_in_another_unit_is_an_error_naming_the_unit_and_the_fix(factor, unit):
+    from eih_ml.data.load import load_frame
+    from eih_ml.data.simulate import simulate_cohort
+    from eih_ml.data.validate import CohortValidationError, validate_cohort
+
+    raw = simulate_cohort(30, seed=1).cohort
+    for c in [c for c in raw.columns if c.startswith("ppt_")]:
+        raw[c] = (raw[c] / factor).round(2)
+    with pytest.raises(CohortValidationError) as info:
+        validate_cohort(load_frame(raw))
+    text = str(info.value)
+    assert f"they look like {unit}" in text and f"units: {{'ppt_*': {unit}}}" in text
+    with pytest.raises(CohortValidationError):  # --lenient cannot blank a unit away
+        validate_cohort(load_frame(raw), lenient=True)
+
+
+def test_ppt_unit_check_passes_kpa_declared_units_and_single_patients():
+    from eih_ml.data.dictionary import ColumnDictionary
+    from eih_ml.data.load import load_frame
+    from eih_ml.data.simulate import simulate_cohort
+    from eih_ml.data.validate import validate_cohort
+
+    raw = simulate_cohort(30, seed=1).cohort
+    assert validate_cohort(load_frame(raw)).ok  # kPa
+    kg = raw.copy()
+    for c in [c for c in kg.columns if c.startswith("ppt_")]:
+        kg[c] = (kg[c] / 98.0665).round(3)
+    declared = load_frame(kg, ColumnDictionary(units={"ppt_*": "kg/cm2"}))
+    assert validate_cohort(declared).ok  # converted on load: a plausible kPa median
+    one = raw.iloc[[0]].copy()
+    for c in [c for c in one.columns if c.startswith("ppt_")]:
+        one[c] = 35.0  # one patient with very low thresholds: never judged alone
+    assert validate_cohort(load_frame(one), require_outcome=False).ok

@@ -60,16 +60,6 @@ def main() -> None:
         )
         result = run_experiment(config, output_dir=f"/tmp/eih-bench-signal/{seed}", track=False)
         sim = simulate_cohort(400, "chronic_mixed", seed=seed)
-        truth = (
-            result.table.loc[result.rows, ["participant_id", "session_id"]]
-            .astype(str)
-            .merge(
-                sim.ground_truth.astype({"participant_id": str, "session_id": str}),
-                on=["participant_id", "session_id"],
-                how="left",
-            )["expected_eih_local"]
-            .to_numpy()
-        )
         gt = (
             result.table.loc[result.rows, ["participant_id", "session_id"]]
             .astype(str)
@@ -79,6 +69,7 @@ def main() -> None:
                 how="left",
             )
         )
+        truth = gt["expected_eih_local"].to_numpy()
         scen = sim.scenario
         full = gt["expected_eih_local"] / gt["eih_multiplier"]
         traits = (

@@ -24,15 +24,7 @@ from eih_ml.explain.eih_interval import (
 )
 from eih_ml.explain.text import uncertainty_sentences
 from eih_ml.explain.venn_abers import VennAbersCalibration, venn_abers_pair
-
-SMALL = [
-    "cv.outer_folds=3",
-    "cv.inner_folds=2",
-    "search.n_iter=2",
-    "bootstrap.n_resamples=50",
-    "evaluation.added_value=[]",
-    "evaluation.min_subgroup_participants=10",
-]
+from tests.explain.test_explanations import SMALL
 
 
 # ----------------------------------------------------------------------------- Venn-Abers

@@ -156,12 +156,29 @@ def updated_bundle(bundle, result, method: str, *, model_uri: str = "", validati
     else:
         pipeline = RecalibratedModel(unwrap(bundle.pipeline), method, task).fit(X, y)
     level = float(bundle.meta["confidence_level"])
-    conformal = ConformalCalibration.fit(y, frame[column].to_numpy(float), task, level)
+    scores = frame[column].to_numpy(float)
+    conformal = ConformalCalibration.fit(y, scores, task, level)
+    # Every uncertainty of the update comes from its cross-validated predictions on the
+    # validation cohort; the EIH interval was calibrated on the development cohort's EIH and is
+    # not carried over (the update changes the model it would bound).
+    from eih_ml.explain.venn_abers import VennAbersCalibration
+
+    levels = bundle.offered_levels
+    venn = (
+        VennAbersCalibration.fit(y, scores)
+        if task == "classification" and bundle.venn_abers is not None
+        else None
+    )
     cohort = summary["cohort"]
     meta = {
         **bundle.meta,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "conformal": conformal.to_dict(),
+        "conformal_levels": {
+            f"{v:g}": ConformalCalibration.fit(y, scores, task, v).to_dict() for v in levels
+        },
+        "venn_abers": None if venn is None else venn.to_dict(),
+        "eih_interval": None,
         "performance": methods[method]["cross_validated"],
         "update": {
             "method": method,
@@ -190,4 +207,4 @@ def updated_bundle(bundle, result, method: str, *, model_uri: str = "", validati
             from eih_ml.explain.attribution import background_mean
 
             meta["background_mean"] = background_mean(pipeline, X).tolist()
-    return ModelBundle(pipeline, conformal, meta, reference)
+    return ModelBundle(pipeline, conformal, meta, reference, venn)

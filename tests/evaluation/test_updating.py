@@ -140,6 +140,13 @@ def test_an_updated_model_is_calibrated_on_new_participants_of_that_site(
     a = loaded.predict(few)["probability"].to_numpy()
     b = pd.DataFrame(loaded.predict_records(few.to_dict(orient="records")))["probability"]
     np.testing.assert_allclose(a, b.to_numpy(float), rtol=1e-9)
+    # its uncertainty comes from the validation cohort: a new Venn-Abers range, no EIH
+    # interval of the development cohort carried over, every level recalibrated
+    out = loaded.predict(few)
+    assert loaded.venn_abers is not None and loaded.venn_abers != study["bundle"].venn_abers
+    assert loaded.venn_abers.n_calibration == len(validation.predictions)
+    assert "probability_low" in out and "eih_low" not in out
+    assert (loaded.at_level(0.95).predict(few)["confidence_level"] == 0.95).all()
 
 
 def test_an_update_that_was_not_compared_is_refused(study, validation):

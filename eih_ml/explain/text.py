@@ -256,16 +256,17 @@ def uncertainty_sentences(row: dict, meta: dict) -> list[str]:
     lo, hi = row.get("probability_low"), row.get("probability_high")
     if lo is not None and hi is not None:
         n = (meta.get("venn_abers") or {}).get("n_calibration")
-        what = (
-            "more pain sensitivity after exercise"
-            if meta["outcome"].get("target") == "hyperalgesia"
-            else "a hypoalgesic response"
-        )
-        earlier = f"the {n} earlier sessions" if n else "earlier sessions"
+        if meta["outcome"].get("programme"):
+            what = "a clinically important improvement"
+        elif meta["outcome"].get("target") == "hyperalgesia":
+            what = "more pain sensitivity after exercise"
+        else:
+            what = "a hypoalgesic response"
+        earlier = f"{n} earlier predictions" if n else "earlier predictions"
         out.append(
-            f"Among {earlier} whose outcome the model was checked against, patients with a "
-            f"score like this one had {what} {_range(100 * float(lo), 100 * float(hi))} % of "
-            "the time (Venn-Abers range; a wide range means few similar patients)."
+            f"Of {earlier} checked against the outcome, those with a score like this one were "
+            f"followed by {what} {_range(100 * float(lo), 100 * float(hi))} % of the time "
+            "(Venn-Abers range; a wide range means few similar patients)."
         )
     lo, hi = row.get("eih_low"), row.get("eih_high")
     if lo is not None and hi is not None:

@@ -875,3 +875,27 @@ def test_sign_in_page_reveals_nothing_about_the_model(token_client):
     r = token_client.get("/")
     assert r.status_code == 401
     assert "xgboost" not in r.text and "model-summary" not in r.text
+
+
+# ------------------------------------------------------------------------- uncertainty levels
+def test_the_api_answers_at_the_chosen_calibrated_level(client, patients):
+    info = client.get("/api/model").json()
+    assert info["levels"] == [0.8, 0.9, 0.95] and info["uncertainty"]["eih_interval"]
+    default = client.post("/api/predict", json=one(patients)).json()["predictions"][0]
+    wide = client.post("/api/predict", json={**one(patients), "confidence_level": 0.95})
+    assert wide.status_code == 200, wide.text
+    wide = wide.json()["predictions"][0]
+    assert default["confidence_level"] == 0.9 and wide["confidence_level"] == 0.95
+    assert wide["eih_high"] - wide["eih_low"] > default["eih_high"] - default["eih_low"]
+    assert wide["probability_low"] == default["probability_low"]  # not a level's business
+    explained = client.post(
+        "/api/predict", json={**one(patients), "explain": True, "confidence_level": 0.8}
+    ).json()["predictions"][0]
+    assert explained["explanation"]["uncertainty"][1].startswith("At 80 % confidence")
+
+
+def test_a_level_that_was_not_calibrated_is_a_422_naming_the_levels(client, patients):
+    r = client.post("/api/predict", json={**one(patients), "confidence_level": 0.7})
+    assert r.status_code == 422
+    text = r.text
+    assert "confidence_level" in text and "80 %, 90 %, 95 %" in text

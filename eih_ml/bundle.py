@@ -150,10 +150,8 @@ class ModelBundle:
         level = float(confidence_level or config.prediction.confidence_level)
         levels = tuple(sorted({*config.prediction.all_levels(), level}))
         y_oof, p_oof = oof["y"].to_numpy(float), predictions(oof, task)
-        conformal = ConformalCalibration.fit(y_oof, p_oof, task, level)
-        conformal_levels = {
-            f"{v:g}": ConformalCalibration.fit(y_oof, p_oof, task, v).to_dict() for v in levels
-        }
+        conformal_levels = ConformalCalibration.fit_levels(y_oof, p_oof, task, levels)
+        conformal = conformal_levels[f"{level:g}"]
         venn = (
             VennAbersCalibration.fit(y_oof, p_oof)
             if task == "classification" and config.prediction.venn_abers
@@ -188,7 +186,7 @@ class ModelBundle:
             "confidence_level": level,
             "levels": list(levels),
             "conformal": conformal.to_dict(),
-            "conformal_levels": conformal_levels,
+            "conformal_levels": {k: c.to_dict() for k, c in conformal_levels.items()},
             "venn_abers": None if venn is None else venn.to_dict(),
             "eih_interval": None if eih_cal is None else eih_cal.to_dict(),
             "primary_metric": config.primary_metric,

@@ -157,13 +157,15 @@ def updated_bundle(bundle, result, method: str, *, model_uri: str = "", validati
         pipeline = RecalibratedModel(unwrap(bundle.pipeline), method, task).fit(X, y)
     level = float(bundle.meta["confidence_level"])
     scores = frame[column].to_numpy(float)
-    conformal = ConformalCalibration.fit(y, scores, task, level)
+    conformal_levels = ConformalCalibration.fit_levels(
+        y, scores, task, {*bundle.offered_levels, level}
+    )
+    conformal = conformal_levels[f"{level:g}"]
     # Every uncertainty of the update comes from its cross-validated predictions on the
     # validation cohort; the EIH interval was calibrated on the development cohort's EIH and is
     # not carried over (the update changes the model it would bound).
     from eih_ml.explain.venn_abers import VennAbersCalibration
 
-    levels = bundle.offered_levels
     venn = (
         VennAbersCalibration.fit(y, scores)
         if task == "classification" and bundle.venn_abers is not None
@@ -174,9 +176,7 @@ def updated_bundle(bundle, result, method: str, *, model_uri: str = "", validati
         **bundle.meta,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "conformal": conformal.to_dict(),
-        "conformal_levels": {
-            f"{v:g}": ConformalCalibration.fit(y, scores, task, v).to_dict() for v in levels
-        },
+        "conformal_levels": {k: c.to_dict() for k, c in conformal_levels.items()},
         "venn_abers": None if venn is None else venn.to_dict(),
         "eih_interval": None,
         "performance": methods[method]["cross_validated"],

@@ -28,6 +28,23 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 
+def conformal_rank_quantile(scores: np.ndarray, level: float) -> float:
+    """The ``ceil((n + 1) level)``-th smallest score; infinite when that rank exceeds n.
+
+    The finite-sample conformal quantile of every conformal measure here (sets, intervals, CQR).
+
+    Examples
+    --------
+    >>> conformal_rank_quantile(np.arange(1.0, 20.0), 0.9)  # n = 19: the 18th smallest
+    18.0
+    >>> conformal_rank_quantile(np.arange(1.0, 5.0), 0.9)  # n = 4: too few for 90 %
+    inf
+    """
+    scores = np.sort(np.asarray(scores, dtype=float))
+    rank = math.ceil((len(scores) + 1) * level)
+    return float(scores[rank - 1]) if 1 <= rank <= len(scores) else float("inf")
+
+
 @dataclass(frozen=True)
 class ConformalCalibration:
     """The conformal quantile of one model and what it was computed from."""
@@ -63,10 +80,15 @@ class ConformalCalibration:
         else:
             scores = np.abs(y - pred)
             score = "absolute residual (kPa)"
-        n = len(scores)
-        rank = math.ceil((n + 1) * confidence_level)
-        q = float(np.sort(scores)[rank - 1]) if rank <= n else float("inf")
-        return cls(task, confidence_level, q, n, score)
+        q = conformal_rank_quantile(scores, confidence_level)
+        return cls(task, confidence_level, q, len(scores), score)
+
+    @classmethod
+    def fit_levels(
+        cls, y: np.ndarray, pred: np.ndarray, task: str, levels
+    ) -> dict[str, ConformalCalibration]:
+        """:meth:`fit` at each of ``levels``, keyed as a bundle stores them (``"0.9"``)."""
+        return {f"{float(v):g}": cls.fit(y, pred, task, float(v)) for v in levels}
 
     def sets(self, p_responder: np.ndarray) -> np.ndarray:
         """Boolean array (rows x classes): is each class in the prediction set.

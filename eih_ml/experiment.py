@@ -828,7 +828,7 @@ def model_choice(config: ExperimentConfig, evaluations: dict) -> dict:
     A primary metric best at a target value (a calibration slope) is compared by its distance
     from that target.
     """
-    from eih_ml.evaluation.metrics import TARGET_VALUES, higher_is_better
+    from eih_ml.evaluation.metrics import goodness
 
     pm = config.primary_metric
     scores = {m: e["metrics"].get(pm) for m, e in evaluations.items()}
@@ -837,20 +837,16 @@ def model_choice(config: ExperimentConfig, evaluations: dict) -> dict:
             f"evaluation.primary_metric {pm!r} is not a metric of this task; metrics: "
             + ", ".join(k for k in next(iter(evaluations.values()))["metrics"] if "_ci_" not in k)
         )
-    if pm in TARGET_VALUES:
-        goodness = {m: -abs(v - TARGET_VALUES[pm]) for m, v in scores.items()}
-    else:
-        sign = 1 if higher_is_better(pm) else -1
-        goodness = {m: sign * v for m, v in scores.items()}
-    top = max(goodness.values())
+    good = {m: float(goodness(pm, v)) for m, v in scores.items()}
+    top = max(good.values())
     tol = config.evaluation.choice_tolerance
-    tied = [m for m, g in goodness.items() if g >= top - tol - 1e-12]
+    tied = [m for m, g in good.items() if g >= top - tol - 1e-12]
     tie_metric = "rmse" if config.outcome.task == "regression" else "brier"
     tie_scores = {m: evaluations[m]["metrics"].get(tie_metric) for m in tied}
     if len(tied) > 1 and all(v is not None for v in tie_scores.values()):
         chosen = min(tied, key=lambda m: tie_scores[m])
     else:
-        chosen = max(goodness, key=lambda m: goodness[m])
+        chosen = max(good, key=lambda m: good[m])
     return {
         "chosen": chosen,
         "rule": (

@@ -34,6 +34,7 @@ __all__ = [
     "UndefinedMetricError",
     "better_than",
     "classification_metrics",
+    "goodness",
     "higher_is_better",
     "regression_metrics",
 ]
@@ -167,15 +168,22 @@ def better_than(name: str, a: Any, b: Any) -> Any:
     -------
     bool or numpy.ndarray of bool
     """
-    direction = higher_is_better(name)
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    if direction is None:
-        target = TARGET_VALUES[name]
-        out = np.abs(a - target) < np.abs(b - target)
-    else:
-        out = a > b if direction else a < b
+    out = goodness(name, a) > goodness(name, b)
     return out if out.ndim else bool(out)
+
+
+def goodness(name: str, value: Any) -> Any:
+    """A metric's value on a higher-is-better scale: the value itself (AUROC, R²), its negative
+    (Brier, RMSE), or minus its distance from the target (calibration intercept and slope).
+
+    >>> float(goodness("brier", 0.2)), round(float(goodness("calibration_slope", 1.3)), 3)
+    (-0.2, -0.3)
+    """
+    direction = higher_is_better(name)
+    v = np.asarray(value, dtype=float)
+    if direction is None:
+        return -np.abs(v - TARGET_VALUES[name])
+    return v if direction else -v
 
 
 # --------------------------------------------------------------------------------------------

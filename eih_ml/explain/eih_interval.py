@@ -36,28 +36,15 @@ Stored in a bundle: the two fitted heads and the ``Q`` values (aggregates), neve
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from eih_ml.explain.conformal import conformal_rank_quantile
+
 #: Confidence levels offered to a clinician by default (``prediction.levels``).
 LEVELS = (0.8, 0.9, 0.95)
-
-
-def conformal_rank_quantile(scores: np.ndarray, level: float) -> float:
-    """The ``ceil((n + 1) level)``-th smallest score; infinite when that rank exceeds n.
-
-    Examples
-    --------
-    >>> conformal_rank_quantile(np.arange(1.0, 20.0), 0.9)  # n = 19: the 18th smallest
-    18.0
-    >>> conformal_rank_quantile(np.arange(1.0, 5.0), 0.9)  # n = 4: too few for 90 %
-    inf
-    """
-    scores = np.sort(np.asarray(scores, dtype=float))
-    rank = math.ceil((len(scores) + 1) * level - 1e-9)
-    return float(scores[rank - 1]) if 1 <= rank <= len(scores) else float("inf")
 
 
 class QuantileBand(RegressorMixin, BaseEstimator):
@@ -99,8 +86,8 @@ class QuantileBand(RegressorMixin, BaseEstimator):
         n = len(columns[self.features_[0]])
         out = np.empty((n, len(self.features_)))
         for j, f in enumerate(self.features_):
-            if f in self.categories_:
-                codes = {c: float(i) for i, c in enumerate(self.categories_[f])}
+            codes = self.codes_.get(f)
+            if codes is not None:
                 values = np.asarray(columns[f], dtype=object)
                 out[:, j] = [codes.get(v, np.nan) if isinstance(v, str) else np.nan for v in values]
             else:
@@ -116,8 +103,9 @@ class QuantileBand(RegressorMixin, BaseEstimator):
         y = np.asarray(y, dtype=float)
         ok = np.isfinite(y)
         self.features_ = list(self.features if self.features is not None else X.columns)
-        self.categories_ = {
-            f: sorted({v for v in X[f] if isinstance(v, str)})
+        #: the code of each training category, per categorical feature
+        self.codes_ = {
+            f: {c: float(i) for i, c in enumerate(sorted({v for v in X[f] if isinstance(v, str)}))}
             for f in self.features_
             if f in CATEGORICAL
         }
@@ -140,22 +128,81 @@ class QuantileBand(RegressorMixin, BaseEstimator):
             n_jobs=1,
             random_state=self.seed,
         ).fit(M, (y[ok] - self.center_) / self.scale_)
+        self.trees_ = compile_trees(self.model_.get_booster())
         return self
 
     def predict_band(self, X) -> np.ndarray:
         """Array (rows x 2): lower and upper quantile (sorted, so lower <= upper).
 
-        ``X`` is a model matrix DataFrame or a dict of named arrays.
+        ``X`` is a model matrix DataFrame or a dict of named arrays. The trees are walked in
+        numpy (:func:`compile_trees`): XGBoost's own call costs ~0.25 ms per patient whatever
+        the size of the model, the walk ~0.03 ms; the two agree (tested).
         """
         if hasattr(X, "columns"):
             X = {f: X[f].to_numpy() for f in self.features_}
-        q = np.asarray(self.model_.get_booster().inplace_predict(self._matrix(X)), dtype=float)
-        q = self.center_ + self.scale_ * q.reshape(-1, 2)
+        q = self.center_ + self.scale_ * predict_trees(self.trees_, self._matrix(X))
         return np.column_stack([q.min(axis=1), q.max(axis=1)])
 
     def predict(self, X) -> np.ndarray:
         """The middle of the band (the estimator contract needs a point prediction)."""
         return self.predict_band(X).mean(axis=1)
+
+
+def compile_trees(booster) -> dict[str, np.ndarray]:
+    """The numeric trees of an XGBoost booster as flat arrays, for :func:`predict_trees`.
+
+    Read from the booster's JSON model: per node its children, split feature, threshold (a
+    float32 compared as XGBoost compares: left when ``x < threshold``), missing-value direction,
+    and for a leaf its value; per tree its output (``tree_info``); per output the base score.
+    Categorical splits are not supported (this booster never gets them: categories are codes).
+    """
+    import json
+
+    model = json.loads(booster.save_raw("json"))
+    learner = model["learner"]
+    trees = learner["gradient_booster"]["model"]["trees"]
+    parts: dict[str, list] = {
+        k: [] for k in ("left", "right", "feature", "threshold", "default", "leaf")
+    }
+    roots, offset = [], 0
+    for tree in trees:
+        n = len(tree["left_children"])
+        left = np.asarray(tree["left_children"])
+        leaf = left == -1
+        roots.append(offset)
+        # a leaf points to itself, so walking past it stays on it
+        own = np.arange(offset, offset + n)
+        parts["left"].append(np.where(leaf, own, left + offset))
+        parts["right"].append(np.where(leaf, own, np.asarray(tree["right_children"]) + offset))
+        parts["feature"].append(np.where(leaf, 0, tree["split_indices"]))
+        parts["threshold"].append(np.asarray(tree["split_conditions"], dtype=np.float32))
+        parts["default"].append(np.asarray(tree["default_left"], dtype=bool))
+        parts["leaf"].append(leaf)
+        offset += n
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    out["value"] = out["threshold"].astype(float)  # a leaf's split_condition is its value
+    out["roots"] = np.asarray(roots)
+    out["group"] = np.asarray(learner["gradient_booster"]["model"]["tree_info"])
+    base = learner["learner_model_param"]["base_score"].strip("[]")
+    out["base"] = np.asarray([float(v) for v in base.split(",")])
+    return out
+
+
+def predict_trees(trees: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+    """Rows x outputs of a booster compiled by :func:`compile_trees` (its raw margin)."""
+    X = np.asarray(X, dtype=np.float32)
+    n = len(X)
+    node = np.broadcast_to(trees["roots"], (n, len(trees["roots"]))).copy()
+    rows = np.arange(n)[:, None]
+    while not trees["leaf"][node].all():  # one step down per pass; leaves stay put
+        v = X[rows, trees["feature"][node]]
+        left = np.where(np.isnan(v), trees["default"][node], v < trees["threshold"][node])
+        node = np.where(left, trees["left"][node], trees["right"][node])
+    leaves = trees["value"][node]
+    out = np.tile(trees["base"], (n, 1))
+    for g in range(len(trees["base"])):
+        out[:, g] += leaves[:, trees["group"] == g].sum(axis=1)
+    return out
 
 
 def cqr_scores(y: np.ndarray, band: np.ndarray) -> np.ndarray:
@@ -207,8 +254,8 @@ class IntervalCalibration:
         pooled = {_key(level): conformal_rank_quantile(scores, level) for level in levels}
         per_condition: dict[str, dict[str, float]] = {}
         counts: dict[str, int] = {}
-        if conditions is not None:
-            cond = np.asarray(conditions, dtype=object)[ok]
+        cond = None if conditions is None else np.asarray(conditions, dtype=object)[ok]
+        if cond is not None:
             for c in sorted({str(v) for v in cond if isinstance(v, str)}):
                 inside = scores[cond == c]
                 counts[c] = int(inside.size)
@@ -232,21 +279,19 @@ class IntervalCalibration:
                 else "; one correction pooled over conditions"
             ),
         )
-        cond_ok = None if conditions is None else np.asarray(conditions, dtype=object)[ok]
         coverage: dict[str, dict[str, float]] = {}
         for level in levels:
-            q = made.correction(level, cond_ok, int(scores.size))
+            q = made.correction(level, cond, int(scores.size))
             inside = scores <= q
             row = {"all": float(inside.mean()) if inside.size else float("nan")}
-            if cond_ok is not None:
-                for c in counts:
-                    row[c] = float(inside[cond_ok == c].mean())
+            for c in counts:
+                row[c] = float(inside[cond == c].mean())
             widths = (band[ok, 1] - band[ok, 0]) + 2 * q
             row["width_p10"], row["width_median"], row["width_p90"] = (
                 float(v) for v in np.percentile(widths, [10, 50, 90])
             )
             coverage[_key(level)] = row
-        return IntervalCalibration(**{**made.__dict__, "oof_coverage": coverage})
+        return replace(made, oof_coverage=coverage)
 
     def correction(self, level: float, conditions: np.ndarray | None, n: int) -> np.ndarray:
         """``Q`` of each of ``n`` rows: its condition's when calibrated, else the pooled one."""

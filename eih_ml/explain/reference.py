@@ -8,8 +8,8 @@ and (shrunken) inverse covariance of the standardized features.
 
 **A flag with a stated false-alarm rate.** A patient is flagged for a value outside the
 training cohort's 1st-99th percentile range *extended by a margin* (a multiple of the feature's
-own tail spread: 10th-1st below, 99th-90th above), for a category absent or rare in training, or for an unusual *combination*
-of values: a Mahalanobis distance of the standardized features (missing values at the centre)
+own tail spread: 10th-1st below, 99th-90th above), for a category absent or rare in training,
+or for an unusual *combination* of values: a Mahalanobis distance of the standardized features (missing values at the centre)
 beyond the training cohort's 97.5th percentile. The margin and the distance threshold are
 calibrated on the training sessions so that the flag fires on at most :data:`FALSE_ALARM`
 (5 %) of them, half for each rule; the rates measured are stored (``false_alarm``). Without
@@ -60,6 +60,10 @@ class CohortReference:
     _grids: dict[str, np.ndarray] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    #: Arrays derived once from the stored lists (the per-prediction path reads them).
+    _arrays: dict[object, object] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_training(cls, X: pd.DataFrame, groups: np.ndarray) -> CohortReference:
@@ -81,23 +85,32 @@ class CohortReference:
             ref.calibrate(X)
         return ref
 
+    def _mv_array(self, name: str) -> np.ndarray:
+        """``center``, ``scale`` or ``inv_cov`` of the multivariate rule as an array (once)."""
+        key = ("mahalanobis", name)
+        if key not in self._arrays:
+            self._arrays[key] = np.asarray(self.mahalanobis[name], dtype=float)
+        return self._arrays[key]
+
     def _standardized(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
         """Rows x features of the multivariate rule, standardized, missing at the centre (0)."""
-        mv = self.mahalanobis
-        z = np.zeros((n, len(mv["features"])))
-        for j, f in enumerate(mv["features"]):
-            if f in columns:
-                v = (np.asarray(columns[f], dtype=float) - mv["center"][j]) / mv["scale"][j]
-                z[:, j] = np.where(np.isfinite(v), v, 0.0)
-        return z
+        center, scale = self._mv_array("center"), self._mv_array("scale")
+        nan = np.full(n, np.nan)
+        m = np.array(
+            [columns.get(f, nan) for f in self.mahalanobis["features"]], dtype=float
+        ).T.reshape(n, len(center))
+        z = (m - center) / scale
+        return np.where(np.isfinite(z), z, 0.0)
+
+    def _distances_of(self, z: np.ndarray) -> np.ndarray:
+        inv = self._mv_array("inv_cov")
+        return np.einsum("ij,jk,ik->i", z, inv, z)
 
     def distances(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
         """Squared Mahalanobis distance of each row (NaN without a multivariate rule)."""
         if not self.mahalanobis:
             return np.full(n, np.nan)
-        z = self._standardized(columns, n)
-        inv = np.asarray(self.mahalanobis["inv_cov"], dtype=float)
-        return np.einsum("ij,jk,ik->i", z, inv, z)
+        return self._distances_of(self._standardized(columns, n))
 
     def calibrate(self, X: pd.DataFrame, false_alarm: float = FALSE_ALARM) -> None:
         """Set the margin and the distance threshold so that at most ``false_alarm`` of the
@@ -108,6 +121,7 @@ class CohortReference:
         n = len(X)
         half = false_alarm / 2
         self.mahalanobis = None
+        self._arrays.clear()  # derived from the rule being replaced
         if len(feats) >= 2:
             q = {f: np.asarray(self.quantiles[f]) for f in feats}
             spread = {f: (q[f][9] - q[f][3]) / 1.683 for f in feats}  # p80 - p20 ~ 1.683 SD
@@ -123,7 +137,7 @@ class CohortReference:
                 # shrunk towards its diagonal: stable with ~25 features and a few hundred rows
                 cov = 0.8 * cov + 0.2 * np.diag(np.diag(cov)) + 1e-6 * np.eye(len(use))
                 self.mahalanobis["inv_cov"] = np.linalg.inv(cov).tolist()
-                d2 = self.distances(columns, n)
+                d2 = self._distances_of(z)
                 self.mahalanobis["threshold"] = float(np.quantile(d2, 1 - half))
         # the smallest margin whose per-feature flags (with the category flags, which no
         # margin changes) fire on at most half the budget: one vectorized pass per margin
@@ -131,17 +145,15 @@ class CohortReference:
         categories_flag = np.array([bool(r) for r in self._univariate(columns, n, numeric=False)])
         if feats:
             m = np.column_stack([columns[f] for f in feats])
-            lo = np.array([self.quantiles[f][0] for f in feats])
-            hi = np.array([self.quantiles[f][-1] for f in feats])
-            lo_tail, hi_tail = self._tails(feats)
             for margin in _MARGINS:
+                _, _, fence_lo, fence_hi = self._fences(feats, float(margin))
                 with np.errstate(invalid="ignore"):
-                    out = ((m < lo - margin * lo_tail) | (m > hi + margin * hi_tail)).any(axis=1)
+                    out = ((m < fence_lo) | (m > fence_hi)).any(axis=1)
                 self.margin = float(margin)
                 if np.mean(out | categories_flag) <= half:
                     break
         uni = np.array([bool(r) for r in self._univariate(columns, n)])
-        multi = self._multivariate_flags(columns, n)
+        multi, _ = self._multivariate(columns, n)
         self.false_alarm = {
             "target": false_alarm,
             "n_sessions": n,
@@ -150,18 +162,32 @@ class CohortReference:
             "rate": float((uni | multi).mean()) if n else 0.0,
         }
 
-    def _tails(self, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Each feature's tail spreads: 10th - 1st and 99th - 90th percentile. A fence moves
-        out by ``margin`` of its own tail, so a heavy-tailed feature gets a wider fence and a
-        light-tailed one does not pay for it."""
-        q = np.array([self.quantiles[f] for f in features], dtype=float).reshape(-1, len(GRID))
-        return q[:, 2] - q[:, 0], q[:, -1] - q[:, 10]
+    def _fences(
+        self, features: list[str], margin: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """1st and 99th percentiles of ``features`` and their fences at ``margin``.
 
-    def _multivariate_flags(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+        A fence moves out by ``margin`` of the feature's own tail spread (10th - 1st below,
+        99th - 90th above), so a heavy-tailed feature gets a wider fence and a light-tailed one
+        does not pay for it. The percentile matrix is built once per feature list.
+        """
+        key = ("quantiles", tuple(features))
+        if key not in self._arrays:
+            self._arrays[key] = np.array(
+                [self.quantiles[f] for f in features], dtype=float
+            ).reshape(-1, len(GRID))
+        q = self._arrays[key]
+        lo, hi = q[:, 0], q[:, -1]
+        return lo, hi, lo - margin * (q[:, 2] - lo), hi + margin * (hi - q[:, 10])
+
+    def _multivariate(
+        self, columns: Mapping[str, np.ndarray], n: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Flags of the combination rule, and the standardized rows they were read from."""
         if not self.mahalanobis or "threshold" not in self.mahalanobis:
-            return np.zeros(n, dtype=bool)
-        with np.errstate(invalid="ignore"):
-            return self.distances(columns, n) > self.mahalanobis["threshold"]
+            return np.zeros(n, dtype=bool), None
+        z = self._standardized(columns, n)
+        return self._distances_of(z) > self.mahalanobis["threshold"], z
 
     def percentile(self, feature: str, value: float) -> float | None:
         """Approximate percentile (0-100) of ``value`` in the training cohort."""
@@ -197,10 +223,9 @@ class CohortReference:
     def out_of_range_columns(self, columns: Mapping[str, np.ndarray], n: int) -> list[list[str]]:
         """:meth:`out_of_range` of ``n`` rows given as named arrays."""
         reasons = self._univariate(columns, n)
-        unusual = self._multivariate_flags(columns, n)
+        unusual, z = self._multivariate(columns, n)
         if unusual.any():
             mv = self.mahalanobis
-            z = self._standardized(columns, n)
             for i in np.flatnonzero(unusual):
                 top = np.argsort(-np.abs(z[i]))[:3]
                 names = ", ".join(mv["features"][j] for j in top)
@@ -219,10 +244,7 @@ class CohortReference:
         cols = [c for c in self.quantiles if c in columns] if numeric else []
         if cols:  # one block: a handful of operations for 1 row or 10,000
             m = np.array([columns[c] for c in cols], dtype=float).T.reshape(n, len(cols))
-            lo = np.array([self.quantiles[c][0] for c in cols], dtype=float)
-            hi = np.array([self.quantiles[c][-1] for c in cols], dtype=float)
-            lo_tail, hi_tail = self._tails(cols)
-            fence_lo, fence_hi = lo - self.margin * lo_tail, hi + self.margin * hi_tail
+            lo, hi, fence_lo, fence_hi = self._fences(cols, self.margin)
             with np.errstate(invalid="ignore"):
                 outside = np.isfinite(m) & ((m < fence_lo) | (m > fence_hi))
             for i, j in zip(*np.nonzero(outside), strict=True):  # row by row, columns in order

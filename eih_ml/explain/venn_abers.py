@@ -28,6 +28,7 @@ the pair) is offered too; the model's own probability stays the headline number.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -93,11 +94,16 @@ class VennAbersCalibration:
             int(len(y)),
         )
 
+    @cached_property
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """grid, p0 and p1 as arrays, converted once (every prediction reads them)."""
+        return tuple(np.asarray(v, dtype=float) for v in (self.grid, self.p0, self.p1))
+
     def interval(self, scores: np.ndarray) -> np.ndarray:
         """Array (rows x 2): p0 and p1 for each model score (probability of the label)."""
+        grid, p0, p1 = self._arrays
         s = np.clip(np.asarray(scores, dtype=float), 0.0, 1.0)
-        lo = np.interp(s, self.grid, self.p0)
-        hi = np.interp(s, self.grid, self.p1)
+        lo, hi = np.interp(s, grid, p0), np.interp(s, grid, p1)
         return np.column_stack([np.minimum(lo, hi), np.maximum(lo, hi)])
 
     def merged(self, scores: np.ndarray) -> np.ndarray:

@@ -145,6 +145,13 @@ def test_quantile_band_adapts_its_width_to_the_patient():
     # named arrays and DataFrames give the same band
     cols = {c: X[c].to_numpy() for c in X.columns}
     np.testing.assert_allclose(heads.predict_band(cols), band)
+    # the numpy walk of the trees gives XGBoost's own predictions, missing values included
+    from eih_ml.explain.eih_interval import predict_trees
+
+    holes = X.assign(ppt_local_pre=X["ppt_local_pre"].mask(X.index % 7 == 0))
+    M = heads._matrix({c: holes[c].to_numpy() for c in holes.columns})
+    own = np.asarray(heads.model_.get_booster().inplace_predict(M), dtype=float)
+    np.testing.assert_allclose(predict_trees(heads.trees_, M), own, rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------------- through the bundle

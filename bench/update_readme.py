@@ -163,6 +163,45 @@ ROWS = {
         ("  xgboost", "models.xgboost.ratio_to_oracle.mean", "x", ""),
         ("  elastic_net_dist", "models.elastic_net_dist.ratio_to_oracle.mean", "x", ""),
         ("  xgboost_dist", "models.xgboost_dist.ratio_to_oracle.mean", "x", ""),
+        (
+            "  best model / traits oracle (no random effect)",
+            "models.xgboost_dist.ratio_to_traits_oracle.mean",
+            "x",
+            "",
+        ),
+        (
+            "  best minus the hand-written script, AUROC (same folds)",
+            "best_minus_handwritten_auroc.mean",
+            "",
+            "> 0",
+        ),
+    ],
+    "uncertainty": [
+        (
+            "90 % EIH interval: coverage of 1,000 new participants (mean of 5 cohorts)",
+            "summary.eih_0.9.coverage.mean",
+            "%",
+            "88-92 %",
+        ),
+        (
+            "  least-covered condition (mean)",
+            "summary.eih_0.9.worst_condition.mean",
+            "%",
+            ">= 85 %",
+        ),
+        (
+            "  least-covered condition (worst cohort)",
+            "summary.eih_0.9.worst_condition.min",
+            "%",
+            "",
+        ),
+        ("  Venn-Abers range: median width", "summary.venn_abers_median_width.mean", "", ""),
+        (
+            "  one patient's prediction, ratio with/without the interval",
+            "summary.interval_cost_ratio",
+            "x",
+            "",
+        ),
     ],
     "scaling": [("Training time against cohort size: log-log slope", "loglog_slope", "", "")],
 }

@@ -437,7 +437,7 @@ def _check_ppt_unit(data: pd.DataFrame, col: _Collector, dictionary) -> None:
     ppt = [c for cols in contract.ppt_columns(list(data.columns)).values() for c in cols]
     if not ppt or any(fnmatch(c, pattern) for pattern in dictionary.units for c in ppt):
         return
-    values = data[ppt].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float).ravel()
+    values = data[ppt].to_numpy(dtype=float).ravel()  # typed by _check_types, as for ranges
     values = values[np.isfinite(values) & (values > 0)]
     if len(values) < PPT_UNIT_MIN_VALUES:
         return

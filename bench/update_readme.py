@@ -257,12 +257,17 @@ def table(old_table: str = "") -> str:
 
 
 def _lookup(data: dict, key: str):
-    """``key`` at the top level, or a dotted path (``load.p50_ms``)."""
-    node = data
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
+    """``key`` at the top level, or a dotted path (``load.p50_ms``); a key that itself holds a
+    dot (``eih_0.9``) is matched whole, the longest match first."""
+    node, parts, i = data, key.split("."), 0
+    while i < len(parts):
+        for j in range(len(parts), i, -1):
+            part = ".".join(parts[i:j])
+            if isinstance(node, dict) and part in node:
+                node, i = node[part], j
+                break
+        else:
             return None
-        node = node[part]
     return node
 
 

@@ -899,3 +899,9 @@ def test_a_level_that_was_not_calibrated_is_a_422_naming_the_levels(client, pati
     assert r.status_code == 422
     text = r.text
     assert "confidence_level" in text and "80 %, 90 %, 95 %" in text
+
+
+def test_the_form_refuses_a_level_that_was_not_calibrated(client):
+    r = client.post("/predict", data={"pain_nrs": "3", "confidence_level": "0.7"})
+    assert r.status_code == 422
+    assert "confidence_level" in r.text and "expected one of 80 %, 90 %, 95 %; found" in r.text

@@ -122,3 +122,17 @@ def test_out_with_another_suffix_is_a_usage_error(cohort_csv, tmp_path, capsys):
 def test_out_is_required(cohort_csv, capsys):
     assert _run(["features", str(cohort_csv)]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_features_lenient_that_would_empty_the_ppts_exits_2_and_writes_nothing(tmp_path, capsys):
+    frame = canonical_rows(n_participants=6)
+    post = [c for c in frame.columns if c.startswith("ppt_local_post_")]
+    frame[post] = frame[post].astype(str) + " kPa"  # a unit typed into every cell
+    path = tmp_path / "lab.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert _run(["features", str(path), "--lenient", "--out", str(out / "f.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "--lenient would blank every value of" in err and post[0] in err
+    assert "Traceback" not in err
+    assert not out.exists()

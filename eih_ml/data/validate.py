@@ -50,6 +50,8 @@ class CohortReport:
         The validated file.
     lenient : bool
         Whether offending cells were blanked instead of raising.
+    blanked : dict
+        Lenient mode: how many cells of each column were blanked.
     """
 
     data: pd.DataFrame
@@ -59,6 +61,8 @@ class CohortReport:
     notes: list[str] = field(default_factory=list)
     source: str = ""
     lenient: bool = False
+    #: Lenient mode: cells blanked per column (only columns that lost any).
+    blanked: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_errors(self) -> int:
@@ -93,6 +97,7 @@ class CohortReport:
             "n_errors": self.n_errors,
             "n_warnings": len(self.violations) - self.n_errors,
             "violations_by_rule": {k: int(v) for k, v in by_rule.items()},
+            "blanked": dict(self.blanked),
             "flow": self.flow,
         }
 
@@ -106,6 +111,12 @@ class CohortReport:
         )
         for reason, n in f["excluded_by_reason"].items():
             lines.append(f"  excluded - {reason}: {n}")
+        if self.blanked:
+            cells = sum(self.blanked.values())
+            lines.append(
+                f"Blanked by --lenient: {cells} cell(s) in {len(self.blanked)} column(s): "
+                + ", ".join(f"{c} ({n})" for c, n in self.blanked.items())
+            )
         if len(self.violations):
             lines.append("")
             lines.append(f"{len(self.violations)} violation(s):")
@@ -262,8 +273,14 @@ def validate_cohort(
         excluded["no_outcome"] = np.zeros(len(data), dtype=bool)
     violations = col.frame()
 
+    blanked: dict[str, int] = {}
     if lenient:
-        _blank(data, violations)
+        blanked = _blank_and_count(raw, data, violations, source)
+        if require_outcome:  # a row whose PPTs were read but blanked has no outcome left
+            usable = ~excluded["missing_id"] & ~excluded["duplicate_id"]
+            had = _has_outcome(raw)
+            excluded["no_outcome"] = ~had & usable
+            excluded["outcome_blanked"] = had & ~_has_outcome(data) & usable
     excluded_frame = _exclusions(data, excluded)
     keep = ~data.index.isin(excluded_frame["row"])
     data = data.loc[keep]
@@ -276,6 +293,7 @@ def validate_cohort(
         notes=notes,
         source=source,
         lenient=lenient,
+        blanked=blanked,
     )
     # a wrong unit is never blanked away: every PPT would go, and the outcome with them
     if not report.ok and (not lenient or (violations["rule"] == "ppt_unit").any()):
@@ -673,17 +691,22 @@ def _check_ids(data: pd.DataFrame, col: _Collector) -> dict[str, np.ndarray]:
             "duplicate_id",
             "duplicate of {value} (same participant_id and session_id); the row cannot be used",
         )
+    return {
+        "missing_id": missing,
+        "duplicate_id": dup,
+        "no_outcome": ~_has_outcome(data) & ~missing & ~dup,
+    }
+
+
+def _has_outcome(data: pd.DataFrame) -> np.ndarray:
+    """Rows with a pre and a post PPT at one site at least (an EIH outcome can be computed)."""
     groups = contract.ppt_columns(list(data.columns))
     has_outcome = np.zeros(len(data), dtype=bool)
     for site in contract.outcome_sites(list(data.columns)):
         pre = data[groups[(site, "pre")]].notna().any(axis=1).to_numpy()
         post = data[groups[(site, "post")]].notna().any(axis=1).to_numpy()
         has_outcome |= pre & post
-    return {
-        "missing_id": missing,
-        "duplicate_id": dup,
-        "no_outcome": ~has_outcome & ~missing & ~dup,
-    }
+    return has_outcome
 
 
 # ------------------------------------------------------------------------------------ lenient mode
@@ -710,7 +733,51 @@ _REASONS = {
     "missing_id": "missing participant_id or session_id",
     "duplicate_id": "duplicate participant_id and session_id",
     "no_outcome": "no pre and post PPT at any site (no EIH outcome)",
+    "outcome_blanked": "pre or post PPT blanked by --lenient (no EIH outcome left)",
 }
+
+#: Lenient mode refuses to blank every value of a column that had at least this many: a whole
+#: measure going is a unit, separator or coding problem to fix, not cells to drop.
+EMPTIED_MIN_VALUES = 10
+
+
+def _blank_and_count(
+    raw: pd.DataFrame, data: pd.DataFrame, violations: pd.DataFrame, source: str
+) -> dict[str, int]:
+    """:func:`_blank`, then the cells blanked per column; an error if a whole column went.
+
+    Counted against ``raw``, the table as read: typing has already blanked unreadable cells.
+
+    Raises
+    ------
+    DataError
+        Every value (at least :data:`EMPTIED_MIN_VALUES`) of a column was blanked.
+    """
+    before = raw.reindex(columns=data.columns).notna().sum()
+    _blank(data, violations)
+    after = data.notna().sum()
+    blanked = {c: int(before[c] - after[c]) for c in data.columns if before[c] > after[c]}
+    emptied = [c for c, n in blanked.items() if after[c] == 0 and n >= EMPTIED_MIN_VALUES]
+    if emptied:
+        lines = []
+        for c in emptied:
+            v = violations[(violations["column"] == c) & (violations["severity"] == "error")]
+            example = v.iloc[0] if len(v) else None
+            why = (
+                f"; e.g. row {example.row}: {example.message} [{example.rule}]"
+                if example is not None
+                else ""
+            )
+            lines.append(f"  - {c}: all {blanked[c]} values{why}")
+        raise DataError(
+            f"{source}: --lenient would blank every value of {len(emptied)} column(s), which "
+            "would remove a whole measure (and with the PPTs, the outcome) without a word:\n"
+            + "\n".join(lines)
+            + "\nA whole column failing is a unit, decimal separator or coding problem. Fix the "
+            "column (or its dictionary line: unit, decimal, missing_values, recode), or leave "
+            "it out of the file; --lenient is for scattered bad cells."
+        )
+    return blanked
 
 
 def _exclusions(data: pd.DataFrame, excluded: dict[str, np.ndarray]) -> pd.DataFrame:

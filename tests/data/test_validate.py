@@ -247,3 +247,39 @@ def test_ppt_unit_check_passes_kpa_declared_units_and_single_patients():
     for c in [c for c in one.columns if c.startswith("ppt_")]:
         one[c] = 35.0  # one patient with very low thresholds: never judged alone
     assert validate_cohort(load_frame(one), require_outcome=False).ok
+
+
+def test_lenient_excludes_rows_whose_outcome_it_blanked_and_counts_the_cells(tmp_path):
+    # Issue 22 item 2: blanked post-exercise PPTs left the rows "analysed" with no outcome.
+    frame = canonical_rows(n_participants=6)
+    post = [c for c in frame.columns if c.startswith("ppt_") and "_post_" in c]  # every site
+    frame[post] = frame[post].astype(object)
+    frame.loc[[0, 1], post] = "n.m."  # two sessions: every post-exercise trial unreadable
+    frame.loc[4, "pain_nrs"] = 14
+    report = validate_cohort(study_from(tmp_path, frame), lenient=True)
+    assert report.flow["excluded_by_reason"] == {
+        "pre or post PPT blanked by --lenient (no EIH outcome left)": 2
+    }
+    assert report.flow["rows_analysed"] == 10
+    assert report.blanked == {**dict.fromkeys(post, 2), "pain_nrs": 1}
+    assert report.summary()["blanked"] == report.blanked
+    text = report.format()
+    assert f"Blanked by --lenient: {2 * len(post) + 1} cell(s) in {len(post) + 1} column(s)" in text
+
+
+def test_lenient_refuses_to_blank_a_whole_column_away(tmp_path):
+    frame = canonical_rows(n_participants=6)  # 12 sessions
+    frame["tsk_total"] = "high"  # a label export: every value of one questionnaire unreadable
+    with pytest.raises(DataError) as err:
+        validate_cohort(study_from(tmp_path, frame), lenient=True)
+    message = str(err.value)
+    assert "--lenient would blank every value of 1 column(s)" in message
+    assert "tsk_total: all 12 values; e.g. row 2:" in message
+    assert "dictionary line" in message
+
+
+def test_lenient_still_blanks_a_short_column_it_empties(tmp_path):
+    frame = canonical_rows(n_participants=2)  # 4 sessions, fewer than the 10 that count as a measure
+    frame["tsk_total"] = "high"
+    report = validate_cohort(study_from(tmp_path, frame), lenient=True)
+    assert report.blanked == {"tsk_total": 4}

@@ -18,6 +18,11 @@ Two oracles, because "the true responder probability" can mean two things:
   (the random effect set to 0), i.e. the best any model of *baseline measurements* could do if
   it measured the traits without error.
 
+The distributional models fit every session on its own by default
+(``distributional.participant_effect: independent``); the same seeds are run again with a
+random-intercept model of sessions (``random_intercept``: same folds, same searches) and the
+paired AUROC difference (mixed minus independent) reported.
+
 The **hand-written script** (``handwritten_nested_cv.py``'s penalised logistic regression,
 its own inner random search scored by AUROC) is fitted on the same outer folds, with each
 fold's labels, and compared with the best model by a paired participant-bootstrap difference.
@@ -59,6 +64,19 @@ def main() -> None:
             ],
         )
         result = run_experiment(config, output_dir=f"/tmp/eih-bench-signal/{seed}", track=False)
+        dist = [m for m in MODELS if m.endswith("_dist")]
+        mixed = run_experiment(
+            config.model_copy(
+                update={
+                    "models": dist,
+                    "distributional": config.distributional.model_copy(
+                        update={"participant_effect": "random_intercept"}
+                    ),
+                }
+            ),
+            output_dir=f"/tmp/eih-bench-signal/{seed}-mixed",
+            track=False,
+        )
         sim = simulate_cohort(400, "chronic_mixed", seed=seed)
         gt = (
             result.table.loc[result.rows, ["participant_id", "session_id"]]
@@ -96,6 +114,12 @@ def main() -> None:
                 "ratio_traits": auroc / oracle_traits,
                 "calibration_slope": metrics.get("calibration_slope"),
             }
+        for model in dist:
+            oof = mixed.cvs[model].oof
+            row[model]["auroc_random_intercept"] = roc_auc_score(oof["y"], oof["pred"])
+            row[model]["mixed_minus_independent"] = (
+                row[model]["auroc_random_intercept"] - row[model]["auroc"]
+            )
         row["handwritten"] = {
             "auroc": roc_auc_score(hand["y"], hand["pred"]),
             "ratio": roc_auc_score(hand["y"], hand["pred"]) / row[MODELS[0]]["oracle_auroc"],
@@ -127,6 +151,11 @@ def main() -> None:
         }
         for m in MODELS
     }
+    for m in MODELS:
+        if m.endswith("_dist"):
+            summary[m]["mixed_minus_independent_auroc"] = spread(
+                [r[m]["mixed_minus_independent"] for r in per_seed]
+            )
     comparisons = {
         name: spread([r[name] for r in per_seed]) for name in per_seed[0] if " vs " in name
     }

@@ -227,6 +227,21 @@ class SearchConfig(_Section):
     scoring: Literal["log_loss", "auroc"] = "log_loss"
 
 
+class DistributionalConfig(_Section):
+    """How the distributional families (``*_dist``) use a participant's several sessions."""
+
+    #: independent (the default) fits every session on its own (folds stay grouped by
+    #: participant). random_intercept fits the regressor of EIH as the fixed part of a
+    #: random-intercept model of sessions (the mixed-effects random forest algorithm; Hajjem,
+    #: Bellavance & Larocque 2014, J Stat Comput Simul 84:1313), so a participant's own
+    #: propensity, shared by all of their sessions, is not learnt as a feature effect. On the
+    #: simulated cohorts of bench/bench_signal.py it did not raise the AUROC (see
+    #: eih_ml.distributional), hence not the default.
+    participant_effect: Literal["random_intercept", "independent"] = "independent"
+    #: Alternating fits of the random-intercept model (1 = the ordinary fit).
+    iterations: int = Field(3, ge=1, le=20)
+
+
 class BootstrapConfig(_Section):
     """Participant-level bootstrap for CIs and optional Harrell optimism correction."""
 
@@ -371,6 +386,38 @@ class PredictionConfig(_Section):
         return tuple(sorted({*(float(v) for v in self.levels), float(self.confidence_level)}))
 
 
+#: The direct model families every task gets by default.
+DIRECT_DEFAULT: tuple[str, ...] = ("elastic_net", "random_forest", "xgboost")
+
+
+def default_models(raw: dict) -> list[str]:
+    """The default ``models`` for a (raw, not yet validated) config mapping.
+
+    The direct families for every task; ``xgboost_dist`` as well for an acute responder
+    classification without ``cv.calibration`` or ``bootstrap.optimism`` (which a distributional
+    model cannot take, see :class:`ExperimentConfig`).
+
+    >>> default_models({})
+    ['elastic_net', 'random_forest', 'xgboost', 'xgboost_dist']
+    >>> default_models({"outcome": {"task": "regression"}})
+    ['elastic_net', 'random_forest', 'xgboost']
+    """
+
+    def read(section: str, key: str, default):
+        value = raw.get(section) or {}
+        return value.get(key, default) if isinstance(value, dict) else getattr(value, key, default)
+
+    models = list(DIRECT_DEFAULT)
+    if (
+        read("outcome", "task", "classification") == "classification"
+        and read("outcome", "source", "acute") != "programme"
+        and read("cv", "calibration", "none") == "none"
+        and not read("bootstrap", "optimism", False)
+    ):
+        models.append("xgboost_dist")
+    return models
+
+
 class ExperimentConfig(_Section):
     """A whole experiment, top to bottom in the order ``run_experiment`` runs it."""
 
@@ -380,15 +427,26 @@ class ExperimentConfig(_Section):
     data: DataConfig = Field(default_factory=DataConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     outcome: OutcomeConfig = Field(default_factory=OutcomeConfig)
-    models: list[ModelName] = Field(
-        default_factory=lambda: ["elastic_net", "random_forest", "xgboost"], min_length=1
-    )
+    #: The model families compared in the nested CV. Left out (or null), it is the task's
+    #: default (:func:`default_models`): the three direct families, and for an acute responder
+    #: classification also ``xgboost_dist``, the distributional model of EIH (the best in
+    #: bench/bench_signal.py, whose label-level checks it does not need: it is left out where
+    #: cv.calibration or bootstrap.optimism is set).
+    models: list[ModelName] = Field(min_length=1)
     cv: CVConfig = Field(default_factory=CVConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    distributional: DistributionalConfig = Field(default_factory=DistributionalConfig)
     bootstrap: BootstrapConfig = Field(default_factory=BootstrapConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     prediction: PredictionConfig = Field(default_factory=PredictionConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_default_models(cls, data):
+        if isinstance(data, dict) and data.get("models") is None:
+            data = {**data, "models": default_models(data)}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:

@@ -326,6 +326,9 @@ def fit_final_model(
             biomarkers=bio,
             phenotypes=phenotype_settings(config),
             n_jobs=config.cv.n_jobs,
+            groups=groups,
+            participant_effect=config.distributional.participant_effect,
+            iterations=config.distributional.iterations,
         )
         params = {k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()}
         return fitted, params, threshold
@@ -607,6 +610,8 @@ def run_experiment(
         n_jobs=config.cv.n_jobs,
         on_fold=lambda name, _fit: progress.fold_done(name),
         scoring=config.search.scoring,
+        participant_effect=config.distributional.participant_effect,
+        effect_iterations=config.distributional.iterations,
     )
     for model, cv in zip(config.models, cvs, strict=False):
         result.cvs[model] = cv

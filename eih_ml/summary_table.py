@@ -44,7 +44,8 @@ def print_summary(summary: dict, console) -> None:
     task = summary["outcome"]["task"]
     cols = COLUMNS.get(task, REGRESSION_COLUMNS)
     table = Table(title=f"{summary['name']}: {summary['outcome']['outcome']} ({task})")
-    table.add_column("model")
+    # the model's name is what a reader looks for: never cut it (the metrics wrap instead)
+    table.add_column("model", no_wrap=True, min_width=max(len(m) + 2 for m in summary["models"]))
     for c in cols:
         table.add_column(c, justify="right")
     for model, ev in summary["models"].items():

@@ -164,3 +164,20 @@ def test_a_distributional_bundle_predicts_the_same_through_every_path(trained, t
     mean = model.predict_mean(trained.final_model[:-1].transform(X))
     p = exceedance_probability(mean, model.scale_, model.threshold)
     assert trained.final_model.predict_proba(X)[:, 1] == pytest.approx(p)
+
+
+def test_the_default_models_follow_the_task():
+    # models left out: a responder classification also gets the distributional model; a task or
+    # setting it cannot take gets only the direct families (no error for an override).
+    direct = ["elastic_net", "random_forest", "xgboost"]
+    assert load_config(None).models == [*direct, "xgboost_dist"]
+    assert load_config(ROOT / "configs" / "default.yaml").models == [*direct, "xgboost_dist"]
+    for override in (
+        "outcome.task=regression",
+        "outcome.task=multiclass",
+        "cv.calibration=isotonic",
+        "bootstrap.optimism=true",
+    ):
+        assert load_config(ROOT / "configs" / "default.yaml", [override]).models == direct
+    assert load_config(None, ["models=[xgboost]"]).models == ["xgboost"]
+    assert load_config(None, ["models=[xgboost]", "models=null"]).models[-1] == "xgboost_dist"

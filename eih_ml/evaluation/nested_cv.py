@@ -200,6 +200,8 @@ def fit_fold(
     calibration: str = "none",
     keep_model: bool = True,
     scoring: str = "log_loss",
+    participant_effect: str = "independent",
+    effect_iterations: int = 3,
 ) -> tuple[FoldFit, np.ndarray, np.ndarray]:
     """Tune on the inner folds of one outer training set, predict its test rows.
 
@@ -242,6 +244,9 @@ def fit_fold(
             seed=seed + 1000 * split.repeat + split.fold,
             biomarkers=biomarkers,
             phenotypes=phenotypes,
+            groups=g_tr,
+            participant_effect=participant_effect,
+            iterations=effect_iterations,
         )
         return _fold_result(split, search, fitted, threshold, groups, X_te, task, keep_model, y_te)
     pipe = make_pipeline(
@@ -323,6 +328,8 @@ def nested_cross_validate(
     keep_models: bool = True,
     on_fold: Callable[[FoldFit], None] | None = None,
     scoring: str = "log_loss",
+    participant_effect: str = "independent",
+    effect_iterations: int = 3,
 ) -> ModelCV:
     """Nested CV of one model over the given outer splits.
 
@@ -358,6 +365,8 @@ def nested_cross_validate(
         n_jobs=n_jobs,
         on_fold=None if on_fold is None else lambda _name, fit: on_fold(fit),
         scoring=scoring,
+        participant_effect=participant_effect,
+        effect_iterations=effect_iterations,
     )
     return next(iter(runs))
 
@@ -413,6 +422,8 @@ def nested_cross_validate_many(
     n_jobs: int = 1,
     on_fold: Callable[[str, FoldFit], None] | None = None,
     scoring: str = "log_loss",
+    participant_effect: str = "independent",
+    effect_iterations: int = 3,
 ) -> Iterator[ModelCV]:
     """Several nested CVs over the same outer splits, all their folds in one pool of workers.
 
@@ -428,6 +439,10 @@ def nested_cross_validate_many(
     scoring : {"log_loss", "auroc"}
         What a classifier's inner search maximises (``search.scoring``,
         :func:`eih_ml.models.search_scoring`).
+    participant_effect : {"random_intercept", "independent"}
+        How a distributional model uses a participant's several sessions
+        (``distributional.participant_effect``; :func:`eih_ml.distributional.random_intercept_fit`),
+        with ``effect_iterations`` alternating fits.
     on_fold : callable, optional
         Called with the run's name and the fold's fit after each outer fold (progress bars).
 
@@ -449,6 +464,8 @@ def nested_cross_validate_many(
         "phenotypes": phenotypes,
         "calibration": calibration,
         "scoring": scoring,
+        "participant_effect": participant_effect,
+        "effect_iterations": effect_iterations,
     }
     matrices = [X if list(X.columns) == run.features else X[run.features] for run in runs]
     jobs = [

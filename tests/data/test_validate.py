@@ -279,7 +279,9 @@ def test_lenient_refuses_to_blank_a_whole_column_away(tmp_path):
 
 
 def test_lenient_still_blanks_a_short_column_it_empties(tmp_path):
-    frame = canonical_rows(n_participants=2)  # 4 sessions, fewer than the 10 that count as a measure
+    frame = canonical_rows(
+        n_participants=2
+    )  # 4 sessions, fewer than the 10 that count as a measure
     frame["tsk_total"] = "high"
     report = validate_cohort(study_from(tmp_path, frame), lenient=True)
     assert report.blanked == {"tsk_total": 4}

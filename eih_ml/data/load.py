@@ -202,14 +202,16 @@ def _read_text(path: Path, d: ColumnDictionary, notes: list[str]) -> pd.DataFram
             f"{path} is empty: expected a header row with the column names and one row per "
             "participant x session."
         )
-    if b"\x00" in raw[:65536]:
+    encoding = _text_encoding(raw, d.encoding, path, notes)
+    if b"\x00" in raw[:65536] and not encoding.lower().startswith(
+        ("utf-16", "utf-32", "utf16", "utf32")
+    ):
         raise DataError(
             f"{path} is not a text table (it contains binary data). If it is an Excel workbook, "
-            "give it the .xlsx suffix; otherwise export the table as CSV."
+            "give it the .xlsx suffix; if it is text in UTF-16 (Excel's 'Unicode text') "
+            "without a byte-order mark, declare 'encoding: utf-16-le' in the column dictionary; "
+            "otherwise export the table as CSV."
         )
-    encoding = (
-        "utf-8-sig" if d.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else d.encoding
-    )
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -276,6 +278,31 @@ def _read_text(path: Path, d: ColumnDictionary, notes: list[str]) -> pd.DataFram
     return frame
 
 
+#: Byte-order marks that name a file's encoding whatever the dictionary says.
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))  # fmt: skip
+
+
+def _text_encoding(raw: bytes, declared: str, path: Path, notes: list[str]) -> str:
+    """The codec to decode a text table with: its byte-order mark, else the declared encoding.
+
+    UTF-8 is read as ``utf-8-sig`` (an Excel "CSV UTF-8" starts with a BOM); a UTF-16 or UTF-32
+    BOM (Excel's "Unicode text", some lab software) is followed, with a note, even when the
+    dictionary declares nothing.
+    """
+    name = declared.lower().replace("_", "-")
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            if not name.startswith(codec):
+                notes.append(f"{path.name}: read as {codec.upper()} (its byte-order mark says so).")
+            return codec
+    if name in ("utf-8", "utf8"):
+        return "utf-8-sig"
+    if name in ("utf-16", "utf16", "utf-32", "utf32"):
+        return name if "-" in name else f"{name[:3]}-{name[3:]}"
+    return declared
+
+
 def _text_dtypes(header: list[str], d: ColumnDictionary) -> dict[str, type]:
     """Read identifiers and codes as text so that '007' stays '007'."""
     as_text = {
@@ -313,9 +340,28 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _read_excel(path: Path, d: ColumnDictionary) -> pd.DataFrame:
+    """One sheet of a workbook: the dictionary's ``sheet``, else the only sheet with data.
+
+    A workbook with several sheets holding data (a data sheet and a codebook, two time points)
+    is an error naming them: reading the first one silently could analyse the wrong table.
+    """
     sheet = 0 if d.sheet is None else d.sheet
     try:
+        if d.sheet is None:
+            with pd.ExcelFile(path, engine="openpyxl") as book:
+                filled = [n for n in book.sheet_names if not _empty_sheet(book, n)]
+                if len(filled) > 1:
+                    raise DataError(
+                        f"{path}: the workbook has {len(filled)} sheets with data ("
+                        + ", ".join(repr(n) for n in filled)
+                        + "), and which one is the study table is not said. Set "
+                        f"'sheet: {filled[0]}' (or the sheet's name) in the column dictionary."
+                    )
+                sheet = filled[0] if filled else 0
+                return pd.read_excel(book, sheet_name=sheet)
         return pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
+    except DataError:
+        raise
     except ValueError as exc:
         if "Worksheet" in str(exc) or "not found" in str(exc):
             raise DataError(
@@ -327,6 +373,12 @@ def _read_excel(path: Path, d: ColumnDictionary) -> pd.DataFrame:
             f"{path} could not be read as an Excel workbook ({type(exc).__name__}). "
             "Save it from Excel as .xlsx, or export it as CSV."
         ) from None
+
+
+def _empty_sheet(book, name: str) -> bool:
+    """True for a sheet with no cell filled (a workbook's unused 'Sheet2')."""
+    rows = book.book[name].iter_rows(max_row=50, values_only=True)
+    return not any(v is not None for row in rows for v in row)
 
 
 def _check_header(frame: pd.DataFrame, path: Path) -> None:
@@ -482,7 +534,7 @@ def _recode_categories(frame: pd.DataFrame, d: ColumnDictionary, notes: list[str
         recoded[-1] = np.nan  # code -1: missing
         n_recoded = 0
         for k, value in enumerate(distinct):
-            text = str(value).strip()
+            text = _code_text(value)
             if text in user:
                 text = user[text]
                 n_recoded += int(counts[k])
@@ -506,6 +558,22 @@ def _recode_categories(frame: pd.DataFrame, d: ColumnDictionary, notes: list[str
                 f"allowed; allowed values: {', '.join(s.categories)}."
             )
     return frame
+
+
+_WHOLE_FLOAT = re.compile(r"(-?\d+)\.0+")
+
+
+def _code_text(value: object) -> str:
+    """A category code as text, whole numbers without the '.0' that Excel and REDCap's numeric
+    exports add (``1.0`` and ``"1.0"`` -> ``"1"``), so that a dictionary's ``'1': female``
+    matches them and an unknown code is echoed as the user typed it.
+
+    >>> _code_text(1.0), _code_text(" 2.0 "), _code_text("1.5"), _code_text("F")
+    ('1', '2', '1.5', 'F')
+    """
+    text = str(value).strip()
+    match = _WHOLE_FLOAT.fullmatch(text)
+    return match.group(1) if match else text
 
 
 def _convert_units(frame: pd.DataFrame, d: ColumnDictionary, notes: list[str]) -> pd.DataFrame:

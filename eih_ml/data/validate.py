@@ -11,6 +11,7 @@ modes and counted in the participant flow (a CONSORT-style flow; TRIPOD+AI item 
 from __future__ import annotations
 
 import difflib
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -378,14 +379,11 @@ def _check_types(data: pd.DataFrame, col: _Collector, decimal: str = ".") -> pd.
             "point and no thousands separator, or declare 'decimal: \",\"' in the column "
             "dictionary",
         )
+        expected = "expected a number" + (
+            " (or '<LOD' / '<0.5' for a non-detect)" if spec.kind == "biomarker" else ""
+        )
         col.add(
-            bad,
-            name,
-            values,
-            "type",
-            "expected a number"
-            + (" (or '<LOD' / '<0.5' for a non-detect)" if spec.kind == "biomarker" else "")
-            + ", found '{value}'",
+            bad, name, values, "type", lambda v, e=expected: f"{e}, found '{v}'{missing_hint(v)}"
         )
         data[name] = numeric.astype(float)
     names = [name for name, _ in columns]
@@ -429,7 +427,40 @@ def _check_ranges(data: pd.DataFrame, col: _Collector) -> None:
         name, spec = columns[j]
         span = f"{lo[j]:g} to {hi[j]:g}" if np.isfinite(hi[j]) else f"at least {lo[j]:g}"
         unit = f" {spec.unit}" if spec.unit else ""
-        col.add(bad[:, j], name, data[name], "range", f"expected {span}{unit}, found {{value}}")
+        expected = f"expected {span}{unit}"
+        col.add(
+            bad[:, j],
+            name,
+            data[name],
+            "range",
+            lambda v, e=expected: f"{e}, found {v}{missing_hint(v)}",
+        )
+
+
+#: Codes that files use for a missing value and the default missing spellings do not cover:
+#: SAS/Stata's '.', REDCap/SPSS-style sentinels, words. A cell holding one gets a hint.
+MISSING_CODES = frozenset(
+    [".", "..", "--", "?", "*", "missing", "miss", "unknown", "unk", "not done", "not measured",
+     "nm", "n.m.", "n.d.", "nr", "refused", "dk"]
+)  # fmt: skip
+_SENTINEL = re.compile(r"-?(9{2,5}|8{2,5}|7{3,5})(\.0+)?|-[1-9](\.0+)?")
+
+
+def missing_hint(value: str) -> str:
+    """A hint to declare ``value`` as missing when it looks like a missing-value code.
+
+    >>> missing_hint("-99")
+    "; if '-99' marks a missing value in this file, declare it in the column dictionary: missing_values: ['-99']"
+    >>> missing_hint("12")
+    ''
+    """
+    v = value.strip()
+    if v.lower() in MISSING_CODES or _SENTINEL.fullmatch(v):
+        return (
+            f"; if '{v}' marks a missing value in this file, declare it in the column "
+            f"dictionary: missing_values: ['{v}']"
+        )
+    return ""
 
 
 #: Median of a study's pressure pain thresholds, in kPa, inside which the unit is taken to be

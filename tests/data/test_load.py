@@ -275,3 +275,95 @@ def test_dictionary_that_does_not_fit_the_file(tmp_path, cohort_csv):
         DictionaryError, match=r"unit 'kg/cm2' for age, whose canonical unit is years"
     ):
         load_study(cohort_csv, wrong_unit)
+
+
+# ------------------------------------------------------- issue 22 item 5: encodings, sheets, codes
+def test_utf16_with_a_byte_order_mark_is_read_with_a_note(tmp_path, cohort_frame):
+    path = tmp_path / "unicode.txt"  # Excel's "Unicode text": UTF-16 with a BOM, tab-separated
+    cohort_frame.to_csv(path, sep="\t", index=False, encoding="utf-16")
+    study = load_study(path)
+    assert "unicode.txt: read as UTF-16 (its byte-order mark says so)." in study.notes
+    assert validate_cohort(study).ok
+    assert study.data["participant_id"].tolist() == cohort_frame["participant_id"].tolist()
+
+
+def test_utf16_without_a_mark_needs_the_declared_encoding(tmp_path, cohort_frame):
+    path = tmp_path / "le.csv"
+    path.write_bytes(cohort_frame.to_csv(index=False).encode("utf-16-le"))
+    with pytest.raises(DataError, match="declare 'encoding: utf-16-le'"):
+        load_study(path)
+    dictionary = write(tmp_path, "d.yaml", "encoding: UTF-16LE\n")
+    report = validate_cohort(load_study(path, dictionary))
+    assert report.ok and report.n_participants == 4
+
+
+def test_a_workbook_with_two_sheets_of_data_must_say_which(tmp_path, cohort_frame):
+    path = tmp_path / "lab.xlsx"
+    with pd.ExcelWriter(path) as xl:
+        pd.DataFrame({"code": [1, 2], "label": ["female", "male"]}).to_excel(
+            xl, sheet_name="Codebook", index=False
+        )
+        cohort_frame.to_excel(xl, sheet_name="Data", index=False)
+        pd.DataFrame().to_excel(xl, sheet_name="Sheet3", index=False)  # empty: not counted
+    with pytest.raises(DataError) as err:
+        load_study(path)
+    message = str(err.value)
+    assert "the workbook has 2 sheets with data ('Codebook', 'Data')" in message
+    assert "'sheet: Codebook' (or the sheet's name) in the column dictionary" in message
+    study = load_study(path, write(tmp_path, "d.yaml", "sheet: Data\n"))
+    assert validate_cohort(study).ok
+
+
+def test_a_workbook_with_one_sheet_of_data_needs_no_sheet(tmp_path, cohort_frame):
+    path = tmp_path / "one.xlsx"
+    with pd.ExcelWriter(path) as xl:
+        pd.DataFrame().to_excel(xl, sheet_name="Notes", index=False)  # an empty first sheet
+        cohort_frame.to_excel(xl, sheet_name="Data", index=False)
+    assert validate_cohort(load_study(path)).n_participants == 4
+
+
+@pytest.mark.parametrize(("code", "column"), [("-99", "ppt_local_pre_1"), (".", "pain_nrs"),
+                                              ("not done", "bmi")])  # fmt: skip
+def test_missing_value_codes_get_a_hint_to_declare_them(tmp_path, cohort_frame, code, column):
+    cohort_frame[column] = cohort_frame[column].astype(object)
+    cohort_frame.loc[0, column] = code
+    path = tmp_path / "c.csv"
+    cohort_frame.to_csv(path, index=False)
+    report = validate_cohort(load_study(path), lenient=True)
+    v = report.violations[report.violations["column"] == column].iloc[0]
+    assert f"declare it in the column dictionary: missing_values: ['{code}']" in v["message"]
+    declared = write(tmp_path, "d.yaml", f"missing_values: ['{code}']\n")
+    assert validate_cohort(load_study(path, declared)).ok
+
+
+def test_an_ordinary_bad_value_gets_no_missing_hint(tmp_path, cohort_frame):
+    cohort_frame.loc[0, "pain_nrs"] = 14
+    path = tmp_path / "c.csv"
+    cohort_frame.to_csv(path, index=False)
+    report = validate_cohort(load_study(path), lenient=True)
+    assert "missing_values" not in report.violations.iloc[0]["message"]
+
+
+def test_every_dictionary_key_is_documented():
+    from pathlib import Path
+
+    from eih_ml.data.dictionary import BiomarkerSpec, ColumnDictionary, RedcapSpec, RenamePattern
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "column_dictionary.md").read_text()
+    keys = [k for k in ColumnDictionary.model_fields if k != "source"]
+    for model in (RedcapSpec, BiomarkerSpec, RenamePattern):
+        keys += list(model.model_fields)
+    missing = [k for k in keys if f"`{k}`" not in doc]
+    assert not missing, f"docs/column_dictionary.md does not describe: {missing}"
+
+
+def test_numeric_category_codes_match_the_dictionary_and_echo_as_typed(tmp_path, cohort_frame):
+    frame = cohort_frame.copy()
+    frame["sex"] = [1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 5.0, 5.0]  # numeric codes, read back as floats
+    path = tmp_path / "codes.xlsx"
+    frame.to_excel(path, index=False)
+    dictionary = write(tmp_path, "d.yaml", "categories:\n  sex: {'1': female, '2': male}\n")
+    report = validate_cohort(load_study(path, dictionary), lenient=True)
+    assert report.data["sex"].iloc[:4].tolist() == ["female", "female", "male", "male"]
+    v = report.violations[report.violations["column"] == "sex"]
+    assert v["value"].tolist() == ["5", "5"] and v["rule"].tolist() == ["category"] * 2

@@ -101,6 +101,17 @@ class RedcapSpec(_Strict):
     events: dict[str, str] = Field(default_factory=dict)
     #: events that hold baseline data only (e.g. screening): merged into the record's sessions.
     baseline_events: list[str] = Field(default_factory=list)
+    #: REDCap's data dictionary CSV (relative to this file); read when the dictionary is
+    #: loaded, into the three keys below and ``categories`` (eih_ml.data.redcap.fold_into).
+    data_dictionary: str | None = None
+    #: header of a label export -> field name (``Sex (choice=Female)`` -> ``sex___1``).
+    label_headers: dict[str, str] = Field(default_factory=dict)
+    #: checkbox field -> {column suffix: choice code} (``sex: {'1': '1', '_1': '-1'}``).
+    checkboxes: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: choice field -> {choice label: code}: a label export's values read as the raw codes.
+    choice_labels: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: canonical column -> [min, max] of its REDCap validation (a contradiction is a note).
+    ranges: dict[str, list[float | None]] = Field(default_factory=dict)
 
 
 class ColumnDictionary(_Strict):
@@ -133,6 +144,16 @@ class ColumnDictionary(_Strict):
                     f"known units: {', '.join(known)}"
                 )
         return value
+
+    def target(self, name: str) -> str:
+        """The canonical name a study column is read as: ``columns``, then ``patterns``, else
+        its own name (REDCap's record and event columns are mapped by the loader)."""
+        if name in self.columns:
+            return self.columns[name]
+        for pat in self.patterns:
+            if re.fullmatch(pat.match, name):
+                return re.sub(pat.match, pat.to, name)
+        return name
 
     def merged_with(self, other: ColumnDictionary) -> ColumnDictionary:
         """Return this dictionary with ``other``'s biomarker declarations added where missing."""
@@ -167,7 +188,9 @@ def _parse(raw: object, source: str) -> ColumnDictionary:
     if not isinstance(raw, dict):
         raise DictionaryError(
             f"Column dictionary {source} must be a YAML mapping (key: value lines), "
-            f"found {type(raw).__name__}."
+            f"found {type(raw).__name__}. A REDCap data dictionary is read as the CSV that "
+            "REDCap's Dictionary page downloads, unchanged (its header starts with "
+            "'Variable / Field Name')."
         )
     try:
         return ColumnDictionary(**raw, source=source)
@@ -187,6 +210,8 @@ def load_dictionary(path: str | Path | None) -> ColumnDictionary:
         When the file is missing, is not YAML, or has unknown keys or invalid values; the
         message names the key path and the allowed keys.
     """
+    from eih_ml.data import redcap
+
     default = default_dictionary()
     if path is None:
         return default
@@ -196,13 +221,25 @@ def load_dictionary(path: str | Path | None) -> ColumnDictionary:
             f"Column dictionary {path} does not exist. Pass an existing YAML file to "
             "--dictionary, or leave it out for data in canonical column names."
         )
+    if redcap.looks_like_redcap_dictionary(path):  # REDCap's own data dictionary, as downloaded
+        own = ColumnDictionary(
+            description=f"REDCap data dictionary {path.name}",
+            format="redcap",
+            redcap=RedcapSpec(data_dictionary=path.name),
+            source=str(path),
+        )
+        return redcap.fold_into(own, redcap.read_redcap_dictionary(path)).merged_with(default)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise DictionaryError(
             f"Column dictionary {path} is not valid YAML: {exc}. Check indentation and quoting."
         ) from None
-    return _parse(raw, str(path)).merged_with(default)
+    parsed = _parse(raw, str(path))
+    if parsed.redcap and parsed.redcap.data_dictionary:
+        dd_path = path.parent / parsed.redcap.data_dictionary
+        parsed = redcap.fold_into(parsed, redcap.read_redcap_dictionary(dd_path))
+    return parsed.merged_with(default)
 
 
 def unit_factor(from_unit: str, to_unit: str, column: str) -> float:

@@ -68,7 +68,24 @@ NONDETECT = re.compile(NONDETECT_PATTERN)
 #: Built-in spellings of canonical categories (after lower-casing and turning spaces into "_").
 CATEGORY_SYNONYMS: dict[str, dict[str, str]] = {
     "sex": {"f": "female", "m": "male", "woman": "female", "man": "male"},
-    "condition": {"lbp": "low_back_pain", "oa": "knee_oa", "fm": "fibromyalgia", "wad": "whiplash"},
+    "condition": {
+        "lbp": "low_back_pain",
+        "chronic_low_back_pain": "low_back_pain",
+        "oa": "knee_oa",
+        "knee_osteoarthritis": "knee_oa",
+        "fm": "fibromyalgia",
+        "wad": "whiplash",
+        "whiplash_associated_disorder": "whiplash",
+        "healthy_control": "healthy",
+        "control": "healthy",
+    },
+    "exercise_modality": {
+        "cycling": "aerobic",
+        "aerobic_cycling": "aerobic",
+        "walking": "aerobic",
+        "running": "aerobic",
+        "resistance": "dynamic_resistance",
+    },
 }
 
 #: Numeric text: what Python's float() reads, without inf/nan spellings.

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eih_ml.data import contract
+from eih_ml.data import contract, redcap
 from eih_ml.data.dictionary import (
     DEFAULT_MISSING,
     ColumnDictionary,
@@ -132,10 +132,10 @@ def load_frame(
     frame = blank_missing(frame, dictionary.missing_values)
     frame = _drop_blank_rows(frame, notes)
     is_redcap = dictionary.format == "redcap" or (
-        dictionary.format == "auto"
-        and {"record_id", "redcap_event_name"} <= set(frame.columns)
-        and "participant_id" not in frame.columns
+        dictionary.format == "auto" and redcap.is_redcap_export(list(frame.columns))
     )
+    if is_redcap:
+        frame = redcap.prepare_export(frame, dictionary.redcap or _default_redcap(), notes)
     column_map, unmapped = _rename(frame, dictionary, is_redcap)
     frame = frame.rename(columns=column_map)
     if unmapped:
@@ -153,6 +153,7 @@ def load_frame(
     frame = frame[keep]
     if is_redcap:
         frame = _merge_redcap_events(frame, dictionary, notes)
+        notes.extend(redcap.range_notes(dictionary.redcap or _default_redcap(), frame.columns))
     frame = _normalise_ids(frame)
     frame = _recode_categories(frame, dictionary, notes)
     frame = _convert_units(frame, dictionary, notes)
@@ -389,7 +390,7 @@ def _check_header(frame: pd.DataFrame, path: Path) -> None:
     seen: dict[str, int] = {}
     for name in names:
         base = re.sub(r"\.\d+$", "", name)
-        if base in seen and base in names:
+        if base in seen and base in names and not redcap.STATUS_LABEL.match(name):
             raise DataError(f"{path}: column {base!r} appears more than once in the header.")
         seen[name] = 1
     frame.columns = [c.strip() for c in names]
@@ -416,15 +417,7 @@ def _rename(
         explicit.setdefault(spec.record_id, "participant_id")
         explicit.setdefault(spec.event_column, "session_id")
     for col in frame.columns:
-        if col in explicit:
-            mapping[col] = explicit[col]
-            continue
-        for pat in d.patterns:
-            if re.fullmatch(pat.match, col):
-                mapping[col] = re.sub(pat.match, pat.to, col)
-                break
-        else:
-            mapping[col] = col
+        mapping[col] = explicit[col] if col in explicit else d.target(col)
     targets: dict[str, list[str]] = {}
     for src, dst in mapping.items():
         if contract.spec_for(dst) is not None:
@@ -500,8 +493,16 @@ def _merge_redcap_events(
         )
         frame = sessions
     if spec.events:
-        unknown = sorted(set(frame["session_id"].dropna()) - set(spec.events))
-        frame["session_id"] = frame["session_id"].map(lambda e: spec.events.get(e, e))
+
+        def session(event):  # "visit_1_arm_1#2" (a repeating instance) keeps its "#2"
+            base, sep, instance = str(event).rpartition("#")
+            if event in spec.events or not sep:
+                return spec.events.get(event, event)
+            return f"{spec.events[base]}#{instance}" if base in spec.events else event
+
+        events = frame["session_id"].dropna().astype(str)
+        unknown = sorted({e for e in events if session(e) == e})
+        frame["session_id"] = frame["session_id"].map(session)
         if unknown:
             notes.append(f"REDCap events kept under their own names: {', '.join(unknown)}.")
     return frame

@@ -174,6 +174,13 @@ def main() -> None:
             "traits_oracle_auroc_mean": statistics.mean(
                 r[MODELS[0]]["oracle_traits_auroc"] for r in per_seed
             ),
+            # the most a model of baseline measurements can reach of the full oracle's AUROC
+            "traits_oracle_over_full_oracle": spread(
+                [
+                    r[MODELS[0]]["oracle_traits_auroc"] / r[MODELS[0]]["oracle_auroc"]
+                    for r in per_seed
+                ]
+            ),
             "handwritten_ratio_to_oracle": spread([r["handwritten"]["ratio"] for r in per_seed]),
             "best_minus_handwritten_auroc": spread(
                 [r["best_vs_handwritten"]["auroc_difference"] for r in per_seed]

@@ -170,6 +170,18 @@ ROWS = {
             "",
         ),
         (
+            "  traits oracle / full oracle (the ceiling for baseline measurements)",
+            "traits_oracle_over_full_oracle.mean",
+            "x",
+            "",
+        ),
+        (
+            "  xgboost_dist, random-intercept sessions minus independent, AUROC",
+            "models.xgboost_dist.mixed_minus_independent_auroc.mean",
+            "",
+            "",
+        ),
+        (
             "  best minus the hand-written script, AUROC (same folds)",
             "best_minus_handwritten_auroc.mean",
             "",

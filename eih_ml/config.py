@@ -371,7 +371,7 @@ class PredictionConfig(_Section):
     levels: list[float] = Field(default_factory=lambda: [0.8, 0.9, 0.95])
     venn_abers: bool = True
     eih_interval: bool = True
-    interval_by_condition: Literal["pooled", "floor"] = "pooled"
+    interval_by_condition: Literal["pooled", "floor", "mondrian"] = "pooled"
     min_condition_rows: int = Field(40, ge=10)
 
     @model_validator(mode="after")

@@ -53,6 +53,8 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
     "months": {"months": 1.0, "years": 12.0, "weeks": 12.0 / 52.1775, "days": 12.0 / 365.25},
     "min": {"min": 1.0, "s": 1.0 / 60.0, "h": 60.0},
     "kg/m2": {"kg/m2": 1.0},
+    # temporal-summation ratings (0-100): a 0-10 numeric rating scale is x 10
+    "rating": {"0-100": 1.0, "nrs_0_100": 1.0, "nrs_0_10": 10.0, "0-10": 10.0},
 }
 
 #: Values a text file's reader reads as missing, besides those a dictionary adds: the input

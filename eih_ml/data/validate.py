@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from eih_ml.data import contract, inputs
+from eih_ml.data import contract, inputs, plausibility
 from eih_ml.data.load import StudyTable, load_frame
 from eih_ml.errors import DataError
 
@@ -139,7 +139,7 @@ class CohortReport:
 
 
 def _fix(rule: str) -> str:
-    if rule == "ppt_unit":
+    if rule in plausibility.FILE_RULES:
         return ", not fixable by --lenient"
     return ", row excluded" if rule in ("missing_id", "duplicate_id") else ", cell blanked"
 
@@ -263,7 +263,7 @@ def validate_cohort(
 
     data = _check_types(data, col, decimal=study.dictionary.decimal)
     _check_ranges(data, col)
-    _check_ppt_unit(data, col, study.dictionary)
+    plausibility.check_units(data, col, study.dictionary)
     _check_categories(data, col)
     _check_dependent_ranges(data, col)
     _check_post_without_pre(data, col)
@@ -297,7 +297,7 @@ def validate_cohort(
         blanked=blanked,
     )
     # a wrong unit is never blanked away: every PPT would go, and the outcome with them
-    if not report.ok and (not lenient or (violations["rule"] == "ppt_unit").any()):
+    if not report.ok and (not lenient or violations["rule"].isin(plausibility.FILE_RULES).any()):
         raise CohortValidationError(report)
     if len(data) == 0:
         raise DataError(
@@ -461,67 +461,6 @@ def missing_hint(value: str) -> str:
             f"dictionary: missing_values: ['{v}']"
         )
     return ""
-
-
-#: Median of a study's pressure pain thresholds, in kPa, inside which the unit is taken to be
-#: kPa. Published PPTs with a 1 cm2 probe lie roughly between 100 and 1,000 kPa (lower in
-#: widespread pain; docs/simulator_calibration.md); a median of 3 is kg/cm2, 30 is N/cm2.
-PPT_PLAUSIBLE_MEDIAN_KPA = (40.0, 1500.0)
-#: Fewest PPT values the unit check reads: a file-level property, never judged on one patient
-#: (a single patient with widespread pain may have thresholds near 40 kPa).
-PPT_UNIT_MIN_VALUES = 30
-
-
-def _check_ppt_unit(data: pd.DataFrame, col: _Collector, dictionary) -> None:
-    """An error when the PPTs as a whole sit in another unit's range (kg/cm2, N/cm2, psi).
-
-    Skipped when the dictionary declares a unit for the PPT columns (they were converted). The
-    error names the likely unit and the dictionary line that fixes it; one violation, on the
-    first PPT value, for the whole file (a unit is a property of the file, not of a cell).
-    """
-    from fnmatch import fnmatch
-
-    from eih_ml.data.dictionary import UNIT_FACTORS
-
-    ppt = [c for cols in contract.ppt_columns(list(data.columns)).values() for c in cols]
-    if not ppt or any(fnmatch(c, pattern) for pattern in dictionary.units for c in ppt):
-        return
-    values = data[ppt].to_numpy(dtype=float).ravel()  # typed by _check_types, as for ranges
-    values = values[np.isfinite(values) & (values > 0)]
-    if len(values) < PPT_UNIT_MIN_VALUES:
-        return
-    median = float(np.median(values))
-    lo, hi = PPT_PLAUSIBLE_MEDIAN_KPA
-    if lo <= median <= hi:
-        return
-    likely = [
-        (unit, factor)
-        for unit, factor in UNIT_FACTORS["kPa"].items()
-        if unit in ("kg/cm2", "n/cm2", "psi") and lo <= median * factor <= hi
-    ]
-    if likely:
-        guesses = " or ".join(
-            f"{'N/cm2' if u == 'n/cm2' else u} (x {f:g} gives a median of {median * f:.0f} kPa)"
-            for u, f in likely
-        )
-        unit = "N/cm2" if likely[0][0] == "n/cm2" else likely[0][0]
-        fix = f"declare the unit in the column dictionary: units: {{'ppt_*': {unit}}}"
-        found = f"they look like {guesses}"
-    else:
-        fix = "check the unit, and declare it in the column dictionary (units: {'ppt_*': ...})"
-        found = "no known unit gives a plausible kPa range"
-    first = np.flatnonzero(data[ppt[0]].notna().to_numpy())
-    mask = np.zeros(len(data), dtype=bool)
-    mask[first[:1]] = True
-    col.add(
-        mask,
-        ppt[0],
-        data[ppt[0]],
-        "ppt_unit",
-        f"pressure pain thresholds in kPa have a median between {lo:g} and {hi:g}; the "
-        f"{len(values)} PPT values of this file have a median of {median:.3g}: {found}. Fix: "
-        f"{fix}",
-    )
 
 
 def _check_categories(data: pd.DataFrame, col: _Collector) -> None:
@@ -745,7 +684,9 @@ def _blank(data: pd.DataFrame, violations: pd.DataFrame) -> None:
     """Blank every cell with an error (lenient mode); ids are handled by exclusion."""
     errors = violations[
         (violations["severity"] == "error")
-        & ~violations["rule"].isin(["missing_id", "duplicate_id", "unit_missing", "ppt_unit"])
+        & ~violations["rule"].isin(
+            ["missing_id", "duplicate_id", "unit_missing", *plausibility.FILE_RULES]
+        )
     ]
     for name, rows in errors.groupby("column")["row"]:
         if name in data.columns:

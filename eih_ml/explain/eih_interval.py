@@ -245,7 +245,7 @@ class IntervalCalibration:
     ) -> IntervalCalibration:
         """``Q`` for each level from out-of-fold bands, pooled and within each condition.
 
-        ``by_condition``: ``pooled`` or ``floor`` (see the module docstring).
+        ``by_condition``: ``pooled``, ``floor`` or ``mondrian`` (see the module docstring).
         """
         y = np.asarray(y, dtype=float)
         band = np.asarray(band, dtype=float)
@@ -273,11 +273,11 @@ class IntervalCalibration:
             int(min_condition_rows),
             by_condition_rule=by_condition,
             method=cls.method
-            + (
-                "; each condition's own correction as a floor (Mondrian)"
-                if by_condition == "floor"
-                else "; one correction pooled over conditions"
-            ),
+            + {
+                "floor": "; each condition's own correction as a floor",
+                "mondrian": "; each condition's own correction (Mondrian), pooled for "
+                "conditions with too few sessions",
+            }.get(by_condition, "; one correction pooled over conditions"),
         )
         coverage: dict[str, dict[str, float]] = {}
         for level in levels:
@@ -298,10 +298,12 @@ class IntervalCalibration:
         key = self._level_key(level)
         pooled = self.pooled[key]
         q = np.full(n, pooled)
-        if self.by_condition_rule == "floor" and conditions is not None and self.by_condition:
+        rule = self.by_condition_rule
+        if rule in ("floor", "mondrian") and conditions is not None and self.by_condition:
             for i, c in enumerate(conditions):
                 if isinstance(c, str) and c in self.by_condition:
-                    q[i] = max(pooled, self.by_condition[c][key])
+                    own = self.by_condition[c][key]
+                    q[i] = max(pooled, own) if rule == "floor" else own
         return q
 
     def interval(

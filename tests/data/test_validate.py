@@ -285,3 +285,65 @@ def test_lenient_still_blanks_a_short_column_it_empties(tmp_path):
     frame["tsk_total"] = "high"
     report = validate_cohort(study_from(tmp_path, frame), lenient=True)
     assert report.blanked == {"tsk_total": 4}
+
+
+# -------------------------------------------- issue 22 item 1: measures in another unit or scale
+def _many(n=20):
+    return canonical_rows(n_participants=n)  # 40 sessions: enough values for a file-level rule
+
+
+def _rules(frame, tmp_path, dictionary_text=None):
+    path = tmp_path / "c.csv"
+    frame.to_csv(path, index=False)
+    d = None
+    if dictionary_text:
+        d = tmp_path / "d.yaml"
+        d.write_text(dictionary_text)
+    try:
+        return validate_cohort(load_study(path, d), lenient=True)
+    except CohortValidationError as err:  # a file-level rule fails even in lenient mode
+        return err.report
+
+
+def test_cpm_thresholds_in_kg_per_cm2_are_named_with_the_fix(tmp_path):
+    frame = _many()
+    frame["cpm_test_before_1"], frame["cpm_test_during_1"] = 3.1, 3.4
+    report = _rules(frame, tmp_path)
+    v = only_violation(report, "cpm_unit")
+    assert "median of 3.25: they look like kg/cm2" in v["message"]
+    assert "units: {'cpm_test_*': kg/cm2}" in v["message"]
+    fixed = _rules(frame, tmp_path, "units: {'cpm_test_*': kg/cm2}\n")
+    assert fixed.ok
+
+
+def test_cpm_ratings_are_not_read_as_pressures(tmp_path):
+    frame = _many()
+    frame["cpm_test_type"] = "rating"
+    frame["cpm_test_before_1"], frame["cpm_test_during_1"] = 3.0, 4.0
+    assert _rules(frame, tmp_path).ok
+
+
+def test_ts_ratings_on_a_0_10_scale_are_caught_and_converted(tmp_path):
+    frame = _many()
+    frame["ts_rating_1"], frame["ts_rating_2"], frame["ts_single_1"] = 4, 6, 3
+    v = only_violation(_rules(frame, tmp_path), "ts_scale")
+    assert "they look like a 0-10 NRS" in v["message"] and "'ts_*': nrs_0_10" in v["message"]
+    fixed = _rules(frame, tmp_path, "units: {'ts_*': nrs_0_10}\n")
+    assert fixed.ok and fixed.data["ts_rating_2"].iloc[0] == 60.0
+
+
+def test_questionnaire_items_coded_from_1_are_named(tmp_path):
+    frame = _many()
+    frame["pcs_1"] = [1, 2, 3, 4, 5] * 8  # PCS items are 0-4
+    frame["pcs_2"] = 3
+    with pytest.raises(CohortValidationError) as err:  # --lenient cannot blank a coding away
+        validate_cohort(study_from(tmp_path, frame), lenient=True)
+    v = only_violation(err.value.report, "item_coding")
+    assert "look coded 1-5. Fix: subtract 1 from every pcs item" in v["message"]
+
+
+def test_plausible_files_pass_every_file_level_rule(tmp_path):
+    frame = _many()
+    frame["ts_rating_1"], frame["ts_rating_2"] = 25, 40
+    frame["pcs_1"] = [0, 1, 2, 3, 4] * 8
+    assert _rules(frame, tmp_path).ok

@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: demo test lint format install install-dev bench experiments ui clean
+.PHONY: demo test lint docs format install install-dev bench experiments ui clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "error: python3.12 not found (tried PATH and ~/.pyenv/versions/3.12*); install Python 3.12 or run 'make PYTHON=/path/to/python3.12'"; exit 2; }
@@ -39,12 +39,16 @@ $(AXE): tests/serve/axe/package.json tests/serve/axe/package-lock.json
 	@touch $@
 
 ## test: lint, format check and the whole test suite
-test: install-dev lint $(AXE)
+test: install-dev lint docs $(AXE)
 	$(BIN)/python -m pytest
 
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## docs: the documentation site with the API reference from the docstrings, warnings as errors
+docs: install-dev
+	$(BIN)/mkdocs build --strict --quiet
 
 format: install-dev
 	$(BIN)/ruff check --fix .
@@ -54,7 +58,7 @@ bench: install-dev
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .ruff_cache tests/serve/axe/node_modules
+	rm -rf $(VENV) demo_output build .pytest_cache .ruff_cache tests/serve/axe/node_modules
 
 ## ui: the MLflow UI on 127.0.0.1:5000 over the project's store (mlflow.db, mlartifacts/)
 ui: install

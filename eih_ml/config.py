@@ -517,6 +517,22 @@ class ExperimentConfig(_Section):
                 )
         return self
 
+    def __repr__(self) -> str:
+        d, o = self.data, self.outcome
+        data = (
+            f"data {Path(d.path).name}"
+            if d.path
+            else f"simulated {d.simulate.n_participants} participants ({d.simulate.scenario})"
+        )
+        outcome = f"{o.source} {o.measure} EIH at {o.site}, {o.task}"
+        if o.task != "regression":
+            outcome += f" (rule {o.rule}, {o.target})"
+        return (
+            f"<ExperimentConfig {self.name!r}: {data}; {outcome}; models {', '.join(self.models)}; "
+            f"{self.cv.outer_folds}x{self.cv.inner_folds} {self.cv.scheme} CV; digest "
+            f"{self.digest()}>"
+        )
+
     @property
     def primary_metric(self) -> str:
         """The metric that ranks models and decides the champion."""

@@ -73,12 +73,26 @@ class ExperimentResult:
 
     def __repr__(self) -> str:
         pm = self.config.primary_metric
-        scores = ", ".join(
-            f"{m} {e['metrics'].get(pm, float('nan')):.3f}" for m, e in self.evaluations.items()
+
+        def score(model: str, ci: bool = False) -> str:
+            m = self.evaluations.get(model, {}).get("metrics", {})
+            text = f"{m.get(pm, float('nan')):.3f}"
+            lo, hi = m.get(f"{pm}_ci_low"), m.get(f"{pm}_ci_high")
+            return text + (
+                f" ({lo:.2f}-{hi:.2f})" if ci and lo is not None and hi is not None else ""
+            )
+
+        others = ", ".join(f"{m} {score(m)}" for m in self.evaluations if m != self.best_model)
+        best = (
+            f"best {self.best_model} {pm} {score(self.best_model, ci=True)}"
+            if self.best_model
+            else "not evaluated"
         )
         return (
             f"<ExperimentResult {self.config.name!r}: {len(np.unique(self.groups))} participants, "
-            f"{len(self.groups)} sessions, {pm}: {scores}; best {self.best_model}>"
+            f"{len(self.groups)} sessions, {self.outcome.name}; {best}"
+            + (f"; {others}" if others else "")
+            + ">"
         )
 
 

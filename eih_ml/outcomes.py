@@ -310,10 +310,17 @@ class Outcome:
     def __repr__(self) -> str:
         if self.task == "regression":
             return f"<Outcome {self.name}: regression, {len(self.y)} rows>"
-        counts = pd.Series(self.y).value_counts().sort_index().to_dict()
+        counts = pd.Series(self.y).value_counts().sort_index()
         thr = "per fold" if self.threshold is None else f"{self.threshold:.3g}"
+        if self.task == "multiclass":
+            names = dict(enumerate(CLASS_NAMES))
+        else:
+            positive = "hyperalgesic" if self.rule.target == "hyperalgesia" else "responders"
+            names = {0: "others" if positive == "hyperalgesic" else "non-responders", 1: positive}
+        classes = ", ".join(f"{int(n)} {names.get(int(k), k)}" for k, n in counts.items())
         return (
-            f"<Outcome {self.name}: {self.task}, rule {self.rule.rule} > {thr}, classes {counts}>"
+            f"<Outcome {self.name}: {self.task}, rule {self.rule.rule} > {thr}; {len(self.y)} "
+            f"sessions: {classes}>"
         )
 
 

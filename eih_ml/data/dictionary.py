@@ -147,6 +147,18 @@ class ColumnDictionary(_Strict):
                 )
         return value
 
+    def __repr__(self) -> str:
+        parts = [f"{len(self.columns)} renames", f"{len(self.patterns)} patterns"]
+        if self.units:
+            parts.append("units " + ", ".join(f"{k}: {v}" for k, v in self.units.items()))
+        if self.categories:
+            parts.append(f"categories of {', '.join(self.categories)}")
+        if self.missing_values:
+            parts.append(f"missing {self.missing_values}")
+        if self.format != "auto":
+            parts.append(f"format {self.format}")
+        return f"<ColumnDictionary {Path(self.source).name}: {'; '.join(parts)}>"
+
     def target(self, name: str) -> str:
         """The canonical name a study column is read as: ``columns``, then ``patterns``, else
         its own name (REDCap's record and event columns are mapped by the loader)."""

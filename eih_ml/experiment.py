@@ -311,11 +311,8 @@ def fit_final_model(
     config: ExperimentConfig, model: str, X: pd.DataFrame, values: np.ndarray, groups: np.ndarray
 ) -> tuple[object, dict, float | None]:
     """Tune on grouped folds of all participants, then refit on all of them."""
-    from sklearn.model_selection import RandomizedSearchCV
-
-    from eih_ml.distributional import is_distributional, tune_distributional
-    from eih_ml.evaluation.nested_cv import _inner_cv, _plain, grouped_calibration
-    from eih_ml.models import CLASSIFIER_TASKS, make_pipeline, search_scoring, search_space
+    from eih_ml.evaluation.nested_cv import best_params, inner_cv, tune_model
+    from eih_ml.models import CLASSIFIER_TASKS
     from eih_ml.outcomes import label
 
     task = config.outcome.task
@@ -325,51 +322,29 @@ def fit_final_model(
         y = label(values, threshold, task, config.outcome.target).astype(int)
     else:
         y = values
-    bio = config.features.biomarkers.model_dump()
-    inner = _inner_cv(y, groups, task, config.cv.inner_folds, config.seed)
-    if is_distributional(model):
-        fitted, search = tune_distributional(
-            model,
-            X,
-            values,
-            inner,
-            threshold=float(threshold),
-            target=config.outcome.target,
-            n_iter=config.search.n_iter,
-            seed=config.seed,
-            biomarkers=bio,
-            phenotypes=phenotype_settings(config),
-            n_jobs=config.cv.n_jobs,
-            groups=groups,
-            participant_effect=config.distributional.participant_effect,
-            iterations=config.distributional.iterations,
-        )
-        params = {k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()}
-        return fitted, params, threshold
-    pipe = make_pipeline(
+    inner = inner_cv(y, groups, task, config.cv.inner_folds, config.seed)
+    fitted, search = tune_model(
         model,
-        list(X.columns),
-        task,
-        seed=config.seed,
-        biomarkers=bio,
-        phenotypes=phenotype_settings(config),
-    )
-    search = RandomizedSearchCV(
-        pipe,
-        search_space(model, task),
+        X,
+        y,
+        values,
+        groups,
+        inner,
+        task=task,
+        threshold=threshold,
+        target=config.outcome.target,
         n_iter=config.search.n_iter,
-        cv=inner,
-        scoring=search_scoring(task, config.search.scoring),
-        random_state=config.seed,
+        seed=config.seed,
+        search_seed=config.seed,
+        biomarkers=config.features.biomarkers.model_dump(),
+        phenotypes=phenotype_settings(config),
+        calibration=config.cv.calibration,
+        scoring=config.search.scoring,
+        participant_effect=config.distributional.participant_effect,
+        effect_iterations=config.distributional.iterations,
         n_jobs=config.cv.n_jobs,
-        error_score="raise",
     )
-    search.fit(X, y)
-    fitted = search.best_estimator_
-    if task in CLASSIFIER_TASKS and config.cv.calibration != "none":
-        fitted = grouped_calibration(fitted, X, y, inner, config.cv.calibration)
-    params = {k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()}
-    return fitted, params, threshold
+    return fitted, best_params(search), threshold
 
 
 def added_value_runs(config: ExperimentConfig, features: list[str]) -> tuple[list, dict]:

@@ -313,9 +313,3 @@ def model_matrix(table, features: list[str]):
         cats = table[categorical].astype(object)
         parts.append(cats.where(cats.notna(), np.nan))
     return pd.concat(parts, axis=1)[list(features)]
-
-
-def n_parameters(pipeline, X) -> int:
-    """Candidate predictor parameters after preprocessing (for the Riley sample size)."""
-    prep = pipeline.named_steps["prep"]
-    return int(prep.fit(X).transform(X[:5]).shape[1])

@@ -178,9 +178,90 @@ def strat_labels(values: np.ndarray, task: str, rule: ResponderRule | None) -> n
     return pd.qcut(values, q=5, labels=False, duplicates="drop").astype(int)
 
 
-def _inner_cv(y: np.ndarray, groups: np.ndarray, task: str, n_splits: int, seed: int):
+def inner_cv(y: np.ndarray, groups: np.ndarray, task: str, n_splits: int, seed: int):
     """Inner (tuning) folds inside an outer training set: grouped, stratified for classification."""
     return grouped_folds(y, groups, n_splits, seed, stratify=task in CLASSIFIER_TASKS)
+
+
+def tune_model(
+    model: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    values: np.ndarray,
+    groups: np.ndarray,
+    inner: list,
+    *,
+    task: str,
+    threshold: float | None,
+    target: str,
+    n_iter: int,
+    seed: int,
+    search_seed: int,
+    biomarkers: dict | None = None,
+    phenotypes: dict | None = None,
+    calibration: str = "none",
+    scoring: str = "log_loss",
+    participant_effect: str = "independent",
+    effect_iterations: int = 3,
+    n_jobs: int = 1,
+):
+    """The one tuning step of an outer fold and of the final model: random search on ``inner``.
+
+    A direct family is tuned on the labels ``y`` (scored by :func:`search_scoring`) and, for a
+    classifier with ``calibration``, recalibrated on grouped inner predictions; a distributional
+    family on the continuous ``values`` (:func:`eih_ml.distributional.tune_distributional`).
+    ``seed`` seeds the pipeline's estimator, ``search_seed`` the candidates drawn.
+
+    Returns
+    -------
+    (fitted, search)
+        The refitted pipeline and the fitted search (best parameters, inner score).
+    """
+    from sklearn.model_selection import RandomizedSearchCV
+
+    from eih_ml.distributional import is_distributional, tune_distributional
+
+    if is_distributional(model):  # a regression of EIH, tuned on the continuous values
+        return tune_distributional(
+            model,
+            X,
+            values,
+            inner,
+            threshold=float(threshold),
+            target=target,
+            n_iter=n_iter,
+            seed=search_seed,
+            biomarkers=biomarkers,
+            phenotypes=phenotypes,
+            n_jobs=n_jobs,
+            groups=groups,
+            participant_effect=participant_effect,
+            iterations=effect_iterations,
+        )
+    pipe = make_pipeline(
+        model, list(X.columns), task, seed=seed, biomarkers=biomarkers, phenotypes=phenotypes
+    )
+    search = RandomizedSearchCV(
+        pipe,
+        search_space(model, task),
+        n_iter=n_iter,
+        cv=inner,
+        scoring=search_scoring(task, scoring),
+        refit=True,
+        random_state=search_seed,
+        n_jobs=n_jobs,
+        error_score="raise",
+    )
+    search.fit(X, y)
+    fitted = search.best_estimator_
+    if task in CLASSIFIER_TASKS and calibration != "none":
+        fitted = grouped_calibration(fitted, X, y, inner, calibration)
+    return fitted, search
+
+
+def best_params(search) -> dict:
+    """A fitted search's best parameters without the Pipeline prefix, as plain values."""
+    return {k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()}
 
 
 def fit_fold(
@@ -209,15 +290,13 @@ def fit_fold(
     -------
     (FoldFit, y_test, predictions)
     """
-    from sklearn.model_selection import RandomizedSearchCV
-
-    from eih_ml.distributional import is_distributional, tune_distributional
-
     tr, te = split.train, split.test
     g_tr = groups[tr]
     threshold = None
+    target = rule.target if rule else "hypoalgesia"
     if task in CLASSIFIER_TASKS:
         rule = rule or ResponderRule()
+        target = rule.target
         threshold = rule.threshold(values[tr], g_tr)
         y_tr = label(values[tr], threshold, task, rule.target).astype(int)
         y_te = label(values[te], threshold, task, rule.target).astype(int)
@@ -230,44 +309,31 @@ def fit_fold(
             )
     else:
         y_tr, y_te = values[tr], values[te]
-    inner = _inner_cv(y_tr, g_tr, task, inner_folds, seed + 1000 * split.repeat + split.fold)
-    X_tr, X_te = X.iloc[tr], X.iloc[te]
-    if is_distributional(model):  # a regression of EIH, tuned on the continuous values
-        fitted, search = tune_distributional(
-            model,
-            X_tr,
-            values[tr],
-            inner,
-            threshold=float(threshold),
-            target=rule.target,
-            n_iter=n_iter,
-            seed=seed + 1000 * split.repeat + split.fold,
-            biomarkers=biomarkers,
-            phenotypes=phenotypes,
-            groups=g_tr,
-            participant_effect=participant_effect,
-            iterations=effect_iterations,
-        )
-        return _fold_result(split, search, fitted, threshold, groups, X_te, task, keep_model, y_te)
-    pipe = make_pipeline(
-        model, list(X.columns), task, seed=seed, biomarkers=biomarkers, phenotypes=phenotypes
-    )
-    search = RandomizedSearchCV(
-        pipe,
-        search_space(model, task),
+    fold_seed = seed + 1000 * split.repeat + split.fold
+    inner = inner_cv(y_tr, g_tr, task, inner_folds, fold_seed)
+    fitted, search = tune_model(
+        model,
+        X.iloc[tr],
+        y_tr,
+        values[tr],
+        g_tr,
+        inner,
+        task=task,
+        threshold=threshold,
+        target=target,
         n_iter=n_iter,
-        cv=inner,
-        scoring=search_scoring(task, scoring),
-        refit=True,
-        random_state=seed + 1000 * split.repeat + split.fold,
-        n_jobs=1,
-        error_score="raise",
+        seed=seed,
+        search_seed=fold_seed,
+        biomarkers=biomarkers,
+        phenotypes=phenotypes,
+        calibration=calibration,
+        scoring=scoring,
+        participant_effect=participant_effect,
+        effect_iterations=effect_iterations,
     )
-    search.fit(X_tr, y_tr)
-    fitted = search.best_estimator_
-    if task in CLASSIFIER_TASKS and calibration != "none":
-        fitted = grouped_calibration(fitted, X_tr, y_tr, inner, calibration)
-    return _fold_result(split, search, fitted, threshold, groups, X_te, task, keep_model, y_te)
+    return _fold_result(
+        split, search, fitted, threshold, groups, X.iloc[te], task, keep_model, y_te
+    )
 
 
 def _fold_result(split, search, fitted, threshold, groups, X_te, task, keep_model, y_te):
@@ -278,7 +344,7 @@ def _fold_result(split, search, fitted, threshold, groups, X_te, task, keep_mode
     fit = FoldFit(
         repeat=split.repeat,
         fold=split.fold,
-        best_params={k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()},
+        best_params=best_params(search),
         inner_score=float(search.best_score_),
         threshold=threshold,
         n_train_participants=len(np.unique(g_tr)),

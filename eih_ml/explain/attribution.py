@@ -316,15 +316,3 @@ def model_output(pipeline, X: pd.DataFrame, task: str, output_space: str) -> np.
         return p
     p = np.clip(p, 1e-12, 1 - 1e-12)
     return np.log(p / (1 - p))
-
-
-def global_importance(values: pd.DataFrame) -> pd.DataFrame:
-    """Mean |SHAP| per feature, largest first."""
-    imp = values.abs().mean(axis=0).sort_values(ascending=False)
-    return imp.rename("mean_abs_shap").to_frame()
-
-
-def domain_attribution(values: pd.DataFrame, domains: dict[str, str]) -> pd.DataFrame:
-    """Attributions summed per domain (QST, psychological, biomarker, clinical, ...)."""
-    mapping = {c: domains.get(c, "clinical") for c in values.columns}
-    return values.T.groupby(mapping).sum().T

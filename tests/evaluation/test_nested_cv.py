@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from eih_ml.errors import DataError
 from eih_ml.evaluation.metrics import classification_metrics
 from eih_ml.evaluation.nested_cv import (
-    _inner_cv,
     check_cv_feasible,
+    inner_cv,
     nested_cross_validate,
     outer_splits,
     strat_labels,
@@ -53,7 +53,7 @@ def test_no_participant_is_in_train_and_test_of_any_split(n, max_sessions, folds
     seen_in_test = []
     for s in splits:
         assert not set(groups[s.train]) & set(groups[s.test])
-        for inner_train, inner_test in _inner_cv(
+        for inner_train, inner_test in inner_cv(
             y[s.train], groups[s.train], "classification", 2, 0
         ):
             g = groups[s.train]

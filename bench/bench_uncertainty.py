@@ -150,6 +150,12 @@ def main(overrides: list[str]) -> None:
         }
         for level in LEVELS
     }
+    for level in LEVELS:  # each condition's coverage averaged over cohorts, then the lowest
+        by_mean = summary[f"eih_{level:g}"]["by_condition_mean"]
+        summary[f"eih_{level:g}"]["least_condition_on_average"] = {
+            "condition": min(by_mean, key=by_mean.get),
+            "coverage": min(by_mean.values()),
+        }
     summary["venn_abers_median_width"] = spread(r["venn_abers"]["median_width"] for r in per_seed)
     summary["conformal_set_uncertain_share"] = spread(
         r["conformal_set_uncertain_share"] for r in per_seed

@@ -196,10 +196,16 @@ ROWS = {
             "88-92 %",
         ),
         (
-            "  least-covered condition (mean)",
-            "summary.eih_0.9.worst_condition.mean",
+            "  each condition averaged over cohorts: the lowest",
+            "summary.eih_0.9.least_condition_on_average.coverage",
             "%",
             ">= 85 %",
+        ),
+        (
+            "  least-covered condition within a cohort (mean)",
+            "summary.eih_0.9.worst_condition.mean",
+            "%",
+            "",
         ),
         (
             "  least-covered condition (worst cohort)",

@@ -362,8 +362,10 @@ class PredictionConfig(_Section):
     of ``levels`` (every level is calibrated at training time). ``venn_abers``: an interval for a
     responder probability (eih_ml.explain.venn_abers). ``eih_interval``: a prediction interval
     for the patient's EIH whose width adapts to the patient (conformalized quantile regression,
-    eih_ml.explain.eih_interval); ``interval_by_condition`` pooled or floor (a condition's own
-    correction as a floor, for conditions with at least ``min_condition_rows`` sessions).
+    eih_ml.explain.eih_interval); ``interval_by_condition``: mondrian (the default: each
+    condition with at least ``min_condition_rows`` sessions gets its own correction, the others
+    the pooled one), floor (a condition's own correction as a floor under the pooled one) or
+    pooled (one correction for everyone).
     """
 
     abstain: AbstainConfig = Field(default_factory=AbstainConfig)
@@ -371,7 +373,7 @@ class PredictionConfig(_Section):
     levels: list[float] = Field(default_factory=lambda: [0.8, 0.9, 0.95])
     venn_abers: bool = True
     eih_interval: bool = True
-    interval_by_condition: Literal["pooled", "floor", "mondrian"] = "pooled"
+    interval_by_condition: Literal["pooled", "floor", "mondrian"] = "mondrian"
     min_condition_rows: int = Field(40, ge=10)
 
     @model_validator(mode="after")

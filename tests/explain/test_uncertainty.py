@@ -121,6 +121,15 @@ def test_interval_calibration_per_condition_floor_and_levels():
         pooled.interval(band, 0.95, cond)
     back = IntervalCalibration.from_dict(json.loads(json.dumps(floor.to_dict())))
     np.testing.assert_allclose(back.interval(band, 0.8, cond), floor.interval(band, 0.8, cond))
+    # Mondrian: each condition its own correction, so the narrow group is not over-covered
+    mondrian = IntervalCalibration.fit(
+        y, band, cond, levels=(0.8, 0.9), min_condition_rows=40, by_condition="mondrian"
+    )
+    assert coverage(mondrian, "b") >= 0.85
+    assert 0.85 <= coverage(mondrian, "a") < coverage(floor, "a")
+    assert "Mondrian" in mondrian.method
+    back = IntervalCalibration.from_dict(json.loads(json.dumps(mondrian.to_dict())))
+    np.testing.assert_allclose(back.interval(band, 0.9, cond), mondrian.interval(band, 0.9, cond))
 
 
 def test_quantile_band_adapts_its_width_to_the_patient():

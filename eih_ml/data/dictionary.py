@@ -104,7 +104,7 @@ class RedcapSpec(_Strict):
     #: events that hold baseline data only (e.g. screening): merged into the record's sessions.
     baseline_events: list[str] = Field(default_factory=list)
     #: REDCap's data dictionary CSV (relative to this file); read when the dictionary is
-    #: loaded, into the three keys below and ``categories`` (eih_ml.data.redcap.fold_into).
+    #: loaded, into the four keys below and ``categories`` (eih_ml.data.redcap).
     data_dictionary: str | None = None
     #: header of a label export -> field name (``Sex (choice=Female)`` -> ``sex___1``).
     label_headers: dict[str, str] = Field(default_factory=dict)
@@ -242,7 +242,7 @@ def load_dictionary(path: str | Path | None) -> ColumnDictionary:
             redcap=RedcapSpec(data_dictionary=path.name),
             source=str(path),
         )
-        return redcap.fold_into(own, redcap.read_redcap_dictionary(path)).merged_with(default)
+        return _with_redcap(own, redcap.read_redcap_dictionary(path)).merged_with(default)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -252,8 +252,29 @@ def load_dictionary(path: str | Path | None) -> ColumnDictionary:
     parsed = _parse(raw, str(path))
     if parsed.redcap and parsed.redcap.data_dictionary:
         dd_path = path.parent / parsed.redcap.data_dictionary
-        parsed = redcap.fold_into(parsed, redcap.read_redcap_dictionary(dd_path))
+        parsed = _with_redcap(parsed, redcap.read_redcap_dictionary(dd_path))
     return parsed.merged_with(default)
+
+
+def _with_redcap(d: ColumnDictionary, dd) -> ColumnDictionary:
+    """``d`` with what a REDCap data dictionary tells added (:func:`eih_ml.data.redcap.
+    dictionary_updates`); ``d``'s own keys win. The result is self-contained: the model bundle
+    keeps it, and the CSV is not needed again."""
+    from eih_ml.data.redcap import dictionary_updates
+
+    found = dictionary_updates(dd, d.target)
+    categories = {
+        c: {**found["categories"].get(c, {}), **d.categories.get(c, {})}
+        for c in {*found["categories"], *d.categories}
+    }
+    spec = d.redcap or RedcapSpec()
+    redcap = spec.model_copy(
+        update={
+            key: {**found[key], **getattr(spec, key)}
+            for key in ("label_headers", "checkboxes", "choice_labels", "ranges")
+        }
+    )
+    return d.model_copy(update={"categories": categories, "redcap": redcap, "format": "redcap"})
 
 
 def unit_factor(from_unit: str, to_unit: str, column: str) -> float:

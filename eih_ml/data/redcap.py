@@ -32,6 +32,7 @@ contradicts the contract's is a note).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -408,68 +409,56 @@ def _merge_instances(
     return out
 
 
-def fold_into(d, dd: RedcapDictionary):
-    """A column dictionary with what a REDCap data dictionary tells added to it.
+def dictionary_updates(dd: RedcapDictionary, target: Callable[[str], str]) -> dict:
+    """What a REDCap data dictionary adds to a column dictionary (applied by
+    :func:`eih_ml.data.dictionary.load_dictionary`; the dictionary's own keys win there).
 
-    The result is self-contained (the bundle keeps it; the CSV is not needed again):
+    ``target(field)`` is the canonical column a field is read as (the column dictionary's
+    ``columns``/``patterns``). Returned keys:
 
     * ``categories``: for every radio, dropdown, checkbox or yes/no field that maps to a
-      contract category column (through the dictionary's ``columns``/``patterns``), each code
-      *and* each label recoded to the contract's value, so raw and label exports read the same;
-      the dictionary's own ``categories`` win;
-    * ``redcap.label_headers``: label-export headers -> field names (checkbox choices too);
-    * ``redcap.checkboxes``: checkbox fields -> {column suffix: code};
-    * ``redcap.choice_labels``: other choice fields -> {label: code} (label exports);
-    * ``redcap.ranges``: the validation range of each field mapped to a contract column.
-
-    Parameters
-    ----------
-    d : eih_ml.data.dictionary.ColumnDictionary
-    dd : RedcapDictionary
+      contract category column, each code *and* each label recoded to the contract's value,
+      so raw and label exports read the same;
+    * ``label_headers``: label-export headers -> field names (checkbox choices too);
+    * ``checkboxes``: checkbox fields -> {column suffix: code};
+    * ``choice_labels``: other choice fields -> {label: code} (label exports);
+    * ``ranges``: the validation range of each field mapped to a contract column.
     """
     from eih_ml.data import contract
-    from eih_ml.data.dictionary import RedcapSpec
     from eih_ml.data.inputs import category_value
 
     categories: dict[str, dict[str, str]] = {}
     ranges: dict[str, list[float | None]] = {}
     for f in dd.fields.values():
-        target = d.target(f.name)
-        spec = contract.spec_for(target)
+        column = target(f.name)
+        spec = contract.spec_for(column)
         if spec is None:
             continue
         if spec.kind == "category" and f.choices:
             mapping = {}
             for code, label in f.choices.items():
-                value = category_value(target, label)
+                value = category_value(column, label)
                 if value in spec.categories:
                     mapping[code] = mapping[label] = value
             if mapping:
-                categories[target] = mapping
+                categories[column] = mapping
         if f.minimum is not None or f.maximum is not None:
-            ranges[target] = [f.minimum, f.maximum]
-    merged = {c: {**categories.get(c, {}), **d.categories.get(c, {})} for c in
-              {*categories, *d.categories}}  # fmt: skip
-    checkboxes = {
-        f.name: {checkbox_code(code): code for code in f.choices}
-        for f in dd.fields.values()
-        if f.type == "checkbox"
+            ranges[column] = [f.minimum, f.maximum]
+    return {
+        "categories": categories,
+        "label_headers": dd.label_headers(),
+        "checkboxes": {
+            f.name: {checkbox_code(code): code for code in f.choices}
+            for f in dd.fields.values()
+            if f.type == "checkbox"
+        },
+        "choice_labels": {
+            f.name: {label: code for code, label in f.choices.items()}
+            for f in dd.fields.values()
+            if f.choices and f.type != "checkbox"
+        },
+        "ranges": ranges,
     }
-    choice_labels = {
-        f.name: {label: code for code, label in f.choices.items()}
-        for f in dd.fields.values()
-        if f.choices and f.type != "checkbox"
-    }
-    spec = d.redcap or RedcapSpec()
-    redcap = spec.model_copy(
-        update={
-            "label_headers": {**dd.label_headers(), **spec.label_headers},
-            "checkboxes": {**checkboxes, **spec.checkboxes},
-            "ranges": {**ranges, **spec.ranges},
-            "choice_labels": {**choice_labels, **spec.choice_labels},
-        }
-    )
-    return d.model_copy(update={"categories": merged, "redcap": redcap, "format": "redcap"})
 
 
 def range_notes(spec, columns) -> list[str]:

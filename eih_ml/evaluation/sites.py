@@ -5,7 +5,7 @@ Multi-site data let a model be validated the way it will be used, on a site it h
 ``cv.scheme: leave_site_out`` each outer fold trains on every site but one (hyperparameters still
 tuned in participant-grouped inner folds of the training sites) and tests on the one left out.
 :func:`site_results` then scores each site's predictions and pools them by random-effects
-meta-analysis (:func:`eih_ml.evaluation.external.random_effects_meta`): AUROC on the logit scale,
+meta-analysis (:func:`eih_ml.evaluation.meta_analysis.random_effects_meta`): AUROC on the logit scale,
 the calibration slope, calibration-in-the-large and O/E on the log scale (classification); R², the
 calibration slope and the mean error in kPa (regression). The per-site variances come from a
 participant bootstrap inside the site. tau-squared, I-squared and the 95 % prediction interval for
@@ -117,7 +117,7 @@ def site_results(
     """
     from eih_ml.evaluation.bootstrap import participant_resamples
     from eih_ml.evaluation.evaluate import clean_dict
-    from eih_ml.evaluation.external import random_effects_meta
+    from eih_ml.evaluation.meta_analysis import random_effects_meta
 
     site_of = np.asarray(sites, dtype=object)[oof["position"].to_numpy()]
     plan = _metric_plan(task)

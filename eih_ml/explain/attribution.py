@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from eih_ml.explain.preprocess import apply_branches
 from eih_ml.features.metadata import source_feature
 
 
@@ -146,7 +147,7 @@ class Attributor:
         return "class margin" if self.task == "multiclass" else "log-odds"
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Model input after preprocessing (see :func:`apply_branches`)."""
+        """Model input after preprocessing (see :func:`eih_ml.explain.preprocess.apply_branches`)."""
         return apply_branches(self.prep, X)
 
     def transform_columns(self, columns: dict[str, np.ndarray]) -> np.ndarray:
@@ -253,43 +254,6 @@ class Attributor:
         values = (Xt - mean) * coef * scale
         base = (intercept + float(mean @ coef)) * scale + shift
         return values, base
-
-
-def apply_branches(prep, X: pd.DataFrame) -> np.ndarray:
-    """``prep.transform(X)`` as floats, with a fitted ColumnTransformer's branches applied directly.
-
-    ``ColumnTransformer.transform`` checks its input, indexes it per branch and runs the branches
-    through joblib on every call: on one patient that bookkeeping costs more than the branches.
-    Here the same fitted branches read the same columns and are concatenated in the same order
-    (``transformers_``), which is what it computes (tested against it for every model family).
-    Anything else (another preprocessing shape, columns given by position, sparse output, a frame
-    whose columns differ from those seen in fit) goes through ``prep.transform``.
-    """
-    from sklearn.compose import ColumnTransformer
-
-    steps = getattr(prep, "steps", None)
-    ct = steps[0][1] if steps is not None and len(steps) == 1 else prep
-    plain = (
-        isinstance(ct, ColumnTransformer)
-        and isinstance(X, pd.DataFrame)
-        and not getattr(ct, "sparse_output_", True)
-        and list(X.columns) == list(getattr(ct, "feature_names_in_", []))
-        and all(
-            isinstance(cols, list) and all(isinstance(c, str) for c in cols)
-            for _, _, cols in ct.transformers_
-        )
-    )
-    if not plain:
-        return np.asarray(prep.transform(X), dtype=float)
-    parts = []
-    for _, branch, cols in ct.transformers_:
-        if not cols or (isinstance(branch, str) and branch == "drop"):
-            continue
-        if isinstance(branch, str):  # "passthrough"
-            parts.append(X[cols].to_numpy(dtype=float))
-        else:
-            parts.append(np.asarray(branch.transform(X[cols]), dtype=float))
-    return np.hstack(parts) if parts else np.empty((len(X), 0))
 
 
 def background_mean(pipeline, X: pd.DataFrame) -> np.ndarray:

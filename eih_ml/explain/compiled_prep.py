@@ -1,7 +1,7 @@
 """A fitted preprocessing ColumnTransformer compiled to plain numpy: one patient in microseconds.
 
 Explaining or scoring one patient runs the fitted preprocessing on a one-row input. Even with
-:func:`eih_ml.explain.attribution.apply_branches` (which skips the ColumnTransformer's own
+:func:`eih_ml.explain.preprocess.apply_branches` (which skips the ColumnTransformer's own
 bookkeeping), every scikit-learn step still validates its input on every call, and on one row that
 validation (milliseconds in all) dominates the arithmetic. :func:`compile_preprocessor` reads the
 fitted attributes once and returns a :class:`CompiledPreprocessor` that computes the same numbers
@@ -27,7 +27,7 @@ input column independently into its own output columns, so a table per column, w
 columns held at a known category, gives its exact output for every possible value. Anything else
 (another transformer, columns given by position, sparse output, a remainder other than ``drop``)
 is not compiled: :func:`compile_preprocessor` returns None and the caller keeps
-:func:`~eih_ml.explain.attribution.apply_branches`. A compiled preprocessor is checked against
+:func:`~eih_ml.explain.preprocess.apply_branches`. A compiled preprocessor is checked against
 ``apply_branches`` on probe rows before it is returned, and the tests assert equality (to 1e-12;
 in practice the numbers are bit for bit the same) on real fitted pipelines of every model family.
 """
@@ -447,7 +447,7 @@ def compile_preprocessor(prep) -> CompiledPreprocessor | None:
         categorical branch other than SimpleImputer (constant or most frequent) -> dense
         OneHotEncoder with ``handle_unknown`` "ignore" or "infrequent_if_exist" on string
         categories; a column read both as a category and as a number; or a result that differs
-        from :func:`~eih_ml.explain.attribution.apply_branches` on probe rows.
+        from :func:`~eih_ml.explain.preprocess.apply_branches` on probe rows.
     """
     ct = _column_transformer(prep)
     if (
@@ -485,7 +485,7 @@ def compile_preprocessor(prep) -> CompiledPreprocessor | None:
 
 def _matches_on_probe(compiled: CompiledPreprocessor, prep) -> bool:
     """Whether ``compiled`` equals ``apply_branches`` on a few probe rows, one and several."""
-    from eih_ml.explain.attribution import apply_branches
+    from eih_ml.explain.preprocess import apply_branches
 
     first = {
         t.name: t.keys[0]

@@ -12,9 +12,9 @@ from eih_ml.errors import DataError
 from eih_ml.evaluation.external import (
     _fit_recalibration,
     external_validation,
-    random_effects_meta,
     recalibration,
 )
+from eih_ml.evaluation.meta_analysis import random_effects_meta
 from eih_ml.evaluation.metrics import classification_metrics
 from tests.helpers import SMALL_RUN
 

@@ -16,8 +16,9 @@ import pytest
 from eih_ml.data.load import load_frame
 from eih_ml.data.simulate import simulate_cohort
 from eih_ml.data.validate import validate_cohort
-from eih_ml.explain.attribution import apply_branches, unwrap
+from eih_ml.explain.attribution import unwrap
 from eih_ml.explain.compiled_prep import CompiledPreprocessor, compile_preprocessor
+from eih_ml.explain.preprocess import apply_branches
 from eih_ml.features.derive import derive_features, model_features
 from eih_ml.models import FeatureLayout, make_pipeline, model_matrix
 

@@ -269,7 +269,8 @@ def test_out_of_range_names_each_value_outside_the_cohort_and_rare_categories():
 def test_branches_applied_directly_equal_the_column_transformer(
     classification, regression, model, task
 ):
-    from eih_ml.explain.attribution import apply_branches, unwrap
+    from eih_ml.explain.attribution import unwrap
+    from eih_ml.explain.preprocess import apply_branches
 
     result = classification if task == "classification" else regression
     prep = unwrap(result.cvs[model].folds[0].pipeline)[:-1]

@@ -1,0 +1,201 @@
+"""The report's outcome sections: the outcome and its definition, the reliability ceiling of
+single-session EIH, and the sample size against the required minimum."""
+
+from __future__ import annotations
+
+import re
+
+from eih_ml.report.formatting import _CLASS_LABELS, _int, _pct, num
+
+_RULES: dict[str, str] = {
+    "gt0": "EIH > 0, i.e. any increase in pressure pain threshold",
+    "sem": "EIH > 1 SEM",
+    "2sem": "EIH > 2 SEM",
+    "mdc95": "EIH > MDC95 = 1.96 × √2 × SEM",
+    "pct": "relative EIH > the given percentage",
+}
+
+_SITES: dict[str, str] = {
+    "local": "the exercising muscle (local site)",
+    "remote": "a remote, non-exercising site",
+    "global": "the mean of the local and remote sites",
+}
+
+_MEASURES: dict[str, str] = {
+    "abs": "absolute change in pressure pain threshold, post − pre (kPa)",
+    "rel": "relative change in pressure pain threshold, 100 × (post − pre) / pre (%)",
+    "adj": "change after exercise minus change after quiet rest (kPa)",
+}
+
+_CRITERIA: dict[str, str] = {
+    "shrinkage": "Criterion 1: expected shrinkage of the predictor effects ≥ 0.9",
+    "r2_optimism": "Criterion 2: small optimism in apparent R² (≤ 0.05)",
+    "overall_risk": "Criterion 3: overall risk (prevalence) estimated within ±0.05",
+    "residual_sd": "Criterion 3: residual SD estimated within 10 %",
+    "intercept": "Criterion 4: precise intercept (advisory for a change score)",
+}
+
+
+def _outcome_unit(outcome_name: str) -> str:
+    if outcome_name.startswith("followup_"):  # a programme outcome (eih_ml.programme)
+        if outcome_name.endswith("_pct"):
+            return "%"
+        return "NRS points" if "_pain_nrs_" in outcome_name else "points"
+    return "%" if "_rel_" in outcome_name else "kPa"
+
+
+def _outcome(summary: dict, config: dict, task: str) -> dict:
+    o = summary.get("outcome", {})
+    oc = config.get("outcome") or {}
+    name = o.get("outcome", "")
+    m = re.match(r"eih_(abs|rel|adj)_(local|remote|global)$", name)
+    measure, site = (m.group(1), m.group(2)) if m else (oc.get("measure"), oc.get("site"))
+    unit = _outcome_unit(name)
+    folds = summary.get("models", {}).get(summary.get("best_model"), {}).get("folds", [])
+    fold_thresholds = [f.get("threshold") for f in folds if f.get("threshold") is not None]
+    rp = o.get("rule_parameters") or {}
+    rule = o.get("rule")
+    if rule in ("sem", "2sem", "mdc95"):
+        src = rp.get("sem_source")
+        rule_text = f"{_RULES[rule]}, SEM = SD × √(1 − ICC) with ICC {num(rp.get('icc'), 2)}"
+        if src == "training":
+            rule_text += ", SD from the training participants (one session each), per fold"
+        elif rp.get("sem") is not None:
+            rule_text += f", published SEM {num(rp.get('sem'), 1)} kPa"
+        else:
+            rule_text += f", published SD {num(rp.get('sd'), 1)} kPa"
+    elif rule == "pct":
+        rule_text = f"relative EIH > {num(rp.get('pct'), 1)} %"
+    else:
+        rule_text = _RULES.get(rule, str(rule)) if rule else None
+    per_fold = None
+    if o.get("threshold_per_fold") and fold_thresholds:
+        per_fold = (
+            f"The threshold was re-estimated in each of the {len(fold_thresholds)} outer training "
+            f"folds from training participants only: {num(min(fold_thresholds), 1)} to "
+            f"{num(max(fold_thresholds), 1)} {unit}; the final model used "
+            f"{num(o.get('final_threshold'), 1)} {unit}."
+        )
+    elif task == "classification":
+        per_fold = (
+            "The threshold is fixed (it does not depend on the data), so every fold used the same "
+            "value."
+        )
+    return {
+        "name": name,
+        "site": _SITES.get(site, site),
+        "measure": _MEASURES.get(measure, measure),
+        "unit": unit,
+        "task": task,
+        "rule": rule_text,
+        "threshold": num(o.get("final_threshold", o.get("threshold")), 1)
+        if o.get("final_threshold", o.get("threshold")) is not None
+        else None,
+        "per_fold": per_fold,
+        "prevalence": _pct(o.get("prevalence"), 1) if o.get("prevalence") is not None else None,
+        "class_prevalence": ", ".join(
+            f"{name} {_pct(o['class_prevalence'][k], 1)}"
+            for k, name in _CLASS_LABELS
+            if k in (o.get("class_prevalence") or {})
+        )
+        or None,
+        "rows_without_outcome": o.get("rows_without_outcome"),
+        "notes": o.get("notes") or [],
+        "programme": o.get("programme"),
+        "randomized": bool((config.get("data") or {}).get("protocol_randomized")),
+    }
+
+
+def _ceiling(summary: dict, task: str) -> dict | None:
+    c = summary.get("reliability_ceiling")
+    if not c:
+        return None
+    best = summary.get("best_model")
+    m = summary.get("models", {}).get(best, {}).get("metrics", {})
+    icc = c.get("icc")
+    if task in ("classification", "multiclass"):
+        value, ceil = m.get("auroc"), c.get("max_auroc")
+        which, label = "AUROC", "the responder label"
+        if task == "multiclass":  # the ceiling of the clinically critical class against the rest
+            value, which = m.get("auroc_hyperalgesic"), "AUROC of hyperalgesic vs rest"
+            label = "the hyperalgesic label (against the other two classes)"
+        reached = ""
+        if value is not None and value <= 0.5:
+            reached = f"The best model's {which} of {num(value)} is no better than chance."
+        elif value is not None and ceil and ceil > 0.5:
+            reached = (
+                f"The best model's {which} of {num(value)} covers "
+                f"{_pct(min((value - 0.5) / (ceil - 0.5), 1.0))} of the distance from chance "
+                "(0.50) to this ceiling."
+            )
+        text = (
+            f"EIH measured in one session has a between-session reliability (ICC) of about "
+            f"{num(icc)}: only that share of its variance is stable within a person. Even a "
+            f"perfect model that knew each person's true EIH could therefore reach at most an "
+            f"AUROC of {num(ceil)} for {label}, and two sessions of the same person "
+            f"would agree on the label in {_pct(c.get('retest_agreement'))} of cases (κ = "
+            f"{num(c.get('retest_kappa'))}). Read the model's performance against this ceiling, "
+            f"not against 1.0. {reached}"
+        )
+    else:
+        value, ceil = m.get("r2"), c.get("max_r2")
+        reached = ""
+        if value is not None and value <= 0:
+            reached = (
+                f"The best model's R² of {num(value)} explains none of it: it predicts no better "
+                "than the mean EIH."
+            )
+        elif value is not None and ceil:
+            reached = (
+                f"The best model's R² of {num(value)} is {_pct(value / ceil)} of this ceiling."
+            )
+        text = (
+            f"EIH measured in one session has a between-session reliability (ICC) of about "
+            f"{num(icc)}: only that share of its variance is stable within a person. Even a "
+            f"perfect model could therefore explain at most R² = {num(ceil)} of a single "
+            f"session's EIH. Read the model's R² against this ceiling, not against 1.0. {reached}"
+        )
+    return {
+        "rows": [
+            ("Between-session ICC assumed", num(icc)),
+            ("Maximum R² (continuous EIH)", num(c.get("max_r2"))),
+            (
+                "Maximum AUROC (hyperalgesic label)"
+                if task == "multiclass"
+                else "Maximum AUROC (responder label)",
+                num(c.get("max_auroc")),
+            ),
+            ("Test–retest κ of the label", num(c.get("retest_kappa"))),
+            ("Test–retest agreement of the label", _pct(c.get("retest_agreement"))),
+        ],
+        "text": text.strip(),
+    }
+
+
+def _sample_size(summary: dict) -> dict:
+    ss = summary.get("sample_size") or {}
+    crit = ss.get("criteria", {})
+    rows = [
+        {
+            "name": _CRITERIA.get(k, k),
+            "n": _int(v),
+            "binding": v == ss.get("n_required") and k != "intercept",
+        }
+        for k, v in crit.items()
+    ]
+    facts = [("Candidate predictor parameters", _int(ss.get("n_parameters")))]
+    if ss.get("prevalence") is not None:
+        facts.append(("Outcome prevalence", _pct(ss["prevalence"], 1)))
+        facts.append(("Anticipated Cox–Snell R²", num(ss.get("anticipated_r2_cs"), 3)))
+        facts.append(("Events available", _int(ss.get("events_available"))))
+    if ss.get("anticipated_r2") is not None:
+        facts.append(("Anticipated R²", num(ss["anticipated_r2"], 2)))
+    return {
+        "required": _int(ss.get("n_required")),
+        "available": _int(ss.get("n_available")),
+        "rows": rows,
+        "facts": facts,
+        "adequate": ss.get("adequate"),
+        "verdict": ss.get("verdict"),
+        "note": ss.get("note"),
+    }

@@ -1,0 +1,110 @@
+"""The report's subgroup and site sections: performance per sex, condition and age band, and the
+pooled leave-site-out estimates of the best model."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from eih_ml.report.formatting import _digits, _metric_label, num, with_ci
+
+
+def _band_key(value: str) -> float:
+    """Sort key of an age band label such as ``<40``, ``40-60`` or ``>=60``."""
+    found = re.search(r"-?\d+(?:\.\d+)?", value)
+    if found is None:
+        return math.inf
+    x = float(found.group())
+    return x - 0.5 if value.lstrip().startswith("<") else x
+
+
+def _band_label(value: str) -> str:
+    """``<40`` -> ``< 40``, ``40-60`` -> ``40–60``, ``>=60`` -> ``≥ 60``."""
+    v = value.strip()
+    if v.startswith(">="):
+        return "≥ " + v[2:]
+    if v.startswith("<"):
+        return "< " + v[1:]
+    return re.sub(r"(?<=\d)-(?=\d)", "–", v)
+
+
+def _subgroups(summary: dict, task: str, unit: str) -> list[dict]:
+    models = summary.get("models", {})
+    best = summary.get("best_model")
+    main, extra = {
+        "classification": ("auroc", ["calibration_intercept", "calibration_slope"]),
+        "multiclass": ("auroc_macro", ["auroc_hyperalgesic", "calibration_slope_hyperalgesic"]),
+    }.get(task, ("r2", ["rmse", "calibration_slope"]))
+    dims: list[str] = []
+    for ev in models.values():
+        for d in ev.get("subgroups", {}):
+            if d not in dims:
+                dims.append(d)
+    titles = {"sex": "Sex", "condition": "Condition", "age_band": "Age band (years)"}
+    out = []
+    for dim in dims:
+        values: list[str] = []
+        for ev in models.values():
+            for v in ev.get("subgroups", {}).get(dim, {}):
+                if v not in values:
+                    values.append(v)
+        if dim == "age_band":
+            values.sort(key=_band_key)
+        rows = []
+        for v in values:
+            first = next(
+                ev["subgroups"][dim][v]
+                for ev in models.values()
+                if v in ev["subgroups"].get(dim, {})
+            )
+            cells, note = [], first.get("note")
+            for ev in models.values():
+                entry = ev.get("subgroups", {}).get(dim, {}).get(v, {})
+                cells.append(with_ci(entry["metrics"], main) if "metrics" in entry else "–")
+            best_entry = models.get(best, {}).get("subgroups", {}).get(dim, {}).get(v, {})
+            for k in extra:
+                cells.append(
+                    with_ci(best_entry["metrics"], k, _digits(k, task))
+                    if "metrics" in best_entry
+                    else "–"
+                )
+            rows.append(
+                {
+                    "value": _band_label(v) if dim == "age_band" else v.replace("_", " "),
+                    "n_participants": first.get("n_participants"),
+                    "n_rows": first.get("n_rows"),
+                    "cells": cells,
+                    "note": note,
+                }
+            )
+        out.append(
+            {
+                "name": dim,
+                "title": titles.get(dim, dim),
+                "main": _metric_label(main, task, unit),
+                "models": list(models),
+                "extra": [_metric_label(k, task, unit) for k in extra],
+                "best": best,
+                "n_cols": len(models) + len(extra),
+                "rows": rows,
+            }
+        )
+    return out
+
+
+def _sites(summary: dict) -> list[dict]:
+    """Pooled leave-site-out estimates of the best model, as table rows."""
+    best = summary.get("models", {}).get(summary.get("best_model"), {})
+    pooled = (best.get("sites") or {}).get("pooled", {})
+    return [
+        {
+            "metric": key.replace("_", " "),
+            "pooled": num(p["pooled"], 3),
+            "ci": f"{num(p['ci_low'], 3)} to {num(p['ci_high'], 3)}",
+            "pi": f"{num(p.get('pi_low'), 3)} to {num(p.get('pi_high'), 3)}",
+            "tau2": num(p["tau2"], 4),
+            "i2": f"{100 * p['i2']:.0f} %",
+            "k": p["k"],
+        }
+        for key, p in pooled.items()
+    ]

@@ -62,7 +62,7 @@ _EXPORTS: dict[str, str] = {
     "ExperimentConfig": "eih_ml.config",
     "run_experiment": "eih_ml.experiment",
     "ExperimentResult": "eih_ml.experiment",
-    "metrics_table": "eih_ml.experiment",
+    "metrics_table": "eih_ml.run_files",
     "added_value_text": "eih_ml.summary_table",
     # models in use
     "ModelBundle": "eih_ml.bundle",

@@ -9,7 +9,6 @@ run has succeeded, so a failed run leaves nothing half-written.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import tempfile
@@ -25,6 +24,7 @@ from eih_ml.config import ExperimentConfig
 from eih_ml.data.validate import CohortReport
 from eih_ml.errors import ConfigError, DataError
 from eih_ml.outcomes import Outcome, ResponderRule, define_outcome, reliability_ceiling
+from eih_ml.run_files import write_run_files
 
 
 class Progress:
@@ -614,7 +614,7 @@ def run_experiment(
         )
         ev["curves"] = curves(cv.oof, task, config.evaluation.decision_thresholds, config.seed)
         if task == "classification":
-            from eih_ml.report.experiment_report import roc_points
+            from eih_ml.report.sections_figures import roc_points
 
             ev["curves"]["roc"] = roc_points(cv.oof)
         ev["subgroups"] = evaluate_subgroups(
@@ -990,57 +990,9 @@ def _describe(dist) -> str:
 
 
 def _git_commit() -> str:
-    from eih_ml.tracking import git_commit
+    from eih_ml.provenance import git_commit
 
     return git_commit()
-
-
-def metrics_table(summary: dict) -> pd.DataFrame:
-    """One row per model: every metric with its CI (the table the CLI prints)."""
-    rows = []
-    for model, ev in summary["models"].items():
-        rows.append({"model": model, **ev["metrics"]})
-    return pd.DataFrame(rows)
-
-
-def write_run_files(result: ExperimentResult, folder: Path) -> Path:
-    """The run's files: summary, metrics table, config, cohort report (counts), plots, SHAP."""
-    import yaml
-
-    from eih_ml.report import plots
-
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "summary.json").write_text(to_json(result.summary) + "\n", encoding="utf-8")
-    metrics_table(result.summary).to_csv(folder / "metrics.csv", index=False, lineterminator="\n")
-    (folder / "config.yaml").write_text(
-        yaml.safe_dump(result.config.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
-    )
-    cohort = result.cohort.summary() | {
-        "schema": {c: str(t) for c, t in result.X.dtypes.items()},
-        "notes": result.cohort.notes,
-    }
-    (folder / "cohort_report.json").write_text(to_json(cohort) + "\n", encoding="utf-8")
-    curves_by_model = {m: e["curves"] for m, e in result.summary["models"].items()}
-    task = result.config.outcome.task
-    oofs = {m: cv.oof for m, cv in result.cvs.items()}
-    if task == "classification":
-        plots.save(plots.roc_figure(oofs), folder / "plots" / "roc.png")
-    if task == "multiclass":
-        plots.save(plots.roc_by_class_figure(oofs), folder / "plots" / "roc.png")
-    if task in ("classification", "multiclass"):
-        title = "Decision curve" + (": hyperalgesic vs not" if task == "multiclass" else "")
-        plots.save(
-            plots.decision_curve_figure(curves_by_model, title),
-            folder / "plots" / "decision_curve.png",
-        )
-    if task == "multiclass":
-        figure = plots.class_calibration_figure(curves_by_model)
-    else:
-        figure = plots.calibration_figure(curves_by_model)
-    plots.save(figure, folder / "plots" / "calibration.png")
-    if result.explanations is not None:
-        result.explanations.write_artifacts(folder / "explanations")
-    return folder
 
 
 def _write_outputs(result: ExperimentResult, out: Path) -> None:
@@ -1057,25 +1009,3 @@ def _write_outputs(result: ExperimentResult, out: Path) -> None:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def json_safe(value):
-    """Recursively turn numpy values into Python ones and NaN / infinities into None."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [json_safe(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA:
-        return None
-    return value
-
-
-def to_json(value) -> str:
-    """Strict JSON (no NaN) of a summary."""
-    return json.dumps(json_safe(value), indent=2, allow_nan=False)

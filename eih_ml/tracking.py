@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -33,36 +32,10 @@ import pandas as pd
 
 from eih_ml import __version__
 from eih_ml.errors import ConfigError
+from eih_ml.provenance import artifact_root, git_commit, is_local, resolve_tracking_uri
 
 CHAMPION = "champion"
 _MAX_PARAM = 6000
-
-
-def resolve_tracking_uri(configured: str | None = None) -> str:
-    """The tracking URI: configured, else ``MLFLOW_TRACKING_URI``, else the project's SQLite."""
-    if configured:
-        return configured
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env:
-        return env
-    return f"sqlite:///{(Path.cwd() / 'mlflow.db').resolve()}"
-
-
-def is_local(uri: str) -> bool:
-    """True for an embedded store (SQLite or a folder), False for an HTTP server."""
-    return not uri.startswith(("http://", "https://", "databricks"))
-
-
-def artifact_root(uri: str | None = None) -> Path:
-    """Folder for artifacts of an embedded store: ``mlartifacts`` beside its SQLite file.
-
-    So a store given by ``MLFLOW_TRACKING_URI=sqlite:////abs/mlflow.db`` keeps its artifacts in
-    ``/abs/mlartifacts`` wherever the command runs.
-    """
-    uri = uri or resolve_tracking_uri()
-    if uri.startswith("sqlite:///"):
-        return (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").resolve()
-    return (Path.cwd() / "mlartifacts").resolve()
 
 
 def _setup():
@@ -122,21 +95,6 @@ def ensure_experiment(client, name: str, uri: str) -> str:
         if exp is None:
             raise
         return exp.experiment_id
-
-
-def git_commit() -> str:
-    """The git commit of the eih_ml source that runs (``unknown`` outside a checkout)."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-        return done.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def outcome_key(summary: dict) -> str:
@@ -299,7 +257,7 @@ def log_run_files(result, mlflow) -> None:
     Reusing the folder means tracking draws no figure twice. Out-of-fold predictions with
     participant ids are added only when ``tracking.log_participant_data`` opts in.
     """
-    from eih_ml.experiment import write_run_files
+    from eih_ml.run_files import write_run_files
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(result.output_dir) if result.output_dir else None

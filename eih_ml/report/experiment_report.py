@@ -206,7 +206,7 @@ def resolve_run(
             f"{ref!r} is neither a run folder nor an MLflow run id (32 hex digits) nor 'latest'. "
             "Give e.g. runs/default, a run id from 'eih-ml compare', or latest."
         )
-    from eih_ml.tracking import resolve_tracking_uri
+    from eih_ml.provenance import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
     _check_store(uri)

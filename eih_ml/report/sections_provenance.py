@@ -41,6 +41,6 @@ def _provenance(run_dir: Path, summary: dict) -> dict:
 
 
 def _git_commit() -> str:
-    from eih_ml.tracking import git_commit
+    from eih_ml.provenance import git_commit
 
     return git_commit()

@@ -176,7 +176,8 @@ def simulate_sites(sites: Sequence[SiteSpec], seed: int = 0):
     ConfigError
         No site, duplicate names, an unknown scenario or condition, a non-positive scale.
     """
-    from eih_ml.data.simulate import SimulatedCohort, _check_int, _resolve_scenario
+    from eih_ml.data.simulate import SimulatedCohort, _check_int
+    from eih_ml.data.simulate_scenarios import _resolve_scenario
 
     sites = list(sites)
     if not sites:
@@ -216,7 +217,8 @@ def _site_scenario(spec: SiteSpec, scen):
 
 
 def _simulate_one(spec: SiteSpec, scen, seed: int):
-    from eih_ml.data.simulate import _check_scenario, simulate_cohort
+    from eih_ml.data.simulate import simulate_cohort
+    from eih_ml.data.simulate_scenarios import _check_scenario
 
     _check_scenario(scen)
     sim = simulate_cohort(spec.n_participants, scenario=scen, seed=seed)

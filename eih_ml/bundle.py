@@ -518,7 +518,7 @@ class ModelBundle:
             ts = X["ts_diff"].to_numpy(float) if "ts_diff" in X else np.full(n, np.nan)
             id_columns[PROFILE] = profile_array(cpm, ts, self._profile_rule).tolist()
         return pd.DataFrame(
-            self._explain_columns(_columns_of(X, self.features), n, id_columns, top_k)
+            self._explain_columns(columns_of(X, self.features), n, id_columns, top_k)
         )
 
     def _explain_columns(
@@ -644,7 +644,7 @@ class ModelBundle:
     ) -> list[list[dict]]:
         """Per row, the ``top_k`` features with the largest |SHAP|, in clinical terms."""
         att = self.attributor.explain(X, Xt=Xt)
-        columns = _columns_of(X, list(X.columns))
+        columns = columns_of(X, list(X.columns))
         return self._factors(
             columns, len(X), list(att.values.columns), att.values.to_numpy(), top_k
         )
@@ -756,7 +756,7 @@ _PREDICTION_COLUMNS = (
 FEW_ROWS = 64
 
 
-def _columns_of(X: pd.DataFrame, features: list[str]) -> dict[str, np.ndarray]:
+def columns_of(X: pd.DataFrame, features: list[str]) -> dict[str, np.ndarray]:
     """A model matrix as named arrays: categories as object, everything else float (one block)."""
     numeric = [f for f in features if f not in CATEGORICAL]
     block = X[numeric].to_numpy(dtype=float, na_value=np.nan)

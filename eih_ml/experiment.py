@@ -742,10 +742,10 @@ def abstention_counts(bundle, X: pd.DataFrame, groups: np.ndarray) -> dict:
     rule that would turn away a large part of the cohort the model was built on is seen before
     the model reaches a clinic.
     """
-    from eih_ml.bundle import _columns_of
+    from eih_ml.bundle import columns_of
 
     rule = bundle.abstain_rule
-    assessment = rule.assess(_columns_of(X, list(X.columns)), len(X))
+    assessment = rule.assess(columns_of(X, list(X.columns)), len(X))
     abstained = assessment.abstained
     groups = np.asarray(groups)
     return {

@@ -401,9 +401,9 @@ def _track(result, grid: Grid, cell: Cell) -> str:
 
 def _finished_in_mlflow(cell: Cell) -> dict | None:
     """A finished experiment run with this cell's key, if the tracking store has one."""
-    from eih_ml.tracking import _setup, resolve_tracking_uri
+    from eih_ml.tracking import import_mlflow, resolve_tracking_uri
 
-    _setup()  # MLflow's telemetry off before its first import
+    import_mlflow()  # MLflow's telemetry off before its first import
     from mlflow import MlflowClient
 
     config = cell.config

@@ -38,7 +38,8 @@ CHAMPION = "champion"
 _MAX_PARAM = 6000
 
 
-def _setup():
+def import_mlflow():
+    """The ``mlflow`` module, imported with MLflow's telemetry turned off."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     import mlflow
@@ -59,7 +60,7 @@ def preload_in_background() -> threading.Thread:
 
     def work() -> None:
         try:
-            _setup()
+            import_mlflow()
             import mlflow.models
             import mlflow.pyfunc
             import mlflow.store.tracking.sqlalchemy_store  # noqa: F401 - the SQLite store
@@ -123,7 +124,7 @@ def _log_params(mlflow, params: dict[str, str]) -> None:
 
 def track_experiment(result) -> str:
     """Log an experiment (:class:`eih_ml.experiment.ExperimentResult`); return the parent run id."""
-    mlflow = _setup()
+    mlflow = import_mlflow()
     from mlflow import MlflowClient
 
     config = result.config
@@ -335,7 +336,7 @@ def register_update(
     the alias ``updated``; the ``champion`` alias does not move (an update is promoted by a
     person who has read the validation report). Returns what was logged.
     """
-    mlflow = _setup()
+    mlflow = import_mlflow()
     from mlflow import MlflowClient
 
     uri = resolve_tracking_uri(tracking_uri)
@@ -577,7 +578,7 @@ def load_model(model_uri: str, tracking_uri: str | None = None):
             f"Model {model_uri!r} is neither a folder nor a URI; use e.g. "
             "models:/eih_ml_responder@champion or runs:/<run_id>/model."
         )
-    mlflow = _setup()
+    mlflow = import_mlflow()
     uri = resolve_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
     try:
@@ -597,7 +598,7 @@ def compare_runs(
 
     ``grid`` keeps only the runs of one sweep (tag ``eih_ml.grid``).
     """
-    mlflow = _setup()
+    mlflow = import_mlflow()
     from mlflow import MlflowClient
 
     uri = resolve_tracking_uri(tracking_uri)
@@ -644,7 +645,7 @@ def track_external_validation(
     ``models:/NAME@alias``) gets the run id as its tag ``eih_ml.external_validation.<run>``, so the
     version lists every cohort it was validated on. Returns the run id.
     """
-    mlflow = _setup()
+    mlflow = import_mlflow()
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 

@@ -81,3 +81,23 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_no_import_circles_in_the_package():
     assert cycles(import_graph()) == []
+
+
+def private_imports() -> list[tuple[str, str, str]]:
+    """(importing module, source module, name) of every private name (leading underscore) that a
+    module imports from another eih_ml module; ``__version__`` is public."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("eih_ml"):
+                found += [
+                    (_module_name(path), node.module, a.name)
+                    for a in node.names
+                    if a.name.startswith("_") and a.name != "__version__"
+                ]
+    return found
+
+
+def test_no_private_names_imported_across_modules():
+    assert private_imports() == []

@@ -105,7 +105,7 @@ def load_study(
     if not isinstance(dictionary, ColumnDictionary):
         dictionary = load_dictionary(dictionary)
     notes: list[str] = []
-    frame = _read_table(path, dictionary, notes)
+    frame = read_table(path, dictionary, notes)
     return load_frame(frame, dictionary, source=str(path), notes=notes)
 
 
@@ -169,7 +169,8 @@ def load_frame(
 
 
 # --------------------------------------------------------------------------------------- reading
-def _read_table(path: Path, d: ColumnDictionary, notes: list[str]) -> pd.DataFrame:
+def read_table(path: Path, d: ColumnDictionary, notes: list[str]) -> pd.DataFrame:
+    """Read a study file (text, Parquet or Excel) as a frame indexed by its file rows."""
     if not path.exists():
         raise DataError(f"{path} does not exist. Check the path (relative to {Path.cwd()}).")
     if path.is_dir():

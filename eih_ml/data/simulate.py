@@ -84,22 +84,22 @@ import numpy as np
 import pandas as pd
 
 from eih_ml.data.simulate_arrays import Arrays
-from eih_ml.data.simulate_eih import _draw_eih
+from eih_ml.data.simulate_eih import draw_eih
 from eih_ml.data.simulate_measurements import (
-    _ITEM_MODELS,
     BIOMARKER_PANEL,
-    _biomarkers,
-    _cpm_columns,
-    _ppt_columns,
-    _questionnaire_items,
-    _ts_columns,
+    ITEM_MODELS,
+    biomarkers,
+    cpm_columns,
+    ppt_columns,
+    questionnaire_items,
+    ts_columns,
 )
 from eih_ml.data.simulate_participants import (
-    _baseline_ppt,
-    _draw_latent,
-    _draw_latent_classes,
-    _draw_pain_history,
-    _draw_participants,
+    baseline_ppt,
+    draw_latent,
+    draw_latent_classes,
+    draw_pain_history,
+    draw_participants,
 )
 from eih_ml.data.simulate_profiles import (
     CONDITION_PROFILES,
@@ -108,8 +108,8 @@ from eih_ml.data.simulate_profiles import (
     ConditionProfile,
     LatentClass,
 )
-from eih_ml.data.simulate_scenarios import SCENARIOS, Scenario, _resolve_scenario
-from eih_ml.data.simulate_sessions import _draw_sessions, _session_clinical
+from eih_ml.data.simulate_scenarios import SCENARIOS, Scenario, resolve_scenario
+from eih_ml.data.simulate_sessions import draw_sessions, session_clinical
 from eih_ml.errors import DataError
 
 __all__ = [
@@ -207,26 +207,26 @@ def simulate_cohort(
     The model and its sources are described in the module docstring; calibration against the
     literature in ``docs/simulator_calibration.md``.
     """
-    scen = _resolve_scenario(scenario)
-    n = _check_int("n_participants", n_participants, 1, MAX_PARTICIPANTS)
-    seed = _check_int("seed", seed, 0, None)
+    scen = resolve_scenario(scenario)
+    n = check_int("n_participants", n_participants, 1, MAX_PARTICIPANTS)
+    seed = check_int("seed", seed, 0, None)
     rng = np.random.default_rng(seed)
 
-    people = _draw_participants(n, scen, rng)
-    people |= _draw_latent(people, rng)
-    people |= _draw_latent_classes(people, scen, rng)
-    people |= _draw_pain_history(people, rng)
-    people |= _baseline_ppt(people, scen, rng)
-    sessions = _draw_sessions(people, scen, rng)
-    sessions |= _session_clinical(people, sessions, rng)
-    eih = _draw_eih(people, sessions, scen, rng)
+    people = draw_participants(n, scen, rng)
+    people |= draw_latent(people, rng)
+    people |= draw_latent_classes(people, scen, rng)
+    people |= draw_pain_history(people, rng)
+    people |= baseline_ppt(people, scen, rng)
+    sessions = draw_sessions(people, scen, rng)
+    sessions |= session_clinical(people, sessions, rng)
+    eih = draw_eih(people, sessions, scen, rng)
 
-    measured = _ppt_columns(people, sessions, eih, scen, rng)
-    cpm_cols, cpm_rel = _cpm_columns(people, sessions, scen, rng)
+    measured = ppt_columns(people, sessions, eih, scen, rng)
+    cpm_cols, cpm_rel = cpm_columns(people, sessions, scen, rng)
     measured |= cpm_cols
-    measured |= _ts_columns(people, sessions, scen, rng)
-    measured |= _questionnaire_items(people, scen, rng)
-    bio_observed, bio_true = _biomarkers(people, scen, rng)
+    measured |= ts_columns(people, sessions, scen, rng)
+    measured |= questionnaire_items(people, scen, rng)
+    bio_observed, bio_true = biomarkers(people, scen, rng)
     measured |= bio_observed
 
     cohort = _assemble_cohort(people, sessions, measured)
@@ -273,7 +273,8 @@ def write_simulation(sim: SimulatedCohort, out_dir: str | os.PathLike[str]) -> d
 # --------------------------------------------------------------------------------------------------
 
 
-def _check_int(name: str, value: object, low: int, high: int | None) -> int:
+def check_int(name: str, value: object, low: int, high: int | None) -> int:
+    """``value`` as an int if an integer in ``[low, high]``, else a DataError naming ``name``."""
     ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
     if ok and value >= low and (high is None or value <= high):
         return int(value)  # type: ignore[arg-type]
@@ -306,7 +307,7 @@ _PPT_ORDER = [
 ]
 
 
-_ITEM_PREFIXES = tuple(f"{m.prefix}_" for m in _ITEM_MODELS)
+_ITEM_PREFIXES = tuple(f"{m.prefix}_" for m in ITEM_MODELS)
 
 
 def _assemble_cohort(people: Arrays, sessions: Arrays, measured: Arrays) -> pd.DataFrame:

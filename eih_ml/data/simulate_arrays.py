@@ -13,5 +13,6 @@ import numpy as np
 Arrays = dict[str, np.ndarray]
 
 
-def _logistic(x: np.ndarray) -> np.ndarray:
+def logistic(x: np.ndarray) -> np.ndarray:
+    """The logistic function ``1 / (1 + exp(-x))``, element-wise."""
     return 1.0 / (1.0 + np.exp(-x))

@@ -207,7 +207,9 @@ def _icc1(values: np.ndarray, groups: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------------
 
 
-def _healthy_d(modality: str, low: float = 0.0, high: float = 100.0):
+def healthy_d(modality: str, low: float = 0.0, high: float = 100.0):
+    """The quantity: Cohen's d of observed EIH (healthy), one modality and intensity range."""
+
     def compute(sims: dict[str, SimulatedCohort]) -> float:
         c = sims["healthy"].cohort
         mask = (
@@ -221,17 +223,20 @@ def _healthy_d(modality: str, low: float = 0.0, high: float = 100.0):
     return compute
 
 
-def _local_minus_remote(sims: dict[str, SimulatedCohort]) -> float:
+def local_minus_remote(sims: dict[str, SimulatedCohort]) -> float:
+    """Mean observed EIH at the local minus the remote site (kPa), healthy cohort."""
     c = sims["healthy"].cohort
     return float(np.mean(_eih(c, "local")) - np.mean(_eih(c, "remote")))
 
 
-def _remote_ratio(sims: dict[str, SimulatedCohort]) -> float:
+def remote_ratio(sims: dict[str, SimulatedCohort]) -> float:
+    """Mean observed EIH at the remote over the local site, healthy cohort."""
     c = sims["healthy"].cohort
     return float(np.mean(_eih(c, "remote")) / np.mean(_eih(c, "local")))
 
 
-def _exercise_minus_rest(sims: dict[str, SimulatedCohort]) -> float:
+def exercise_minus_rest(sims: dict[str, SimulatedCohort]) -> float:
+    """Mean observed EIH minus quiet-rest change (kPa), moderate aerobic sessions, healthy."""
     c = sims["healthy"].cohort
     mask = (
         (c["exercise_modality"] == "aerobic")
@@ -242,11 +247,14 @@ def _exercise_minus_rest(sims: dict[str, SimulatedCohort]) -> float:
     return float(np.nanmean(diff[mask]))
 
 
-def _rest_change_mean(sims: dict[str, SimulatedCohort]) -> float:
+def rest_change_mean(sims: dict[str, SimulatedCohort]) -> float:
+    """Mean change of PPT over quiet rest (kPa), healthy cohort."""
     return float(np.nanmean(_rest_change(sims["healthy"].cohort)))
 
 
-def _icc(scenario: str):
+def icc(scenario: str):
+    """The quantity: ICC(1) of protocol-adjusted observed EIH across sessions in ``scenario``."""
+
     def compute(sims: dict[str, SimulatedCohort]) -> float:
         c = sims[scenario].cohort
         return _icc1(_protocol_residual(c, _eih(c)), c["participant_id"].to_numpy())
@@ -254,7 +262,9 @@ def _icc(scenario: str):
     return compute
 
 
-def _r2_baseline(scenario: str):
+def r2_baseline(scenario: str):
+    """The quantity: grouped CV R² the baseline features add to the protocol in ``scenario``."""
+
     def compute(sims: dict[str, SimulatedCohort]) -> float:
         c = sims[scenario].cohort
         return _incremental_r2(c, _protocol_dummies(c), _baseline_features(c), _eih(c))
@@ -262,7 +272,9 @@ def _r2_baseline(scenario: str):
     return compute
 
 
-def _r2_biomarkers(scenario: str):
+def r2_biomarkers(scenario: str):
+    """The quantity: grouped CV R² log biomarkers add to protocol and baseline in ``scenario``."""
+
     def compute(sims: dict[str, SimulatedCohort]) -> float:
         c = sims[scenario].cohort
         c = c[c["bio_il6"].notna().to_numpy()]
@@ -272,14 +284,17 @@ def _r2_biomarkers(scenario: str):
     return compute
 
 
-def _r2_cpm(sims: dict[str, SimulatedCohort]) -> float:
+def r2_cpm(sims: dict[str, SimulatedCohort]) -> float:
+    """Squared correlation of CPM with the protocol-adjusted observed EIH, healthy cohort."""
     c = sims["healthy"].cohort
     y = _protocol_residual(c, _eih(c))
     cpm = _baseline_features(c)["cpm_abs"].to_numpy()
     return float(np.corrcoef(cpm, y)[0, 1] ** 2)
 
 
-def _corr(scenario: str, column: str, chronic_only: bool = False):
+def corr(scenario: str, column: str, chronic_only: bool = False):
+    """The quantity: correlation of ``column`` with protocol-adjusted EIH in ``scenario``."""
+
     def compute(sims: dict[str, SimulatedCohort]) -> float:
         c = sims[scenario].cohort
         x = _baseline_features(c)[column].to_numpy()
@@ -292,14 +307,18 @@ def _corr(scenario: str, column: str, chronic_only: bool = False):
     return compute
 
 
-def _hyperalgesic_fraction(scenario: str):
+def hyperalgesic_fraction(scenario: str):
+    """The quantity: share of rows with negative expected local EIH (truth) in ``scenario``."""
+
     def compute(sims: dict[str, SimulatedCohort]) -> float:
         return float(np.mean(sims[scenario].ground_truth["expected_eih_local"] < 0))
 
     return compute
 
 
-def _mean_eih(scenario: str, modality: str):
+def mean_eih(scenario: str, modality: str):
+    """The quantity: mean observed EIH (kPa) of sessions of ``modality`` in ``scenario``."""
+
     def compute(sims: dict[str, SimulatedCohort]) -> float:
         c = sims[scenario].cohort
         return float(np.mean(_eih(c)[(c["exercise_modality"] == modality).to_numpy()]))
@@ -307,7 +326,8 @@ def _mean_eih(scenario: str, modality: str):
     return compute
 
 
-def _sex_difference(sims: dict[str, SimulatedCohort]) -> float:
+def sex_difference(sims: dict[str, SimulatedCohort]) -> float:
+    """Mean observed EIH of women minus men (kPa), aerobic sessions, healthy cohort."""
     c = sims["healthy"].cohort
     eih = _eih(c)
     aerobic = (c["exercise_modality"] == "aerobic").to_numpy()
@@ -316,7 +336,9 @@ def _sex_difference(sims: dict[str, SimulatedCohort]) -> float:
     return float(np.mean(eih[aerobic & female]) - np.mean(eih[aerobic & male]))
 
 
-def _total_stat(total: str, stat: str, healthy: bool):
+def total_stat(total: str, stat: str, healthy: bool):
+    """The quantity: mean or SD (``stat``) of ``total`` in healthy or chronic participants."""
+
     def compute(sims: dict[str, SimulatedCohort]) -> float:
         c = sims["chronic_mixed"].cohort.drop_duplicates("participant_id")
         c = c[(c["condition"] == "healthy").to_numpy() == healthy]
@@ -326,7 +348,7 @@ def _total_stat(total: str, stat: str, healthy: bool):
     return compute
 
 
-def _min_alpha(sims: dict[str, SimulatedCohort]) -> float:
+def min_alpha(sims: dict[str, SimulatedCohort]) -> float:
     """Smallest Cronbach's alpha over PCS, TSK-17 (keyed), HADS-A, HADS-D, CSI and PSEQ."""
     c = sims["chronic_mixed"].cohort.drop_duplicates("participant_id")
     c = c[(c["condition"] != "healthy").to_numpy()]
@@ -350,19 +372,22 @@ def _min_alpha(sims: dict[str, SimulatedCohort]) -> float:
     return float(min(alphas))
 
 
-def _item_missing(sims: dict[str, SimulatedCohort]) -> float:
+def item_missing(sims: dict[str, SimulatedCohort]) -> float:
+    """Share of unanswered questionnaire items, chronic-mixed cohort (one row per participant)."""
     c = sims["chronic_mixed"].cohort.drop_duplicates("participant_id")
     prefixes = ("pcs_", "tsk_", "hads_", "csi_", "pseq_")
     items = c[[col for col in c.columns if col.startswith(prefixes)]].to_numpy(dtype=float)
     return float(np.mean(np.isnan(items)))
 
 
-def _biomarker_coverage(sims: dict[str, SimulatedCohort]) -> float:
+def biomarker_coverage(sims: dict[str, SimulatedCohort]) -> float:
+    """Share of participants with a biomarker panel, chronic-mixed cohort."""
     c = sims["chronic_mixed"].cohort.drop_duplicates("participant_id")
     return float(c["bio_il6"].notna().mean())
 
 
-def _nondetect_fraction(sims: dict[str, SimulatedCohort]) -> float:
+def nondetect_fraction(sims: dict[str, SimulatedCohort]) -> float:
+    """Share of measured biomarker values below the limit of detection, chronic-mixed cohort."""
     c = sims["chronic_mixed"].cohort.drop_duplicates("participant_id")
     c = c[c["bio_il6"].notna().to_numpy()]
     bio = c[[f"bio_{m}" for m in BIOMARKER_PANEL]]

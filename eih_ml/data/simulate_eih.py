@@ -41,7 +41,7 @@ def _propensity(people: Arrays, sessions: Arrays, scen: Scenario) -> np.ndarray:
     )
 
 
-def _draw_eih(people: Arrays, sessions: Arrays, scen: Scenario, rng: np.random.Generator) -> Arrays:
+def draw_eih(people: Arrays, sessions: Arrays, scen: Scenario, rng: np.random.Generator) -> Arrays:
     """Expected and realised EIH_abs (kPa) per session and site, and the quiet-rest change."""
     is_modality = [sessions["modality"] == m for m in MODALITIES]
     full = np.select(is_modality, scen.eih_mean_kpa) * sessions["dose"]

@@ -19,7 +19,7 @@ from types import MappingProxyType
 import numpy as np
 
 from eih_ml.data.contract import PPT_RANGE, QUESTIONNAIRES
-from eih_ml.data.simulate_arrays import Arrays, _logistic
+from eih_ml.data.simulate_arrays import Arrays, logistic
 from eih_ml.data.simulate_scenarios import Scenario
 
 __all__ = ["BIOMARKER_PANEL"]
@@ -39,7 +39,7 @@ def _trials(
     return values
 
 
-def _ppt_columns(
+def ppt_columns(
     people: Arrays, sessions: Arrays, eih: Arrays, scen: Scenario, rng: np.random.Generator
 ) -> Arrays:
     """PPT trials before and after the exercise and, in some sessions, before and after rest.
@@ -63,7 +63,7 @@ def _ppt_columns(
     return cols
 
 
-def _cpm_columns(
+def cpm_columns(
     people: Arrays, sessions: Arrays, scen: Scenario, rng: np.random.Generator
 ) -> tuple[Arrays, np.ndarray]:
     """CPM with a PPT test stimulus: two trials before and two during conditioning (parallel
@@ -85,7 +85,7 @@ def _cpm_columns(
     return cols, rel
 
 
-def _ts_columns(
+def ts_columns(
     people: Arrays, sessions: Arrays, scen: Scenario, rng: np.random.Generator
 ) -> Arrays:
     """Temporal summation: a train of 10 ratings (0-100) rising from ``first`` towards
@@ -140,7 +140,7 @@ class _ItemModel:
     reverse_discrimination: float = 0.6
 
 
-_ITEM_MODELS: tuple[_ItemModel, ...] = (
+ITEM_MODELS: tuple[_ItemModel, ...] = (
     _ItemModel("pcs", "catastrophizing", 0, 4, location=0.61, discrimination=1.77, spread=1.59),
     _ItemModel(
         "tsk", "fear", 1, 4, location=0.79, discrimination=0.99, spread=2.44,
@@ -171,16 +171,16 @@ def _graded_response(
     # b' = -b in reverse order, so that 5 - answer follows the ordinary item model.
     b[reverse] = -b[reverse][:, ::-1]
     eff = np.where(reverse, -1.0, 1.0)[None, :] * theta
-    prob = _logistic(a[None, :, None] * (eff[:, :, None] - b[None, :, :]))
+    prob = logistic(a[None, :, None] * (eff[:, :, None] - b[None, :, :]))
     u = rng.random((theta.shape[0], n_items, 1))
     return (u < prob).sum(axis=2) + model.item_min
 
 
-def _questionnaire_items(people: Arrays, scen: Scenario, rng: np.random.Generator) -> Arrays:
+def questionnaire_items(people: Arrays, scen: Scenario, rng: np.random.Generator) -> Arrays:
     """All questionnaire item columns (float, NaN = missing) from the latent traits."""
     n = people["age"].size
     cols: Arrays = {}
-    for model in _ITEM_MODELS:
+    for model in ITEM_MODELS:
         q = QUESTIONNAIRES[model.prefix].n_items
         if isinstance(model.trait, tuple):  # HADS: odd items anxiety, even items depression
             first, second = (people[f"latent_{t}"] for t in model.trait)
@@ -235,7 +235,7 @@ _BIOMARKER_LOADINGS: dict[str, float] = {
 }
 
 
-def _biomarkers(people: Arrays, scen: Scenario, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
+def biomarkers(people: Arrays, scen: Scenario, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
     """Observed biomarker columns (object: float, NaN or a non-detect string) and the truth
     (uncensored values, NaN without the panel, and ``has_biomarkers``)."""
     n = people["age"].size

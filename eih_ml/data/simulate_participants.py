@@ -14,7 +14,7 @@ import numpy as np
 from eih_ml.data.contract import CONDITIONS
 from eih_ml.data.simulate_arrays import Arrays
 from eih_ml.data.simulate_profiles import (
-    _CLASS_TRAITS,
+    CLASS_TRAITS,
     CONDITION_PROFILES,
     LATENT_CLASSES,
     NO_PHENOTYPE,
@@ -28,7 +28,7 @@ def _profile_array(codes: np.ndarray, attr: str) -> np.ndarray:
     return np.array([getattr(CONDITION_PROFILES[c], attr) for c in CONDITIONS], dtype=float)[codes]
 
 
-def _draw_participants(n: int, scen: Scenario, rng: np.random.Generator) -> Arrays:
+def draw_participants(n: int, scen: Scenario, rng: np.random.Generator) -> Arrays:
     """Condition, demographics, usual pain and the profile values of every participant."""
     names = [c for c, _ in scen.condition_mix]
     weights = np.array([w for _, w in scen.condition_mix], dtype=float)
@@ -59,7 +59,7 @@ def _draw_participants(n: int, scen: Scenario, rng: np.random.Generator) -> Arra
 _SHIFTS = ("sensitivity", "facilitation", "cpm", "distress", "self_efficacy", "csi")
 
 
-def _draw_latent(people: Arrays, rng: np.random.Generator) -> Arrays:
+def draw_latent(people: Arrays, rng: np.random.Generator) -> Arrays:
     """Latent traits: standard normal within a condition plus the condition's shift.
 
     Sensitivity S drives facilitated TS F (r 0.4), lower CPM efficiency C (r -0.25) and a little
@@ -89,7 +89,7 @@ def _draw_latent(people: Arrays, rng: np.random.Generator) -> Arrays:
     return {**{f"latent_{k}": v for k, v in latent.items()}, "random_effect": u}
 
 
-def _draw_latent_classes(people: Arrays, scen: Scenario, rng: np.random.Generator) -> Arrays:
+def draw_latent_classes(people: Arrays, scen: Scenario, rng: np.random.Generator) -> Arrays:
     """The latent class of every participant and the traits shifted by it.
 
     Without ``scen.latent_classes`` every participant is ``"none"`` and no random number is drawn,
@@ -102,14 +102,14 @@ def _draw_latent_classes(people: Arrays, scen: Scenario, rng: np.random.Generato
     weights = np.array([w for _, w in scen.latent_classes], dtype=float)
     codes = rng.choice(len(names), size=n, p=weights / weights.sum())
     out: Arrays = {"phenotype": np.array(names, dtype=object)[codes]}
-    for trait in _CLASS_TRAITS:
+    for trait in CLASS_TRAITS:
         shift = np.array([dict(LATENT_CLASSES[c].shifts).get(trait, 0.0) for c in names])
         if np.any(shift):
             out[f"latent_{trait}"] = people[f"latent_{trait}"] + shift[codes]
     return out
 
 
-def _draw_pain_history(people: Arrays, rng: np.random.Generator) -> Arrays:
+def draw_pain_history(people: Arrays, rng: np.random.Generator) -> Arrays:
     """Usual pain (NRS, before session noise) and pain duration (months); 0 for healthy."""
     n = people["age"].size
     healthy = people["condition"] == "healthy"
@@ -127,7 +127,7 @@ def _draw_pain_history(people: Arrays, rng: np.random.Generator) -> Arrays:
     }
 
 
-def _baseline_ppt(people: Arrays, scen: Scenario, rng: np.random.Generator) -> Arrays:
+def baseline_ppt(people: Arrays, scen: Scenario, rng: np.random.Generator) -> Arrays:
     """True baseline PPT (kPa) at the local, remote and CPM test sites: log-normal (Rolke 2006),
     lower with sensitivity and in women, with a site-specific participant deviation."""
     n = people["age"].size

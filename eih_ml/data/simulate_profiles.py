@@ -160,7 +160,7 @@ CONDITION_PROFILES: Mapping[str, ConditionProfile] = MappingProxyType(
 NO_PHENOTYPE = "none"
 
 #: Latent traits a class may shift (names of the ``latent_*`` ground-truth columns, without prefix).
-_CLASS_TRAITS = (
+CLASS_TRAITS = (
     "sensitivity",
     "ts_facilitation",
     "cpm_efficiency",
@@ -186,7 +186,7 @@ class LatentClass:
     description : str
         The class in words.
     shifts : tuple of (str, float)
-        Trait -> shift added to the member's latent trait (traits of ``_CLASS_TRAITS``; a trait
+        Trait -> shift added to the member's latent trait (traits of ``CLASS_TRAITS``; a trait
         not listed is not shifted). The shifts are simulator choices: large enough (about 3-5 SD
         between classes on several traits) that the classes separate in the observed QST and
         questionnaires (BIC chooses 3 Gaussian components and their adjusted Rand index with the

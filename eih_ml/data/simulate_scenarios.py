@@ -248,9 +248,10 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
 # --------------------------------------------------------------------------------------------------
 
 
-def _resolve_scenario(scenario: str | Scenario) -> Scenario:
+def resolve_scenario(scenario: str | Scenario) -> Scenario:
+    """The Scenario named ``scenario`` in :data:`SCENARIOS`, or ``scenario`` itself, checked."""
     if isinstance(scenario, Scenario):
-        _check_scenario(scenario)
+        check_scenario(scenario)
         return scenario
     if not isinstance(scenario, str) or scenario not in SCENARIOS:
         raise ConfigError(
@@ -260,7 +261,8 @@ def _resolve_scenario(scenario: str | Scenario) -> Scenario:
     return SCENARIOS[scenario]
 
 
-def _check_scenario(scen: Scenario) -> None:
+def check_scenario(scen: Scenario) -> None:
+    """Raise a ConfigError for unknown conditions or classes, or invalid shares or weights."""
     unknown = [c for c, _ in scen.condition_mix if c not in CONDITION_PROFILES]
     if unknown:
         raise ConfigError(

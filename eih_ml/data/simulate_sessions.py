@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from eih_ml.data.contract import MODALITIES
-from eih_ml.data.simulate_arrays import Arrays, _logistic
+from eih_ml.data.simulate_arrays import Arrays, logistic
 from eih_ml.data.simulate_scenarios import Scenario
 
 # Protocol menus. Aerobic: %HRR or %VO2max treated on one scale, mostly effective intensities (as
@@ -38,7 +38,7 @@ def _dose(
     (> 10 min needed, Hoffman 2004). Isometric: 0.8-1.0 rising with %MVC (EIH across intensities,
     Naugle 2012). Dynamic resistance: 0.6-1.0 rising with relative intensity (RPE 11-17 or 40-75 %).
     """
-    aerobic = _logistic((intensity - 57.5) / 4.0) * _logistic((duration - 8.0) / 1.5)
+    aerobic = logistic((intensity - 57.5) / 4.0) * logistic((duration - 8.0) / 1.5)
     isometric = 0.8 + 0.2 * np.clip((intensity - 20.0) / 30.0, 0, 1)
     rel = np.where(unit == "rpe", (intensity - 11.0) / 6.0, (intensity - 40.0) / 35.0)
     resistance = 0.6 + 0.4 * np.clip(rel, 0, 1)
@@ -47,7 +47,7 @@ def _dose(
     )
 
 
-def _draw_sessions(people: Arrays, scen: Scenario, rng: np.random.Generator) -> Arrays:
+def draw_sessions(people: Arrays, scen: Scenario, rng: np.random.Generator) -> Arrays:
     """Rows (participant x session): protocol, dose, trial counts, rest control, day factors."""
     n = people["age"].size
     sp = np.asarray(scen.session_probs, dtype=float)
@@ -98,7 +98,7 @@ def _draw_protocols(m: int, scen: Scenario, rng: np.random.Generator) -> Arrays:
     }
 
 
-def _session_clinical(
+def session_clinical(
     people: Arrays, sessions: Arrays, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """Current pain (usual pain + session noise, NRS 0-10, 0 for healthy) and the pain expected

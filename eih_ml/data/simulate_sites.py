@@ -176,8 +176,8 @@ def simulate_sites(sites: Sequence[SiteSpec], seed: int = 0):
     ConfigError
         No site, duplicate names, an unknown scenario or condition, a non-positive scale.
     """
-    from eih_ml.data.simulate import SimulatedCohort, _check_int
-    from eih_ml.data.simulate_scenarios import _resolve_scenario
+    from eih_ml.data.simulate import SimulatedCohort, check_int
+    from eih_ml.data.simulate_scenarios import resolve_scenario
 
     sites = list(sites)
     if not sites:
@@ -185,7 +185,7 @@ def simulate_sites(sites: Sequence[SiteSpec], seed: int = 0):
     names = [s.name for s in sites]
     if len(set(names)) != len(names) or any(not n.strip() for n in names):
         raise ConfigError(f"Site names must be unique and not blank; found {names}.")
-    seed = _check_int("seed", seed, 0, None)
+    seed = check_int("seed", seed, 0, None)
     streams = np.random.SeedSequence(seed).spawn(len(sites))
     cohorts, truths, first = [], [], None
     for spec, stream in zip(sites, streams, strict=True):
@@ -193,7 +193,7 @@ def simulate_sites(sites: Sequence[SiteSpec], seed: int = 0):
             raise ConfigError(
                 f"site {spec.name}: ppt_scale must be above 0; found {spec.ppt_scale}."
             )
-        scen = _site_scenario(spec, _resolve_scenario(spec.scenario))
+        scen = _site_scenario(spec, resolve_scenario(spec.scenario))
         first = first or scen
         sim = _simulate_one(spec, scen, int(stream.generate_state(1)[0]))
         cohorts.append(sim.cohort)
@@ -218,9 +218,9 @@ def _site_scenario(spec: SiteSpec, scen):
 
 def _simulate_one(spec: SiteSpec, scen, seed: int):
     from eih_ml.data.simulate import simulate_cohort
-    from eih_ml.data.simulate_scenarios import _check_scenario
+    from eih_ml.data.simulate_scenarios import check_scenario
 
-    _check_scenario(scen)
+    check_scenario(scen)
     sim = simulate_cohort(spec.n_participants, scenario=scen, seed=seed)
     cohort = measure_with_shift(sim.cohort, spec)
     prefix = f"{spec.name}-"

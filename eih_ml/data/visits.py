@@ -100,12 +100,12 @@ def load_visits(
         Every problem found, each with its row, column and value.
     """
     from eih_ml.data.dictionary import load_dictionary
-    from eih_ml.data.load import _read_table
+    from eih_ml.data.load import read_table
 
     path = Path(path)
     d = load_dictionary(dictionary)
     notes: list[str] = []
-    frame = _read_table(path, d, notes)
+    frame = read_table(path, d, notes)
     frame = frame.rename(columns=_mapping(list(frame.columns), d))
     return validate_visits(frame, str(path), participants, notes)
 

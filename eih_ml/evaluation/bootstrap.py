@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from eih_ml.errors import ConfigError, DataError
-from eih_ml.evaluation.metrics import UndefinedMetricError, _as_1d_float, better_than
+from eih_ml.evaluation.metrics import UndefinedMetricError, as_1d_float, better_than
 
 __all__ = [
     "BootstrapResult",
@@ -53,7 +53,7 @@ MetricFn = Callable[[np.ndarray, np.ndarray], Mapping[str, float]]
 # --------------------------------------------------------------------------------------------
 
 
-class _ParticipantIndex:
+class ParticipantIndex:
     """Rows of each participant as CSR-style offsets into one sorted row order."""
 
     def __init__(self, groups: Any, n_rows: int, caller: str) -> None:
@@ -97,7 +97,8 @@ class _ParticipantIndex:
         return self.order[np.arange(int(lengths.sum())) + shift]
 
 
-def _check_n_boot(n_boot: int, alpha: float | None = None) -> None:
+def check_n_boot(n_boot: int, alpha: float | None = None) -> None:
+    """Raise a ConfigError unless ``n_boot`` is an integer >= 2 and ``alpha`` lies in (0, 1)."""
     if not isinstance(n_boot, int | np.integer) or isinstance(n_boot, bool) or n_boot < 2:
         raise ConfigError(
             f"n_boot must be an integer of at least 2 (1000 or more for a reported interval); "
@@ -109,7 +110,8 @@ def _check_n_boot(n_boot: int, alpha: float | None = None) -> None:
         )
 
 
-def _resample_draws(index: _ParticipantIndex, n_boot: int, seed: Any) -> Iterator[np.ndarray]:
+def resample_draws(index: ParticipantIndex, n_boot: int, seed: Any) -> Iterator[np.ndarray]:
+    """Row indices of ``n_boot`` participant-level resamples of ``index``, drawn with ``seed``."""
     rng = np.random.default_rng(seed)
     for _ in range(n_boot):
         yield index.rows(rng.integers(0, index.n_groups, size=index.n_groups))
@@ -138,10 +140,10 @@ def participant_resamples(groups: Any, n_boot: int = 1000, seed: Any = 0) -> Ite
     numpy.ndarray of int
         Row indices into the arrays aligned with ``groups``.
     """
-    _check_n_boot(n_boot)
+    check_n_boot(n_boot)
     g = np.asarray(groups)
-    index = _ParticipantIndex(g, len(g) if g.ndim == 1 else -1, "participant_resamples")
-    return _resample_draws(index, n_boot, seed)
+    index = ParticipantIndex(g, len(g) if g.ndim == 1 else -1, "participant_resamples")
+    return resample_draws(index, n_boot, seed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,7 +151,7 @@ def participant_resamples(groups: Any, n_boot: int = 1000, seed: Any = 0) -> Ite
 # --------------------------------------------------------------------------------------------
 
 
-def _percentile_interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
+def percentile_interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
     """Percentile interval (linear interpolation, as numpy's default) that tolerates +/-inf.
 
     NaN values must already be removed. An infinite replicate (e.g. a calibration slope under
@@ -248,13 +250,13 @@ def _as_predictions(values: Any, what: str, caller: str) -> np.ndarray:
     arr = np.asarray(values) if hasattr(values, "shape") else None
     if arr is not None and arr.ndim == 2 and arr.shape[1] > 1 and arr.shape[0] > 0:
         return np.asarray(arr, dtype=float)
-    return _as_1d_float(values, what, caller)
+    return as_1d_float(values, what, caller)
 
 
 def _prepare(
     y_true: Any, preds: Mapping[str, Any], groups: Any, caller: str
-) -> tuple[np.ndarray, list[np.ndarray], _ParticipantIndex]:
-    y = _as_1d_float(y_true, "y_true", caller)
+) -> tuple[np.ndarray, list[np.ndarray], ParticipantIndex]:
+    y = as_1d_float(y_true, "y_true", caller)
     arrays = []
     for name, pred in preds.items():
         arr = _as_predictions(pred, name, caller)
@@ -264,7 +266,7 @@ def _prepare(
                 f"found {arr.shape[0]}. Fix: pass out-of-fold predictions for exactly these rows."
             )
         arrays.append(arr)
-    return y, arrays, _ParticipantIndex(groups, y.shape[0], caller)
+    return y, arrays, ParticipantIndex(groups, y.shape[0], caller)
 
 
 def _evaluate(metric_fn: MetricFn, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
@@ -322,14 +324,14 @@ def bootstrap_metrics(
     interval reflects the sampling of participants for evaluation, not model-fitting variability.
     """
     caller = "bootstrap_metrics"
-    _check_n_boot(n_boot, alpha)
+    check_n_boot(n_boot, alpha)
     y, (pred,), index = _prepare(y_true, {"y_pred": y_pred}, groups, caller)
     estimate = _evaluate(metric_fn, y, pred)
     names = list(estimate)
     reps = np.empty((n_boot, len(names)))
     n_valid = 0
     n_skipped = 0
-    for rows in _resample_draws(index, n_boot, seed):
+    for rows in resample_draws(index, n_boot, seed):
         try:
             values = metric_fn(y[rows], pred[rows])
         except UndefinedMetricError:
@@ -349,7 +351,7 @@ def bootstrap_metrics(
         col = reps[:, j]
         ok = ~np.isnan(col)
         n_undefined[name] = int((~ok).sum())
-        ci_low[name], ci_high[name] = _percentile_interval(col[ok], alpha)
+        ci_low[name], ci_high[name] = percentile_interval(col[ok], alpha)
         replicates[name] = col
     return BootstrapResult(
         estimate=estimate,
@@ -486,7 +488,7 @@ def paired_bootstrap_difference(
     Steyerberg, Clinical Prediction Models, 2nd ed. 2019, ch. 15-17.
     """
     caller = "paired_bootstrap_difference"
-    _check_n_boot(n_boot, alpha)
+    check_n_boot(n_boot, alpha)
     metrics = tuple(metrics)
     if not metrics:
         raise ConfigError(
@@ -509,7 +511,7 @@ def paired_bootstrap_difference(
     base_reps = np.empty((n_boot, k))
     ext_reps = np.empty((n_boot, k))
     n_valid = n_skipped = 0
-    for rows in _resample_draws(index, n_boot, seed):
+    for rows in resample_draws(index, n_boot, seed):
         try:
             b = metric_fn(y[rows], base[rows])
             e = metric_fn(y[rows], ext[rows])
@@ -532,7 +534,7 @@ def paired_bootstrap_difference(
         d = diffs[:, j]
         ok = ~np.isnan(d)
         n_undefined[m] = int((~ok).sum())
-        ci_low[m], ci_high[m] = _percentile_interval(d[ok], alpha)
+        ci_low[m], ci_high[m] = percentile_interval(d[ok], alpha)
         better = better_than(m, ext_reps[ok, j], base_reps[ok, j])
         frac[m] = float(np.mean(better)) if ok.any() else float("nan")
     with np.errstate(invalid="ignore"):

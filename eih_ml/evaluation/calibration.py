@@ -19,12 +19,12 @@ import numpy as np
 
 from eih_ml.errors import ConfigError, DataError
 from eih_ml.evaluation.metrics import (
-    _check_binary,
-    _check_probabilities,
-    _check_same_length,
-    _fit_logistic,
-    _logit,
-    _require_both_classes,
+    check_binary,
+    check_probabilities,
+    check_same_length,
+    fit_logistic,
+    logit,
+    require_both_classes,
 )
 
 if TYPE_CHECKING:
@@ -128,9 +128,9 @@ def calibration_curve(
     import pandas as pd
 
     caller = "calibration_curve"
-    y = _check_binary(y_true, caller)
-    prob = _check_probabilities(p, caller)
-    _check_same_length(y, prob, ("y_true", "p"), caller)
+    y = check_binary(y_true, caller)
+    prob = check_probabilities(p, caller)
+    check_same_length(y, prob, ("y_true", "p"), caller)
     if not isinstance(n_bins, int | np.integer) or n_bins < 1:
         raise ConfigError(f"{caller}: n_bins must be a positive integer; found {n_bins!r}.")
     if strategy == "quantile":
@@ -242,17 +242,17 @@ def spline_calibration_curve(
     import pandas as pd
 
     caller = "spline_calibration_curve"
-    y = _check_binary(y_true, caller)
-    prob = _check_probabilities(p, caller)
-    _check_same_length(y, prob, ("y_true", "p"), caller)
-    _require_both_classes(y, caller)
+    y = check_binary(y_true, caller)
+    prob = check_probabilities(p, caller)
+    check_same_length(y, prob, ("y_true", "p"), caller)
+    require_both_classes(y, caller)
     if n_knots not in HARRELL_KNOT_QUANTILES:
         raise ConfigError(
             f"{caller}: n_knots must be 3, 4 or 5; found {n_knots!r}. "
             "Fix: use 3 knots for small samples (fewer than about 100 events)."
         )
     z = _z(alpha)
-    x = _logit(prob)
+    x = logit(prob)
     knots = np.quantile(x, HARRELL_KNOT_QUANTILES[n_knots])
     if np.unique(knots).size < n_knots:
         raise DataError(
@@ -261,7 +261,7 @@ def spline_calibration_curve(
             "Fix: use fewer knots, or the grouped calibration_curve()."
         )
     design = np.column_stack([np.ones_like(x), _rcs_basis(x, knots)])
-    fit = _fit_logistic(design, y)
+    fit = fit_logistic(design, y)
     if not fit.converged or not np.all(np.isfinite(fit.covariance)):
         raise DataError(
             f"{caller}: the spline calibration model did not converge ({int(y.sum())} events in "
@@ -272,8 +272,8 @@ def spline_calibration_curve(
     if grid is None:
         g = np.linspace(prob.min(), prob.max(), 101)
     else:
-        g = _check_probabilities(grid, caller, what="grid")
-    gx = np.column_stack([np.ones(g.size), _rcs_basis(_logit(g), knots)])
+        g = check_probabilities(grid, caller, what="grid")
+    gx = np.column_stack([np.ones(g.size), _rcs_basis(logit(g), knots)])
     eta = gx @ fit.coef
     se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", gx, fit.covariance, gx), 0.0))
 

@@ -26,12 +26,12 @@ import numpy as np
 
 from eih_ml.errors import ConfigError
 from eih_ml.evaluation.bootstrap import (
-    _check_n_boot,
-    _ParticipantIndex,
-    _percentile_interval,
-    _resample_draws,
+    ParticipantIndex,
+    check_n_boot,
+    percentile_interval,
+    resample_draws,
 )
-from eih_ml.evaluation.metrics import _check_binary, _check_probabilities, _check_same_length
+from eih_ml.evaluation.metrics import check_binary, check_probabilities, check_same_length
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,9 +99,9 @@ def net_benefit(y_true: Any, p: Any, thresholds: Any) -> np.ndarray:
     at pt = 0.5 TP = 3, FP = 2, NB = 0.3 - 0.2 * 1 = 0.1.
     """
     caller = "net_benefit"
-    y = _check_binary(y_true, caller)
-    prob = _check_probabilities(p, caller)
-    _check_same_length(y, prob, ("y_true", "p"), caller)
+    y = check_binary(y_true, caller)
+    prob = check_probabilities(p, caller)
+    check_same_length(y, prob, ("y_true", "p"), caller)
     return _nb(y, prob, _check_thresholds(thresholds, caller))
 
 
@@ -171,9 +171,9 @@ def decision_curve(
     import pandas as pd
 
     caller = "decision_curve"
-    y = _check_binary(y_true, caller)
-    prob = _check_probabilities(p, caller)
-    _check_same_length(y, prob, ("y_true", "p"), caller)
+    y = check_binary(y_true, caller)
+    prob = check_probabilities(p, caller)
+    check_same_length(y, prob, ("y_true", "p"), caller)
     t = _check_thresholds(DEFAULT_THRESHOLDS if thresholds is None else thresholds, caller)
     phi = float(y.mean())
     out = pd.DataFrame(
@@ -186,18 +186,18 @@ def decision_curve(
     )
     if groups is None:
         return out
-    _check_n_boot(n_boot, alpha)
-    index = _ParticipantIndex(groups, y.size, caller)
+    check_n_boot(n_boot, alpha)
+    index = ParticipantIndex(groups, y.size, caller)
     model = np.empty((n_boot, t.size))
     treat_all = np.empty((n_boot, t.size))
     odds = t / (1.0 - t)
-    for b, rows in enumerate(_resample_draws(index, n_boot, seed)):
+    for b, rows in enumerate(resample_draws(index, n_boot, seed)):
         yb = y[rows]
         model[b] = _nb(yb, prob[rows], t)
         phib = float(yb.mean())
         treat_all[b] = phib - (1.0 - phib) * odds
     for name, reps in (("net_benefit_model", model), ("net_benefit_treat_all", treat_all)):
-        bounds = np.array([_percentile_interval(reps[:, j], alpha) for j in range(t.size)])
+        bounds = np.array([percentile_interval(reps[:, j], alpha) for j in range(t.size)])
         out[f"{name}_ci_low"] = bounds[:, 0]
         out[f"{name}_ci_high"] = bounds[:, 1]
     return out

@@ -364,7 +364,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _fit_recalibration(y: np.ndarray, lp: np.ndarray, method: str) -> tuple[float, float]:
+def fit_recalibration(y: np.ndarray, lp: np.ndarray, method: str) -> tuple[float, float]:
     """(intercept, slope) of ``logit(p') = a + b lp`` by maximum likelihood (Newton steps)."""
     a, b = 0.0, 1.0
     for _ in range(50):
@@ -387,14 +387,16 @@ def _fit_recalibration(y: np.ndarray, lp: np.ndarray, method: str) -> tuple[floa
     return float(a), float(b)
 
 
-def _fit_linear(y: np.ndarray, pred: np.ndarray, method: str) -> tuple[float, float]:
+def fit_linear(y: np.ndarray, pred: np.ndarray, method: str) -> tuple[float, float]:
+    """(intercept, slope) of ``y = a + b pred`` by least squares (slope 1 for ``intercept``)."""
     if method == "intercept":
         return float(np.mean(y - pred)), 1.0
     b, a = np.polyfit(pred, y, 1)
     return float(a), float(b)
 
 
-def _apply(pred: np.ndarray, params: tuple[float, float], task: str) -> np.ndarray:
+def apply_recalibration(pred: np.ndarray, params: tuple[float, float], task: str) -> np.ndarray:
+    """``pred`` updated by ``params`` (intercept, slope), on the logit scale if classification."""
     a, b = params
     if task == "classification":
         return 1 / (1 + np.exp(-(a + b * _logit(pred))))
@@ -435,7 +437,7 @@ def recalibration(
     from eih_ml.evaluation.bootstrap import participant_resamples
     from eih_ml.evaluation.evaluate import clean_dict, metric_fn
 
-    fit = _fit_recalibration if task == "classification" else _fit_linear
+    fit = fit_recalibration if task == "classification" else fit_linear
     loss_name = "brier" if task == "classification" else "rmse"
     fn = metric_fn(task)
     n_groups = len(np.unique(groups))
@@ -448,7 +450,9 @@ def recalibration(
             if task == "classification" and len(np.unique(y[tr])) < 2:
                 out[te] = pred[te]
                 continue
-            out[te] = _apply(pred[te], fit(y[tr], _transform(pred[tr], task), method), task)
+            out[te] = apply_recalibration(
+                pred[te], fit(y[tr], to_linear_predictor(pred[tr], task), method), task
+            )
         cv_pred[method] = out
     if pipeline is not None and X is not None:
         cv_pred["refit"] = _cross_validated_refit(pipeline, X, y, splits, task, pred)
@@ -469,7 +473,11 @@ def recalibration(
             entry["parameters"] = {"refit": "every model parameter, development hyperparameters"}
         elif method != "none":
             entry["parameters"] = dict(
-                zip(("intercept", "slope"), fit(y, _transform(pred, task), method), strict=True)
+                zip(
+                    ("intercept", "slope"),
+                    fit(y, to_linear_predictor(pred, task), method),
+                    strict=True,
+                )
             )
         if method != "none":
             gain = loss(cv_pred["none"], everyone) - loss(p, everyone)
@@ -512,7 +520,8 @@ def _cross_validated_refit(pipeline, X, y, splits, task: str, pred: np.ndarray) 
     return out
 
 
-def _transform(pred: np.ndarray, task: str) -> np.ndarray:
+def to_linear_predictor(pred: np.ndarray, task: str) -> np.ndarray:
+    """``pred`` on the scale recalibration is fitted on: its logit (classification) or itself."""
     return _logit(pred) if task == "classification" else pred
 
 

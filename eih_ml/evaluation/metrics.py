@@ -191,7 +191,8 @@ def goodness(name: str, value: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def _as_1d_float(values: Any, what: str, caller: str) -> np.ndarray:
+def as_1d_float(values: Any, what: str, caller: str) -> np.ndarray:
+    """``values`` as a non-empty 1-D float array, else a DataError naming ``what``, ``caller``."""
     try:
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -211,7 +212,8 @@ def _as_1d_float(values: Any, what: str, caller: str) -> np.ndarray:
     return arr
 
 
-def _check_same_length(a: np.ndarray, b: np.ndarray, names: tuple[str, str], caller: str) -> None:
+def check_same_length(a: np.ndarray, b: np.ndarray, names: tuple[str, str], caller: str) -> None:
+    """Raise a DataError if ``a`` and ``b`` (named ``names``) differ in length."""
     if a.shape[0] != b.shape[0]:
         raise DataError(
             f"{caller} expected {names[0]} and {names[1]} of the same length; found "
@@ -219,8 +221,9 @@ def _check_same_length(a: np.ndarray, b: np.ndarray, names: tuple[str, str], cal
         )
 
 
-def _check_binary(y_true: Any, caller: str) -> np.ndarray:
-    y = _as_1d_float(y_true, "y_true", caller)
+def check_binary(y_true: Any, caller: str) -> np.ndarray:
+    """``y_true`` as a 1-D float array of 0 and 1; a DataError for any other value."""
+    y = as_1d_float(y_true, "y_true", caller)
     bad = ~((y == 0.0) | (y == 1.0))
     if bad.any():
         values = np.unique(y[bad])
@@ -234,8 +237,9 @@ def _check_binary(y_true: Any, caller: str) -> np.ndarray:
     return y
 
 
-def _check_probabilities(p: Any, caller: str, what: str = "p") -> np.ndarray:
-    arr = _as_1d_float(p, what, caller)
+def check_probabilities(p: Any, caller: str, what: str = "p") -> np.ndarray:
+    """``p`` as a 1-D float array of probabilities in [0, 1]; a DataError otherwise."""
+    arr = as_1d_float(p, what, caller)
     bad = ~np.isfinite(arr) | (arr < 0.0) | (arr > 1.0)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
@@ -248,7 +252,7 @@ def _check_probabilities(p: Any, caller: str, what: str = "p") -> np.ndarray:
 
 
 def _check_finite(values: Any, what: str, caller: str) -> np.ndarray:
-    arr = _as_1d_float(values, what, caller)
+    arr = as_1d_float(values, what, caller)
     bad = ~np.isfinite(arr)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
@@ -259,7 +263,8 @@ def _check_finite(values: Any, what: str, caller: str) -> np.ndarray:
     return arr
 
 
-def _require_both_classes(y: np.ndarray, caller: str) -> int:
+def require_both_classes(y: np.ndarray, caller: str) -> int:
+    """The number of events in ``y``; an UndefinedMetricError if only one class occurs."""
     n_events = int(y.sum())
     if n_events == 0 or n_events == y.size:
         only = 1 if n_events else 0
@@ -271,7 +276,8 @@ def _require_both_classes(y: np.ndarray, caller: str) -> int:
     return n_events
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
+    """Log-odds of ``p``, clipped to ``[PROBABILITY_CLIP, 1 - PROBABILITY_CLIP]`` first."""
     q = np.clip(p, PROBABILITY_CLIP, 1.0 - PROBABILITY_CLIP)
     return np.log(q) - np.log1p(-q)
 
@@ -295,7 +301,7 @@ def _log_likelihood(eta: np.ndarray, y: np.ndarray) -> float:
     return float(y @ eta - np.logaddexp(0.0, eta).sum())
 
 
-def _fit_logistic(
+def fit_logistic(
     X: np.ndarray,
     y: np.ndarray,
     offset: np.ndarray | None = None,
@@ -351,7 +357,7 @@ def _fit_logistic(
     )
 
 
-def _calibration_in_the_large(y: np.ndarray, lp: np.ndarray, tol: float = 1e-10) -> float:
+def calibration_in_the_large(y: np.ndarray, lp: np.ndarray, tol: float = 1e-10) -> float:
     """Intercept alpha of ``logit P(y = 1) = alpha + lp`` (lp as an offset, slope fixed at 1).
 
     Solves the score equation ``sum(expit(alpha + lp)) = sum(y)`` by safeguarded Newton: the score
@@ -382,7 +388,7 @@ def _calibration_in_the_large(y: np.ndarray, lp: np.ndarray, tol: float = 1e-10)
     return float(alpha)
 
 
-def _calibration_slope(y: np.ndarray, lp: np.ndarray, tol: float = 1e-10) -> float:
+def calibration_slope(y: np.ndarray, lp: np.ndarray, tol: float = 1e-10) -> float:
     """Slope b of ``logit P(y = 1) = a + b * lp``; +/-inf under separation, NaN if lp is constant.
 
     Newton-Raphson on the two-parameter logistic likelihood from (a, b) = (0, 1), i.e. from perfect
@@ -435,7 +441,7 @@ def _calibration_slope(y: np.ndarray, lp: np.ndarray, tol: float = 1e-10) -> flo
 # --------------------------------------------------------------------------------------------
 
 
-def _auroc_auprc(y: np.ndarray, p: np.ndarray, n_events: int) -> tuple[float, float]:
+def auroc_auprc(y: np.ndarray, p: np.ndarray, n_events: int) -> tuple[float, float]:
     """AUROC from mid-ranks (Mann-Whitney U) and average precision, from one sort."""
     n = y.size
     order = np.argsort(p)
@@ -522,23 +528,23 @@ def classification_metrics(y_true: Any, p: Any) -> dict[str, float]:
     ../shared/domain/EIH_REFERENCE.md section 6 (TRIPOD+AI reporting).
     """
     caller = "classification_metrics"
-    y = _check_binary(y_true, caller)
-    prob = _check_probabilities(p, caller)
-    _check_same_length(y, prob, ("y_true", "p"), caller)
-    n_events = _require_both_classes(y, caller)
+    y = check_binary(y_true, caller)
+    prob = check_probabilities(p, caller)
+    check_same_length(y, prob, ("y_true", "p"), caller)
+    n_events = require_both_classes(y, caller)
 
-    auroc, auprc = _auroc_auprc(y, prob, n_events)
+    auroc, auprc = auroc_auprc(y, prob, n_events)
     resid = prob - y
     brier = float(resid @ resid) / y.size
     phi = n_events / y.size
-    lp = _logit(prob)
+    lp = logit(prob)
     return {
         "auroc": auroc,
         "auprc": auprc,
         "brier": brier,
         "brier_scaled": 1.0 - brier / (phi * (1.0 - phi)),
-        "calibration_intercept": _calibration_in_the_large(y, lp),
-        "calibration_slope": _calibration_slope(y, lp),
+        "calibration_intercept": calibration_in_the_large(y, lp),
+        "calibration_slope": calibration_slope(y, lp),
     }
 
 
@@ -587,7 +593,7 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
     caller = "regression_metrics"
     y = _check_finite(y_true, "y_true", caller)
     yhat = _check_finite(y_pred, "y_pred", caller)
-    _check_same_length(y, yhat, ("y_true", "y_pred"), caller)
+    check_same_length(y, yhat, ("y_true", "y_pred"), caller)
     y_c = y - y.mean()
     ss_tot = float(y_c @ y_c)
     if y.size < 2 or ss_tot <= 0.0:

@@ -34,10 +34,10 @@ from eih_ml.evaluation.metrics import (
     MULTICLASS_METRICS,
     PROBABILITY_CLIP,
     UndefinedMetricError,
-    _auroc_auprc,
-    _calibration_in_the_large,
-    _calibration_slope,
-    _logit,
+    auroc_auprc,
+    calibration_in_the_large,
+    calibration_slope,
+    logit,
 )
 from eih_ml.outcomes import CLASS_NAMES
 
@@ -133,13 +133,13 @@ def multiclass_metrics(y_true: Any, P: Any) -> dict[str, float]:
     aurocs = []
     for j, name in enumerate(CLASS_NAMES):
         event = onehot[:, j]
-        auroc, _ = _auroc_auprc(event, prob[:, j], int(counts[j]))
+        auroc, _ = auroc_auprc(event, prob[:, j], int(counts[j]))
         aurocs.append(auroc)
-        lp = _logit(prob[:, j])
+        lp = logit(prob[:, j])
         out[f"auroc_{name}"] = auroc
         out[f"brier_{name}"] = float(sq[:, j].mean())
-        out[f"calibration_intercept_{name}"] = _calibration_in_the_large(event, lp)
-        out[f"calibration_slope_{name}"] = _calibration_slope(event, lp)
+        out[f"calibration_intercept_{name}"] = calibration_in_the_large(event, lp)
+        out[f"calibration_slope_{name}"] = calibration_slope(event, lp)
     out["auroc_macro"] = float(np.mean(aurocs))
     return {name: out[name] for name in MULTICLASS_METRICS}
 

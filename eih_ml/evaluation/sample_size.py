@@ -335,7 +335,7 @@ def r2_cs_from_c_statistic(
     """
     from scipy.stats import norm
 
-    from eih_ml.evaluation.metrics import _fit_logistic
+    from eih_ml.evaluation.metrics import fit_logistic
 
     c = float(c_statistic)
     if not 0.5 < c < 1.0:
@@ -353,7 +353,7 @@ def r2_cs_from_c_statistic(
     lp = mu - np.concatenate([first, second])
     y = np.concatenate([np.ones(n_first), np.zeros(n_second)])
     total = y.size
-    fit = _fit_logistic(np.column_stack([np.ones(total), lp]), y, start=np.array([0.0, 1.0]))
+    fit = fit_logistic(np.column_stack([np.ones(total), lp]), y, start=np.array([0.0, 1.0]))
     ybar = n_first / total
     ll_null = n_first * math.log(ybar) + n_second * math.log(1.0 - ybar)
     lr = 2.0 * (fit.log_likelihood - ll_null)  # null deviance - deviance

@@ -63,14 +63,14 @@ class RecalibratedModel(BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> RecalibratedModel:
         """Estimate the recalibration of ``estimator`` on ``X``, ``y``."""
-        from eih_ml.evaluation.external import _fit_linear, _fit_recalibration, _transform
+        from eih_ml.evaluation.external import fit_linear, fit_recalibration, to_linear_predictor
 
         if self.method not in ("intercept", "logistic"):
             raise ModelError(f"method must be intercept or logistic; found {self.method!r}.")
         pred = self._raw(X)
-        fit = _fit_recalibration if self.task == "classification" else _fit_linear
+        fit = fit_recalibration if self.task == "classification" else fit_linear
         self.intercept_, self.slope_ = fit(
-            np.asarray(y, dtype=float), _transform(pred, self.task), self.method
+            np.asarray(y, dtype=float), to_linear_predictor(pred, self.task), self.method
         )
         if hasattr(self.estimator, "classes_"):
             self.classes_ = self.estimator.classes_
@@ -83,9 +83,9 @@ class RecalibratedModel(BaseEstimator):
         return np.asarray(predict_scores(self.estimator, X, self.task), dtype=float)
 
     def _recalibrated(self, X) -> np.ndarray:
-        from eih_ml.evaluation.external import _apply
+        from eih_ml.evaluation.external import apply_recalibration
 
-        return _apply(self._raw(X), (self.intercept_, self.slope_), self.task)
+        return apply_recalibration(self._raw(X), (self.intercept_, self.slope_), self.task)
 
     def predict_proba(self, X) -> np.ndarray:
         """Recalibrated probabilities, columns (negative, positive) (classification)."""

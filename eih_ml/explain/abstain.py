@@ -211,7 +211,7 @@ class AbstainRule:
         ``importance`` (feature -> mean |SHAP|) orders the measurements an abstention asks for.
         """
         from eih_ml.errors import ConfigError
-        from eih_ml.features.metadata import _KNOWN
+        from eih_ml.features.metadata import KNOWN_FEATURES
 
         n = len(X)
         columns = _columns(X)
@@ -236,7 +236,7 @@ class AbstainRule:
         ]
         required, dropped = [], []
         for r in settings.required:
-            unknown = [f for f in r.any_of if f not in X.columns and f not in _KNOWN]
+            unknown = [f for f in r.any_of if f not in X.columns and f not in KNOWN_FEATURES]
             if unknown:
                 raise ConfigError(
                     f"prediction.abstain.required names {', '.join(map(repr, unknown))}, not a "

@@ -87,7 +87,7 @@ def prescription_grid(bundle, X_row: pd.DataFrame, grid: Grid = DEFAULT_GRID) ->
         inputs, or when the patient has too little measured for the model's
         minimum-information rule even with a prescription filled in.
     """
-    from eih_ml.bundle import _columns_of
+    from eih_ml.bundle import columns_of
     from eih_ml.explain.conformal import describe_set
     from eih_ml.models import predict_scores
 
@@ -98,7 +98,7 @@ def prescription_grid(bundle, X_row: pd.DataFrame, grid: Grid = DEFAULT_GRID) ->
     rows = pd.concat([X_row.iloc[[0]]] * len(cands), ignore_index=True)
     for k in cands[0]:
         rows[k] = [c[k] for c in cands]
-    if bundle.abstain_rule.assess(_columns_of(rows.iloc[[0]], features), 1).abstained[0]:
+    if bundle.abstain_rule.assess(columns_of(rows.iloc[[0]], features), 1).abstained[0]:
         return pd.DataFrame()
     scores = np.asarray(predict_scores(bundle.pipeline, rows, bundle.task), dtype=float)
     out = pd.DataFrame(cands)

@@ -70,11 +70,11 @@ def protocol_whatif(
             x["exercise_duration_min"] = float(p.duration_min)
         rows.append(x)
     grid = pd.concat(rows, ignore_index=True)
-    from eih_ml.bundle import _columns_of
+    from eih_ml.bundle import columns_of
 
     # The protocol is filled in, everything else stays as measured: when that is still too
     # little for the model's minimum-information rule, there is nothing to compare.
-    if bundle.abstain_rule.assess(_columns_of(grid.iloc[[0]], features), 1).abstained[0]:
+    if bundle.abstain_rule.assess(columns_of(grid.iloc[[0]], features), 1).abstained[0]:
         return pd.DataFrame()
     scores = predict_scores(bundle.pipeline, grid, bundle.task)
     seen = bundle.reference.categories.get("exercise_modality", {})

@@ -56,7 +56,7 @@ def _f(name, domain, label, unit="", better=None, categorical=False, description
     return FeatureInfo(name, domain, label, unit, better, categorical, description)
 
 
-_KNOWN: dict[str, FeatureInfo] = {
+KNOWN_FEATURES: dict[str, FeatureInfo] = {
     f.name: f
     for f in (
         _f("age", "demographic", "Age", "years"),
@@ -295,8 +295,8 @@ def feature_info(name: str, biomarkers: dict | None = None) -> FeatureInfo:
     >>> feature_info("bio_il6").domain
     'biomarker'
     """
-    if name in _KNOWN:
-        return _KNOWN[name]
+    if name in KNOWN_FEATURES:
+        return KNOWN_FEATURES[name]
     if name.startswith("bio_"):
         # The transformer's indicator and the loader's helper columns name their marker.
         suffix = next(
@@ -329,7 +329,7 @@ def feature_info(name: str, biomarkers: dict | None = None) -> FeatureInfo:
             return FeatureInfo(name, "QST", f"{label}: single trial only", categorical=True)
         return FeatureInfo(name, "QST", label, "kPa")
     if name.endswith("_n_missing") and (score := _SCALE_SCORE.get(name[: -len("_n_missing")])):
-        scale = _KNOWN[score].label
+        scale = KNOWN_FEATURES[score].label
         return FeatureInfo(name, "psychological", f"{scale}: missing items", "items")
     if name.startswith(("ppt_", "cpm_", "ts_")):
         return FeatureInfo(name, "QST", name.replace("_", " "))

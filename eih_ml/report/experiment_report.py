@@ -43,23 +43,23 @@ from typing import Any
 
 from eih_ml import __version__
 from eih_ml.errors import EihMlError
-from eih_ml.report.formatting import _ci_html, _ci_level, _int, _pct, num
+from eih_ml.report.formatting import ci_html, ci_level, integer, num, pct
 from eih_ml.report.formatting import with_ci as with_ci  # re-exported: tests format with it
-from eih_ml.report.sections_added_value import _added_value
-from eih_ml.report.sections_data import _feature_infos, _flow, _missing, _predictors, _source
-from eih_ml.report.sections_explanations import _explanations, _shap_images
-from eih_ml.report.sections_figures import _figures, roc_points
-from eih_ml.report.sections_outcome import _ceiling, _outcome, _sample_size
+from eih_ml.report.sections_added_value import added_value
+from eih_ml.report.sections_data import feature_infos, missing, participant_flow, predictors, source
+from eih_ml.report.sections_explanations import shap_images, shap_importance
+from eih_ml.report.sections_figures import figures, roc_points
+from eih_ml.report.sections_outcome import ceiling, outcome_definition, sample_size
 from eih_ml.report.sections_performance import (
-    _calibration_sentences,
-    _confusion,
-    _decision_sentences,
-    _headline,
-    _performance,
+    calibration_sentences,
+    confusion,
+    decision_sentences,
+    headline,
+    performance,
 )
-from eih_ml.report.sections_provenance import _provenance
-from eih_ml.report.sections_subgroups import _sites, _subgroups
-from eih_ml.report.sections_validation import _validation_scheme
+from eih_ml.report.sections_provenance import provenance
+from eih_ml.report.sections_subgroups import sites, subgroups
+from eih_ml.report.sections_validation import validation_scheme
 
 __all__ = [
     "ReportError",
@@ -302,9 +302,9 @@ def _env():
         lstrip_blocks=True,
     )
     env.filters["num"] = num
-    env.filters["ci"] = _ci_html
-    env.filters["pct"] = _pct
-    env.filters["int"] = _int
+    env.filters["ci"] = ci_html
+    env.filters["pct"] = pct
+    env.filters["int"] = integer
     return env
 
 
@@ -325,11 +325,11 @@ def report_context(run_dir: str | Path) -> dict[str, Any]:
     summary = _read_summary(run_dir)
     config, config_text = _read_config(run_dir)
     task = summary["outcome"].get("task", "classification")
-    level = _ci_level(config)
-    outcome = _outcome(summary, config, task)
+    level = ci_level(config)
+    outcome = outcome_definition(summary, config, task)
     unit = outcome["unit"]
     features = summary.get("features", [])
-    infos = _feature_infos(summary, config)
+    infos = feature_infos(summary, config)
     labels = {f: i.label for f, i in infos.items()}
     ss = summary.get("sample_size") or {}
     specs = summary.get("model_specification") or {}
@@ -340,32 +340,32 @@ def report_context(run_dir: str | Path) -> dict[str, Any]:
         "unit": unit,
         "title": config.get("description") or f"eih_ml experiment {summary.get('name', '')}",
         "name": summary.get("name", ""),
-        "headline": _headline(summary, task, level),
-        "source": _source(summary),
-        "flow": _flow(summary),
-        "missing": _missing(summary, infos),
+        "headline": headline(summary, task, level),
+        "source": source(summary),
+        "flow": participant_flow(summary),
+        "missing": missing(summary, infos),
         "outcome": outcome,
-        "ceiling": _ceiling(summary, task),
-        "sample_size": _sample_size(summary),
-        "predictors": _predictors(features, infos),
+        "ceiling": ceiling(summary, task),
+        "sample_size": sample_size(summary),
+        "predictors": predictors(features, infos),
         "n_features": len(features),
         "n_parameters": ss.get("n_parameters"),
         "specs": specs,
         "final_model": summary.get("final_model") or {},
         "abstain": summary.get("abstain"),
-        "validation": _validation_scheme(config, summary, task),
-        "performance": _performance(summary, task, unit),
-        "calibration_text": _calibration_sentences(summary, task, unit, level),
-        "decision_text": _decision_sentences(summary) if task != "regression" else [],
-        "confusion": _confusion(summary) if task == "multiclass" else [],
-        "subgroups": _subgroups(summary, task, unit),
+        "validation": validation_scheme(config, summary, task),
+        "performance": performance(summary, task, unit),
+        "calibration_text": calibration_sentences(summary, task, unit, level),
+        "decision_text": decision_sentences(summary) if task != "regression" else [],
+        "confusion": confusion(summary) if task == "multiclass" else [],
+        "subgroups": subgroups(summary, task, unit),
         "min_subgroup": (config.get("evaluation") or {}).get("min_subgroup_participants"),
-        "added_value": _added_value(summary, task, level),
-        "explanations": _explanations(summary),
-        "shap_images": _shap_images(run_dir, summary.get("explanations") or {}, labels),
-        "figures": _figures(run_dir, summary, task),
-        "sites": _sites(summary),
-        "provenance": _provenance(run_dir, summary),
+        "added_value": added_value(summary, task, level),
+        "explanations": shap_importance(summary),
+        "shap_images": shap_images(run_dir, summary.get("explanations") or {}, labels),
+        "figures": figures(run_dir, summary, task),
+        "sites": sites(summary),
+        "provenance": provenance(run_dir, summary),
         "config_text": config_text,
         "version": __version__,
         "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

@@ -13,7 +13,7 @@ from typing import Any
 
 _MINUS = "\N{MINUS SIGN}"
 
-_DIGITS: dict[str, int] = {
+DIGITS: dict[str, int] = {
     "auroc": 2,
     "auprc": 2,
     "brier": 3,
@@ -30,13 +30,13 @@ _DIGITS: dict[str, int] = {
 }
 
 #: The classes of a three-class run, as (metric suffix, reader's name).
-_CLASS_LABELS: tuple[tuple[str, str], ...] = (
+CLASS_LABELS: tuple[tuple[str, str], ...] = (
     ("hyperalgesic", "hyperalgesic"),
     ("non_responder", "non-responder"),
     ("hypoalgesic", "hypoalgesic"),
 )
 
-_METRIC_LABELS: dict[str, str] = {
+METRIC_LABELS: dict[str, str] = {
     "auroc": "AUROC",
     "auprc": "AUPRC",
     "brier": "Brier score",
@@ -50,13 +50,13 @@ _METRIC_LABELS: dict[str, str] = {
     "log_loss": "Log loss",
     "accuracy": "Accuracy",
     "balanced_accuracy": "Balanced accuracy",
-    **{f"auroc_{k}": f"AUROC {name} vs rest" for k, name in _CLASS_LABELS},
-    **{f"brier_{k}": f"Brier {name}" for k, name in _CLASS_LABELS},
+    **{f"auroc_{k}": f"AUROC {name} vs rest" for k, name in CLASS_LABELS},
+    **{f"brier_{k}": f"Brier {name}" for k, name in CLASS_LABELS},
     **{
         f"calibration_intercept_{k}": f"Calibration-in-the-large, {name}"
-        for k, name in _CLASS_LABELS
+        for k, name in CLASS_LABELS
     },
-    **{f"calibration_slope_{k}": f"Calibration slope, {name}" for k, name in _CLASS_LABELS},
+    **{f"calibration_slope_{k}": f"Calibration slope, {name}" for k, name in CLASS_LABELS},
 }
 
 
@@ -97,7 +97,7 @@ def num(value: Any, digits: int = 2, signed: bool = False) -> str:
 
 def with_ci(metrics: dict, key: str, digits: int | None = None, signed: bool = False) -> str:
     """``value (low to high)`` of ``key`` in a metrics dict with ``key_ci_low`` / ``key_ci_high``."""
-    d = _DIGITS.get(key, 2) if digits is None else digits
+    d = DIGITS.get(key, 2) if digits is None else digits
     value = num(metrics.get(key), d, signed)
     lo, hi = metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
     if lo is None or hi is None:
@@ -105,7 +105,7 @@ def with_ci(metrics: dict, key: str, digits: int | None = None, signed: bool = F
     return f"{value} ({num(lo, d, signed)} to {num(hi, d, signed)})"
 
 
-def _ci_html(text: str):
+def ci_html(text: str):
     """``value (low to high)`` as HTML whose interval wraps as one piece onto a second line."""
     from markupsafe import Markup, escape
 
@@ -115,31 +115,36 @@ def _ci_html(text: str):
     return Markup('{} <span class="ci">({}</span>').format(value, rest)
 
 
-def _pct(x: Any, digits: int = 0) -> str:
+def pct(x: Any, digits: int = 0) -> str:
+    """A fraction as a percentage (``0.25`` -> ``'25 %'``), a dash when missing."""
     if x is None:
         return "–"
     return f"{num(100 * float(x), digits)} %"
 
 
-def _int(x: Any) -> str:
+def integer(x: Any) -> str:
+    """An integer with thousands separators (``1234`` -> ``'1,234'``), a dash when missing."""
     return "–" if x is None else f"{int(x):,}"
 
 
-def _ci_level(config: dict) -> int:
+def ci_level(config: dict) -> int:
+    """The confidence level (percent) of the run's bootstrap intervals, from ``bootstrap.alpha``."""
     alpha = (config.get("bootstrap") or {}).get("alpha", 0.05)
     return round(100 * (1 - float(alpha)))
 
 
-def _digits(key: str, task: str) -> int:
+def metric_digits(key: str, task: str) -> int:
+    """Decimal places the report shows for metric ``key`` in a run of ``task``."""
     if task == "regression" and key == "calibration_intercept":
         return 1
     if key.startswith("brier_"):
         return 3
-    return _DIGITS.get(key, 2)
+    return DIGITS.get(key, 2)
 
 
-def _metric_label(key: str, task: str, unit: str) -> str:
-    label = _METRIC_LABELS.get(key, key)
+def metric_label(key: str, task: str, unit: str) -> str:
+    """The reader's name of metric ``key``, with ``unit`` for the regression errors."""
+    label = METRIC_LABELS.get(key, key)
     if task == "regression" and key in ("rmse", "mae", "calibration_intercept"):
         label += f" ({unit})"
     return label

@@ -3,7 +3,7 @@ biomarkers, ...) adds beyond the other features, in a sentence and a table."""
 
 from __future__ import annotations
 
-from eih_ml.report.formatting import _DIGITS, _METRIC_LABELS, _pct, num, with_ci
+from eih_ml.report.formatting import DIGITS, METRIC_LABELS, num, pct, with_ci
 
 _BLOCK_NAMES: dict[str, str] = {
     "demographic": "demographics",
@@ -29,7 +29,8 @@ def _blocks_text(features: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _added_value(summary: dict, task: str, level: int) -> list[dict]:
+def added_value(summary: dict, task: str, level: int) -> list[dict]:
+    """The added-value section: per feature block, a sentence and its metric differences."""
     out = []
     features = summary.get("features", [])
     key, verb, other, sym = {
@@ -60,12 +61,12 @@ def _added_value(summary: dict, task: str, level: int) -> list[dict]:
             f"{name[0].upper() + name[1:]} {phrase} beyond {base}: {sym} {num(d, 2, True)} "
             f"({level} % CI {num(lo, 2, True)} to {num(hi, 2, True)})."
         )
-        od = _DIGITS[other]
+        od = DIGITS[other]
         rows = [
             {
-                "metric": _METRIC_LABELS[m],
-                "base": num(av.get(f"{m}_base"), _DIGITS[m]),
-                "extended": num(av.get(f"{m}_extended"), _DIGITS[m]),
+                "metric": METRIC_LABELS[m],
+                "base": num(av.get(f"{m}_base"), DIGITS[m]),
+                "extended": num(av.get(f"{m}_extended"), DIGITS[m]),
                 "difference": with_ci(
                     {
                         "d": av.get(f"{m}_difference"),
@@ -76,7 +77,7 @@ def _added_value(summary: dict, task: str, level: int) -> list[dict]:
                     2 if m == key else od,
                     True,
                 ),
-                "better": _pct(av.get(f"{m}_fraction_extended_better")),
+                "better": pct(av.get(f"{m}_fraction_extended_better")),
             }
             for m in (key, other)
             if f"{m}_difference" in av

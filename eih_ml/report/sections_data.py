@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eih_ml.report.formatting import _pct
+from eih_ml.report.formatting import pct
 
 
-def _source(summary: dict) -> str:
+def source(summary: dict) -> str:
+    """The source-of-data sentence: the simulated scenario or the study file."""
     src = (summary.get("data") or {}).get("source") or {}
     if src.get("kind") == "simulated":
         return (
@@ -25,7 +26,8 @@ def _source(summary: dict) -> str:
     return str(src.get("kind", "unknown"))
 
 
-def _flow(summary: dict) -> dict:
+def participant_flow(summary: dict) -> dict:
+    """The participant-flow table: rows read, excluded (by reason) and analysed, and sessions."""
     data = summary.get("data", {})
     flow = data.get("flow") or {}
     o = summary.get("outcome", {})
@@ -47,7 +49,7 @@ def _flow(summary: dict) -> dict:
     }
 
 
-def _feature_infos(summary: dict, config: dict) -> dict[str, Any]:
+def feature_infos(summary: dict, config: dict) -> dict[str, Any]:
     """Clinical metadata of every feature, biomarker labels from the run's column dictionary."""
     from eih_ml.data.dictionary import load_dictionary
     from eih_ml.errors import DictionaryError
@@ -64,7 +66,8 @@ def _feature_infos(summary: dict, config: dict) -> dict[str, Any]:
     return {f: feature_info(f, markers) for f in dict.fromkeys(names)}
 
 
-def _missing(summary: dict, infos: dict[str, Any]) -> dict:
+def missing(summary: dict, infos: dict[str, Any]) -> dict:
+    """The missing-data section: each feature's missing share (by label) and the handling."""
     md = summary.get("missing_data") or {}
     per = md.get("per_feature", {})
     rows = [
@@ -73,7 +76,7 @@ def _missing(summary: dict, infos: dict[str, Any]) -> dict:
             "label": infos[f].label,
             "domain": infos[f].domain,
             "share": share,
-            "pct": _pct(share, 1),
+            "pct": pct(share, 1),
             "n": round(share * md["rows"]) if md.get("rows") is not None else None,
         }
         for f, share in per.items()
@@ -89,7 +92,8 @@ def _missing(summary: dict, infos: dict[str, Any]) -> dict:
     }
 
 
-def _predictors(features: list[str], infos: dict[str, Any]) -> list[dict]:
+def predictors(features: list[str], infos: dict[str, Any]) -> list[dict]:
+    """The predictors table: each input's label, domain, unit and kind, ordered by domain."""
     from eih_ml.data.contract import BIOMARKER_LOD_SUFFIX, BIOMARKER_ND_SUFFIX
     from eih_ml.features.metadata import DOMAINS
 

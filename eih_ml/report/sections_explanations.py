@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from eih_ml.report.formatting import num
-from eih_ml.report.sections_figures import _data_uri_file
+from eih_ml.report.sections_figures import data_uri_file
 
 
-def _explanations(summary: dict) -> dict | None:
+def shap_importance(summary: dict) -> dict | None:
+    """The explanations tables: mean |SHAP| of features and domains; None without explanations."""
     ex = summary.get("explanations")
     if not ex:
         return None
@@ -49,7 +50,8 @@ def _explanations(summary: dict) -> dict | None:
     }
 
 
-def _shap_images(run_dir: Path, explanations: dict, labels: dict[str, str]) -> list[dict]:
+def shap_images(run_dir: Path, explanations: dict, labels: dict[str, str]) -> list[dict]:
+    """The SHAP figures of the run folder as data URIs (else a bar drawn from ``explanations``)."""
     folder = run_dir / "explanations"
     images = []
     fixed = [
@@ -61,12 +63,12 @@ def _shap_images(run_dir: Path, explanations: dict, labels: dict[str, str]) -> l
         ),
     ]
     for name, caption in fixed:
-        if (folder / name).is_file() and (uri := _data_uri_file(folder / name)):
+        if (folder / name).is_file() and (uri := data_uri_file(folder / name)):
             images.append({"src": uri, "caption": caption, "alt": caption})
     for path in sorted(folder.glob("shap_dependence_*.png")) if folder.is_dir() else []:
         feature = path.stem.removeprefix("shap_dependence_")
         label = labels.get(feature, feature)
-        if uri := _data_uri_file(path):
+        if uri := data_uri_file(path):
             caption = f"Dependence: {label} (its SHAP value against its measured value)"
             images.append({"src": uri, "caption": caption, "alt": caption})
     if not images and explanations.get("importance"):

@@ -68,7 +68,8 @@ def roc_points(oof: pd.DataFrame, n_points: int = 51) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------ figures
-def _data_uri_file(path: Path) -> str | None:
+def data_uri_file(path: Path) -> str | None:
+    """A PNG file as a ``data:image/png;base64`` URI, or None if the file is not a PNG."""
     data = path.read_bytes()
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):
         return None
@@ -95,7 +96,8 @@ def _roc_figure(rocs: dict[str, dict]):
     return fig
 
 
-def _figures(run_dir: Path, summary: dict, task: str) -> dict[str, Any]:
+def figures(run_dir: Path, summary: dict, task: str) -> dict[str, Any]:
+    """The report's figures as data URIs: ROC, calibration, decision curve, sites' forest plots."""
     from eih_ml.report import plots
     from eih_ml.report.figures import to_data_uri
 
@@ -106,7 +108,7 @@ def _figures(run_dir: Path, summary: dict, task: str) -> dict[str, Any]:
         if rocs:
             out["roc"] = to_data_uri(_roc_figure(rocs))
         elif (run_dir / "plots" / "roc.png").is_file():  # multiclass: one panel per class
-            out["roc"] = _data_uri_file(run_dir / "plots" / "roc.png")
+            out["roc"] = data_uri_file(run_dir / "plots" / "roc.png")
         dcs = {
             m: e["curves"] for m, e in models.items() if e.get("curves", {}).get("decision_curve")
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from eih_ml.report.formatting import _CLASS_LABELS, _int, _pct, num
+from eih_ml.report.formatting import CLASS_LABELS, integer, num, pct
 
 _RULES: dict[str, str] = {
     "gt0": "EIH > 0, i.e. any increase in pressure pain threshold",
@@ -44,7 +44,8 @@ def _outcome_unit(outcome_name: str) -> str:
     return "%" if "_rel_" in outcome_name else "kPa"
 
 
-def _outcome(summary: dict, config: dict, task: str) -> dict:
+def outcome_definition(summary: dict, config: dict, task: str) -> dict:
+    """The outcome section: outcome, site, measure, unit, responder rule, threshold, prevalence."""
     o = summary.get("outcome", {})
     oc = config.get("outcome") or {}
     name = o.get("outcome", "")
@@ -92,10 +93,10 @@ def _outcome(summary: dict, config: dict, task: str) -> dict:
         if o.get("final_threshold", o.get("threshold")) is not None
         else None,
         "per_fold": per_fold,
-        "prevalence": _pct(o.get("prevalence"), 1) if o.get("prevalence") is not None else None,
+        "prevalence": pct(o.get("prevalence"), 1) if o.get("prevalence") is not None else None,
         "class_prevalence": ", ".join(
-            f"{name} {_pct(o['class_prevalence'][k], 1)}"
-            for k, name in _CLASS_LABELS
+            f"{name} {pct(o['class_prevalence'][k], 1)}"
+            for k, name in CLASS_LABELS
             if k in (o.get("class_prevalence") or {})
         )
         or None,
@@ -106,7 +107,8 @@ def _outcome(summary: dict, config: dict, task: str) -> dict:
     }
 
 
-def _ceiling(summary: dict, task: str) -> dict | None:
+def ceiling(summary: dict, task: str) -> dict | None:
+    """The reliability ceiling: the best AUROC or R² the outcome's ICC allows, or None."""
     c = summary.get("reliability_ceiling")
     if not c:
         return None
@@ -125,7 +127,7 @@ def _ceiling(summary: dict, task: str) -> dict | None:
         elif value is not None and ceil and ceil > 0.5:
             reached = (
                 f"The best model's {which} of {num(value)} covers "
-                f"{_pct(min((value - 0.5) / (ceil - 0.5), 1.0))} of the distance from chance "
+                f"{pct(min((value - 0.5) / (ceil - 0.5), 1.0))} of the distance from chance "
                 "(0.50) to this ceiling."
             )
         text = (
@@ -133,7 +135,7 @@ def _ceiling(summary: dict, task: str) -> dict | None:
             f"{num(icc)}: only that share of its variance is stable within a person. Even a "
             f"perfect model that knew each person's true EIH could therefore reach at most an "
             f"AUROC of {num(ceil)} for {label}, and two sessions of the same person "
-            f"would agree on the label in {_pct(c.get('retest_agreement'))} of cases (κ = "
+            f"would agree on the label in {pct(c.get('retest_agreement'))} of cases (κ = "
             f"{num(c.get('retest_kappa'))}). Read the model's performance against this ceiling, "
             f"not against 1.0. {reached}"
         )
@@ -146,9 +148,7 @@ def _ceiling(summary: dict, task: str) -> dict | None:
                 "than the mean EIH."
             )
         elif value is not None and ceil:
-            reached = (
-                f"The best model's R² of {num(value)} is {_pct(value / ceil)} of this ceiling."
-            )
+            reached = f"The best model's R² of {num(value)} is {pct(value / ceil)} of this ceiling."
         text = (
             f"EIH measured in one session has a between-session reliability (ICC) of about "
             f"{num(icc)}: only that share of its variance is stable within a person. Even a "
@@ -166,33 +166,34 @@ def _ceiling(summary: dict, task: str) -> dict | None:
                 num(c.get("max_auroc")),
             ),
             ("Test–retest κ of the label", num(c.get("retest_kappa"))),
-            ("Test–retest agreement of the label", _pct(c.get("retest_agreement"))),
+            ("Test–retest agreement of the label", pct(c.get("retest_agreement"))),
         ],
         "text": text.strip(),
     }
 
 
-def _sample_size(summary: dict) -> dict:
+def sample_size(summary: dict) -> dict:
+    """The sample-size section: minimum sample size per criterion against those available."""
     ss = summary.get("sample_size") or {}
     crit = ss.get("criteria", {})
     rows = [
         {
             "name": _CRITERIA.get(k, k),
-            "n": _int(v),
+            "n": integer(v),
             "binding": v == ss.get("n_required") and k != "intercept",
         }
         for k, v in crit.items()
     ]
-    facts = [("Candidate predictor parameters", _int(ss.get("n_parameters")))]
+    facts = [("Candidate predictor parameters", integer(ss.get("n_parameters")))]
     if ss.get("prevalence") is not None:
-        facts.append(("Outcome prevalence", _pct(ss["prevalence"], 1)))
+        facts.append(("Outcome prevalence", pct(ss["prevalence"], 1)))
         facts.append(("Anticipated Cox–Snell R²", num(ss.get("anticipated_r2_cs"), 3)))
-        facts.append(("Events available", _int(ss.get("events_available"))))
+        facts.append(("Events available", integer(ss.get("events_available"))))
     if ss.get("anticipated_r2") is not None:
         facts.append(("Anticipated R²", num(ss["anticipated_r2"], 2)))
     return {
-        "required": _int(ss.get("n_required")),
-        "available": _int(ss.get("n_available")),
+        "required": integer(ss.get("n_required")),
+        "available": integer(ss.get("n_available")),
         "rows": rows,
         "facts": facts,
         "adequate": ss.get("adequate"),

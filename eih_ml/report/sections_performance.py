@@ -7,32 +7,33 @@ from __future__ import annotations
 import numpy as np
 
 from eih_ml.report.formatting import (
-    _CLASS_LABELS,
-    _METRIC_LABELS,
-    _digits,
-    _int,
-    _metric_label,
-    _pct,
+    CLASS_LABELS,
+    METRIC_LABELS,
+    integer,
+    metric_digits,
+    metric_label,
     num,
+    pct,
     with_ci,
 )
 
 
-def _headline(summary: dict, task: str, level: int) -> dict:
+def headline(summary: dict, task: str, level: int) -> dict:
+    """The headline: the best model's primary metric and calibration slope, with intervals."""
     best = summary.get("best_model")
     pm = summary.get("primary_metric") or {
         "classification": "auroc",
         "multiclass": "auroc_macro",
     }.get(task, "r2")
     m = summary.get("models", {}).get(best, {}).get("metrics", {})
-    d = _digits(pm, task)
+    d = metric_digits(pm, task)
     slope = "calibration_slope_hyperalgesic" if task == "multiclass" else "calibration_slope"
     value = num(m.get(pm), d)
     lo, hi = m.get(f"{pm}_ci_low"), m.get(f"{pm}_ci_high")
     ci = f" ({level} % CI {num(lo, d)} to {num(hi, d)})" if lo is not None else ""
     return {
         "best": best,
-        "metric": _METRIC_LABELS.get(pm, pm),
+        "metric": METRIC_LABELS.get(pm, pm),
         "text": f"{value}{ci}",
         "slope": with_ci(m, slope).replace("(", f"({level} % CI ", 1),
         "slope_label": "calibration slope"
@@ -50,15 +51,16 @@ def _metric_keys(task: str) -> tuple[list[str], list[str]]:
     if task == "multiclass":
         return [
             "auroc_macro",
-            *(f"auroc_{k}" for k, _ in _CLASS_LABELS),
+            *(f"auroc_{k}" for k, _ in CLASS_LABELS),
             "brier",
             "log_loss",
             "balanced_accuracy",
-        ], [f"calibration_{m}_{k}" for k, _ in _CLASS_LABELS for m in ("intercept", "slope")]
+        ], [f"calibration_{m}_{k}" for k, _ in CLASS_LABELS for m in ("intercept", "slope")]
     return ["r2", "rmse", "mae"], ["calibration_intercept", "calibration_slope"]
 
 
-def _performance(summary: dict, task: str, unit: str) -> dict:
+def performance(summary: dict, task: str, unit: str) -> dict:
+    """The performance tables: each model's metrics with intervals, and mean ± SD over repeats."""
     perf_keys, cal_keys = _metric_keys(task)
     best = summary.get("best_model")
 
@@ -70,7 +72,7 @@ def _performance(summary: dict, task: str, unit: str) -> dict:
                 {
                     "model": model,
                     "best": model == best,
-                    "cells": [with_ci(m, k, _digits(k, task)) for k in keys],
+                    "cells": [with_ci(m, k, metric_digits(k, task)) for k in keys],
                     "values": {k: m.get(k) for k in keys},
                 }
             )
@@ -84,7 +86,10 @@ def _performance(summary: dict, task: str, unit: str) -> dict:
                 {
                     "model": model,
                     "cells": [
-                        f"{num(pr[k]['mean'], _digits(k, task))} ± {num(pr[k]['sd'], _digits(k, task))}"
+                        (
+                            f"{num(pr[k]['mean'], metric_digits(k, task))} ± "
+                            f"{num(pr[k]['sd'], metric_digits(k, task))}"
+                        )
                         if k in pr
                         else "–"
                         for k in perf_keys + cal_keys
@@ -92,19 +97,19 @@ def _performance(summary: dict, task: str, unit: str) -> dict:
                 }
             )
     return {
-        "perf_headers": [_metric_label(k, task, unit) for k in perf_keys],
-        "cal_headers": [_metric_label(k, task, unit) for k in cal_keys],
-        "repeat_headers": [_metric_label(k, task, unit) for k in perf_keys + cal_keys],
+        "perf_headers": [metric_label(k, task, unit) for k in perf_keys],
+        "cal_headers": [metric_label(k, task, unit) for k in cal_keys],
+        "repeat_headers": [metric_label(k, task, unit) for k in perf_keys + cal_keys],
         "perf_rows": rows(perf_keys),
         "cal_rows": rows(cal_keys),
         "repeat_rows": repeats,
     }
 
 
-def _calibration_sentences(summary: dict, task: str, unit: str, level: int) -> list[str]:
+def calibration_sentences(summary: dict, task: str, unit: str, level: int) -> list[str]:
     """One sentence per model (per model and class of a three-class run) on slope and intercept."""
     out = []
-    suffixes = [(f"_{k}", f", {name}") for k, name in _CLASS_LABELS]
+    suffixes = [(f"_{k}", f", {name}") for k, name in CLASS_LABELS]
     for model, ev in summary.get("models", {}).items():
         for suffix, who in suffixes if task == "multiclass" else [("", "")]:
             m = {
@@ -162,7 +167,7 @@ def _calibration_sentence(m: dict, task: str, unit: str) -> str | None:
             if icpt > 0
             else "on average the predictions are too high"
         )
-    d = _digits("calibration_intercept", task)
+    d = metric_digits("calibration_intercept", task)
     return (
         f"calibration slope {with_ci(m, 'calibration_slope')}, {s}; "
         f"calibration-in-the-large {with_ci(m, 'calibration_intercept', d)}"
@@ -171,14 +176,14 @@ def _calibration_sentence(m: dict, task: str, unit: str) -> str | None:
     )
 
 
-def _confusion(summary: dict) -> list[dict]:
+def confusion(summary: dict) -> list[dict]:
     """Observed x predicted class counts of every model at the most-probable-class rule."""
     out = []
     for model, ev in summary.get("models", {}).items():
         c = ev.get("confusion")
         if not c:
             continue
-        names = [name for _, name in _CLASS_LABELS]
+        names = [name for _, name in CLASS_LABELS]
         out.append(
             {
                 "model": model,
@@ -186,12 +191,12 @@ def _confusion(summary: dict) -> list[dict]:
                 "rows": [
                     {
                         "observed": names[i],
-                        "counts": [_int(v) for v in row],
-                        "recall": _pct(c["recall"][i]) if c["recall"][i] is not None else "–",
+                        "counts": [integer(v) for v in row],
+                        "recall": pct(c["recall"][i]) if c["recall"][i] is not None else "–",
                     }
                     for i, row in enumerate(c["counts"])
                 ],
-                "precision": [_pct(p) if p is not None else "–" for p in c["precision"]],
+                "precision": [pct(p) if p is not None else "–" for p in c["precision"]],
             }
         )
     return out
@@ -212,7 +217,8 @@ def _ranges(thresholds: list[float], mask: list[bool]) -> list[str]:
     return [f"{a:.2f}" if a == b else f"{a:.2f}–{b:.2f}" for a, b in out]
 
 
-def _decision_sentences(summary: dict) -> list[str]:
+def decision_sentences(summary: dict) -> list[str]:
+    """One sentence per model: thresholds where its net benefit beats treat-all and treat-none."""
     out = []
     for model, ev in summary.get("models", {}).items():
         dc = ev.get("curves", {}).get("decision_curve")

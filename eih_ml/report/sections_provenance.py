@@ -10,7 +10,8 @@ from eih_ml import __version__
 from eih_ml.report.formatting import num
 
 
-def _provenance(run_dir: Path, summary: dict) -> dict:
+def provenance(run_dir: Path, summary: dict) -> dict:
+    """The provenance table: toolkit version, git commit, config and data digests, MLflow run."""
     mlflow_info = {}
     if (run_dir / "mlflow_run.json").is_file():
         mlflow_info = json.loads((run_dir / "mlflow_run.json").read_text(encoding="utf-8"))

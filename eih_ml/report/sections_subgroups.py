@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 
-from eih_ml.report.formatting import _digits, _metric_label, num, with_ci
+from eih_ml.report.formatting import metric_digits, metric_label, num, with_ci
 
 
 def _band_key(value: str) -> float:
@@ -28,7 +28,8 @@ def _band_label(value: str) -> str:
     return re.sub(r"(?<=\d)-(?=\d)", "–", v)
 
 
-def _subgroups(summary: dict, task: str, unit: str) -> list[dict]:
+def subgroups(summary: dict, task: str, unit: str) -> list[dict]:
+    """The subgroup tables: each model's metrics per subgroup (sex, condition, age band, ...)."""
     models = summary.get("models", {})
     best = summary.get("best_model")
     main, extra = {
@@ -64,7 +65,7 @@ def _subgroups(summary: dict, task: str, unit: str) -> list[dict]:
             best_entry = models.get(best, {}).get("subgroups", {}).get(dim, {}).get(v, {})
             for k in extra:
                 cells.append(
-                    with_ci(best_entry["metrics"], k, _digits(k, task))
+                    with_ci(best_entry["metrics"], k, metric_digits(k, task))
                     if "metrics" in best_entry
                     else "–"
                 )
@@ -81,9 +82,9 @@ def _subgroups(summary: dict, task: str, unit: str) -> list[dict]:
             {
                 "name": dim,
                 "title": titles.get(dim, dim),
-                "main": _metric_label(main, task, unit),
+                "main": metric_label(main, task, unit),
                 "models": list(models),
-                "extra": [_metric_label(k, task, unit) for k in extra],
+                "extra": [metric_label(k, task, unit) for k in extra],
                 "best": best,
                 "n_cols": len(models) + len(extra),
                 "rows": rows,
@@ -92,7 +93,7 @@ def _subgroups(summary: dict, task: str, unit: str) -> list[dict]:
     return out
 
 
-def _sites(summary: dict) -> list[dict]:
+def sites(summary: dict) -> list[dict]:
     """Pooled leave-site-out estimates of the best model, as table rows."""
     best = summary.get("models", {}).get(summary.get("best_model"), {})
     pooled = (best.get("sites") or {}).get("pooled", {})

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 
-from eih_ml.report.formatting import _ci_level, num
+from eih_ml.report.formatting import ci_level, num
 
 
-def _validation_scheme(config: dict, summary: dict, task: str) -> dict:
+def validation_scheme(config: dict, summary: dict, task: str) -> dict:
+    """The internal-validation section: the nested grouped CV in words and the outer folds."""
     cv = config.get("cv") or {}
     boot = config.get("bootstrap") or {}
     search = config.get("search") or {}
@@ -56,7 +57,7 @@ def _validation_scheme(config: dict, summary: dict, task: str) -> dict:
         (
             "Confidence intervals",
             f"percentile bootstrap over participants ({boot.get('n_resamples', '?')} resamples), "
-            f"{_ci_level(config)} %",
+            f"{ci_level(config)} %",
         ),
         (
             "Performance estimate",

@@ -10,8 +10,8 @@ import pytest
 
 from eih_ml.errors import DataError
 from eih_ml.evaluation.external import (
-    _fit_recalibration,
     external_validation,
+    fit_recalibration,
     recalibration,
 )
 from eih_ml.evaluation.meta_analysis import random_effects_meta
@@ -64,7 +64,7 @@ def test_recalibration_parameters_match_an_independent_logistic_fit():
 
     y, pred, _ = _miscalibrated()
     lp = np.log(pred / (1 - pred))
-    a, b = _fit_recalibration(y, lp, "logistic")
+    a, b = fit_recalibration(y, lp, "logistic")
     ref = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(lp[:, None], y)
     assert a == pytest.approx(ref.intercept_[0], abs=1e-4)
     assert b == pytest.approx(ref.coef_[0, 0], abs=1e-4)

@@ -145,7 +145,8 @@ class ModelBundle:
 
         config = result.config
         task = config.outcome.task
-        threshold = result.summary["outcome"].get("final_threshold")
+        summary = result.summary
+        threshold = summary.outcome.final_threshold
         oof = result.cvs[result.best_model].oof
         level = float(confidence_level or config.prediction.confidence_level)
         levels = tuple(sorted({*config.prediction.all_levels(), level}))
@@ -181,7 +182,7 @@ class ModelBundle:
             "features": list(result.X.columns),
             "feature_info": info,
             "abstain": rule.to_dict(),
-            "outcome": result.summary["outcome"],
+            "outcome": summary.outcome.to_dict(),
             "threshold": threshold,
             "confidence_level": level,
             "levels": list(levels),
@@ -190,7 +191,7 @@ class ModelBundle:
             "venn_abers": None if venn is None else venn.to_dict(),
             "eih_interval": None if eih_cal is None else eih_cal.to_dict(),
             "primary_metric": config.primary_metric,
-            "performance": result.summary["models"][result.best_model]["metrics"],
+            "performance": summary.models[result.best_model].metrics,
             "derive": {
                 "questionnaires": config.features.questionnaires.model_dump(),
                 "ts_last_index": config.features.ts_last_index,
@@ -200,12 +201,12 @@ class ModelBundle:
             "training_cohort": {
                 "n_participants": reference.n_participants,
                 "n_sessions": reference.n_sessions,
-                "source": result.summary["data"]["source"],
-                "fingerprint": result.summary["data"]["fingerprint"],
+                "source": summary.data.source,
+                "fingerprint": summary.data.fingerprint,
                 "conditions": reference.categories.get("condition", {}),
                 "sex": reference.categories.get("sex", {}),
             },
-            "reliability_ceiling": result.summary["reliability_ceiling"],
+            "reliability_ceiling": summary.reliability_ceiling,
             "protocol_randomized": bool(config.data.protocol_randomized),
             # the column dictionary the training file was read through (its mapping rules, no
             # data): predict, explain and evaluate read files through it unless told otherwise

@@ -25,6 +25,7 @@ from eih_ml.data.validate import CohortReport
 from eih_ml.errors import ConfigError, DataError
 from eih_ml.outcomes import Outcome, ResponderRule, define_outcome, reliability_ceiling
 from eih_ml.run_files import write_run_files
+from eih_ml.run_record import ModelChoice, RunSummary
 
 
 class Progress:
@@ -60,7 +61,8 @@ class ExperimentResult:
     best_model: str = ""
     final_model: object | None = None
     final_params: dict = field(default_factory=dict)
-    summary: dict = field(default_factory=dict)
+    #: The run record (:class:`~eih_ml.run_record.RunSummary`), set once the models are evaluated.
+    summary: RunSummary | None = None
     rows: np.ndarray | None = None
     explanations: object | None = None
     bundle: object | None = None
@@ -711,16 +713,17 @@ def run_experiment(
     result.summary = _summary(
         config, result, source, final_threshold, time.perf_counter() - started
     )
-    result.summary["explanations"] = result.explanations.summary()
-    result.summary["model_choice"] = choice
+    summary = result.summary
+    summary.explanations = result.explanations.summary()
+    summary.model_choice = ModelChoice.model_validate(choice)
     if optimism is not None:
-        result.summary["optimism_corrected"] = {"model": result.best_model, **optimism}
+        summary.optimism_corrected = {"model": result.best_model, **optimism}
     progress.stage("Bundling the final model with its uncertainty (grouped conformal)")
     result.bundle = ModelBundle.build(result)
-    result.summary["abstain"] = abstention_counts(result.bundle, result.X, result.groups)
-    result.summary["uncertainty"] = uncertainty_summary(result.bundle)
+    summary.abstain = abstention_counts(result.bundle, result.X, result.groups)
+    summary.uncertainty = uncertainty_summary(result.bundle)
     # the out-of-distribution flag's stated and measured false-alarm rate on training sessions
-    result.summary["ood_flag"] = dict(result.bundle.reference.false_alarm)
+    summary.ood_flag = dict(result.bundle.reference.false_alarm)
 
     out = Path(output_dir) if output_dir else Path("runs") / config.name
     progress.stage(f"Writing results to {out}")
@@ -856,8 +859,12 @@ def model_choice(config: ExperimentConfig, evaluations: dict) -> dict:
 
 
 def _summary(
-    config, result: ExperimentResult, source: dict, final_threshold, seconds: float
-) -> dict:
+    config: ExperimentConfig,
+    result: ExperimentResult,
+    source: dict,
+    final_threshold: float | None,
+    seconds: float,
+) -> RunSummary:
     from eih_ml.evaluation.evaluate import clean_dict
     from eih_ml.outcomes import CLASS_NAMES
 
@@ -879,7 +886,7 @@ def _summary(
             icc, ceiling_prevalence if ceiling_prevalence and 0 < ceiling_prevalence < 1 else 0.5
         )
     )
-    return {
+    summary = {
         "name": config.name,
         "toolkit_version": __version__,
         "git_commit": _git_commit(),
@@ -913,6 +920,7 @@ def _summary(
         "final_model": {"model": result.best_model, "params": clean_dict(result.final_params)},
         "seconds": seconds,
     }
+    return RunSummary.model_validate(summary)
 
 
 HANDLING = {

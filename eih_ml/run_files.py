@@ -17,14 +17,12 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from eih_ml.experiment import ExperimentResult
+    from eih_ml.run_record import RunSummary
 
 
-def metrics_table(summary: dict) -> pd.DataFrame:
+def metrics_table(summary: RunSummary) -> pd.DataFrame:
     """One row per model: every metric with its CI (the table the CLI prints)."""
-    rows = []
-    for model, ev in summary["models"].items():
-        rows.append({"model": model, **ev["metrics"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"model": model, **ev.metrics} for model, ev in summary.models.items()])
 
 
 def write_run_files(result: ExperimentResult, folder: Path) -> Path:
@@ -34,7 +32,7 @@ def write_run_files(result: ExperimentResult, folder: Path) -> Path:
     from eih_ml.report import plots
 
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "summary.json").write_text(to_json(result.summary) + "\n", encoding="utf-8")
+    (folder / "summary.json").write_text(result.summary.to_json() + "\n", encoding="utf-8")
     metrics_table(result.summary).to_csv(folder / "metrics.csv", index=False, lineterminator="\n")
     (folder / "config.yaml").write_text(
         yaml.safe_dump(result.config.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
@@ -44,7 +42,7 @@ def write_run_files(result: ExperimentResult, folder: Path) -> Path:
         "notes": result.cohort.notes,
     }
     (folder / "cohort_report.json").write_text(to_json(cohort) + "\n", encoding="utf-8")
-    curves_by_model = {m: e["curves"] for m, e in result.summary["models"].items()}
+    curves_by_model = {m: e.curves for m, e in result.summary.models.items()}
     task = result.config.outcome.task
     oofs = {m: cv.oof for m, cv in result.cvs.items()}
     if task == "classification":

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from eih_ml.run_record import RunSummary
+
 CLASSIFICATION_COLUMNS = (
     "auroc",
     "auprc",
@@ -37,35 +44,33 @@ def _fmt(metrics: dict, name: str) -> str:
     return f"{value:.3f}{ci}"
 
 
-def print_summary(summary: dict, console) -> None:
+def print_summary(summary: RunSummary, console: Console) -> None:
     """A rich table of models x metrics, then sample size, reliability ceiling and added value."""
     from rich.table import Table
 
-    task = summary["outcome"]["task"]
+    task = summary.outcome.task
     cols = COLUMNS.get(task, REGRESSION_COLUMNS)
-    table = Table(title=f"{summary['name']}: {summary['outcome']['outcome']} ({task})")
+    table = Table(title=f"{summary.name}: {summary.outcome.outcome} ({task})")
     # the model's name is what a reader looks for: never cut it (the metrics wrap instead)
-    table.add_column("model", no_wrap=True, min_width=max(len(m) + 2 for m in summary["models"]))
+    table.add_column("model", no_wrap=True, min_width=max(len(m) + 2 for m in summary.models))
     for c in cols:
         table.add_column(c, justify="right")
-    for model, ev in summary["models"].items():
-        mark = " *" if model == summary["best_model"] else ""
-        table.add_row(model + mark, *(_fmt(ev["metrics"], c) for c in cols))
+    for model, ev in summary.models.items():
+        mark = " *" if model == summary.best_model else ""
+        table.add_row(model + mark, *(_fmt(ev.metrics, c) for c in cols))
     console.print(table)
-    choice = summary.get("model_choice")
-    if choice:
-        console.print(f"* chosen by {choice['rule']}; 95 % participant-bootstrap CIs.")
+    if summary.model_choice:
+        console.print(f"* chosen by {summary.model_choice.rule}; 95 % participant-bootstrap CIs.")
     else:
-        console.print(f"* best by {summary['primary_metric']}; 95 % participant-bootstrap CIs.")
-    ss = summary["sample_size"]
-    console.print(f"Sample size: {ss['verdict']}")
-    rc = summary["reliability_ceiling"]
+        console.print(f"* best by {summary.primary_metric}; 95 % participant-bootstrap CIs.")
+    console.print(f"Sample size: {summary.sample_size['verdict']}")
+    rc = summary.reliability_ceiling
     if rc:  # acute EIH's; a programme outcome has none (its reliability is not known here)
         console.print(
             f"Reliability ceiling (ICC {rc['icc']:.2f}): max R2 {rc['max_r2']:.2f}, max AUROC "
             f"{rc['max_auroc']:.2f}, test-retest kappa of the label {rc['retest_kappa']:.2f}."
         )
-    programme = summary["outcome"].get("programme")
+    programme = summary.outcome.programme
     if programme:
         flow = programme["flow"]
         console.print(
@@ -74,9 +79,10 @@ def print_summary(summary: dict, console) -> None:
             f"{flow['no_baseline']} without a baseline, {flow['baseline_zero']} with a baseline "
             "of 0)."
         )
-    interval = (summary.get("uncertainty") or {}).get("eih_interval")
+    uncertainty = summary.uncertainty or {}
+    interval = uncertainty.get("eih_interval")
     if interval:
-        level = f"{float(summary['uncertainty']['confidence_level']):g}"
+        level = f"{float(uncertainty['confidence_level']):g}"
         oof = interval["oof"].get(level, {})
         by_condition = {
             k: v for k, v in oof.items() if k not in ("all",) and not k.startswith("width")
@@ -90,9 +96,9 @@ def print_summary(summary: dict, console) -> None:
             f"(10th-90th percentile {oof.get('width_p10', float('nan')):.0f}-"
             f"{oof.get('width_p90', float('nan')):.0f})."
         )
-    for name, comparison in summary.get("model_comparisons", {}).items():
+    for name, comparison in summary.model_comparisons.items():
         console.print(f"{name} (paired, same folds): {added_value_text(comparison)}")
-    for block, av in summary.get("added_value", {}).items():
+    for block, av in summary.added_value.items():
         if "note" in av:
             console.print(f"Added value of {block}: {av['note']}")
         else:

@@ -35,10 +35,14 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from eih_ml.errors import ConfigError
+
+if TYPE_CHECKING:
+    from eih_ml.experiment import ExperimentResult
 
 
 @dataclass
@@ -373,17 +377,17 @@ def _row(cell: Cell) -> dict:
     }
 
 
-def _scores(result) -> dict:
+def _scores(result: ExperimentResult) -> dict:
     s = result.summary
-    pm = s["primary_metric"]
-    m = s["models"][s["best_model"]]["metrics"]
+    pm = s.primary_metric
+    m = s.best.metrics
     return {
-        "best_model": s["best_model"],
+        "best_model": s.best_model,
         "primary_metric": pm,
         "value": m.get(pm),
         "ci_low": m.get(f"{pm}_ci_low"),
         "ci_high": m.get(f"{pm}_ci_high"),
-        "participants": s["data"]["n_participants"],
+        "participants": s.data.n_participants,
     }
 
 

@@ -98,20 +98,6 @@ def ensure_experiment(client, name: str, uri: str) -> str:
         return exp.experiment_id
 
 
-def outcome_key(summary: dict) -> str:
-    """What makes two models comparable: the outcome definition (not the threshold value)."""
-    o = summary["outcome"]
-    return json.dumps(
-        {
-            "outcome": o["outcome"],
-            "task": o["task"],
-            "rule": o["rule"],
-            "parameters": o.get("rule_parameters"),
-        },
-        sort_keys=True,
-    )
-
-
 def _metrics(d: dict) -> dict[str, float]:
     return {k: float(v) for k, v in d.items() if isinstance(v, int | float) and v == v}
 
@@ -133,21 +119,21 @@ def track_experiment(result) -> str:
     client = MlflowClient(uri)
     exp_id = ensure_experiment(client, config.tracking.experiment, uri)
     summary = result.summary
-    best = summary["best_model"]
+    best, outcome, data = summary.best_model, summary.outcome, summary.data
     tags = {
         "eih_ml.version": __version__,
         "eih_ml.git_commit": git_commit(),
-        "eih_ml.config_digest": summary["config_digest"],
-        "eih_ml.data_fingerprint": summary["data"]["fingerprint"],
-        "eih_ml.participants": str(summary["data"]["n_participants"]),
-        "eih_ml.sessions": str(summary["data"]["n_sessions"]),
-        "eih_ml.outcome": summary["outcome"]["outcome"],
-        "eih_ml.task": summary["outcome"]["task"],
-        "eih_ml.outcome_rule": str(summary["outcome"]["rule"]),
-        "eih_ml.outcome_threshold": str(summary["outcome"].get("final_threshold")),
-        "eih_ml.outcome_definition": outcome_key(summary),
-        "eih_ml.sample_size_adequate": str(summary["sample_size"]["adequate"]),
-        "eih_ml.sample_size_verdict": summary["sample_size"]["verdict"][:5000],
+        "eih_ml.config_digest": summary.config_digest,
+        "eih_ml.data_fingerprint": data.fingerprint,
+        "eih_ml.participants": str(data.n_participants),
+        "eih_ml.sessions": str(data.n_sessions),
+        "eih_ml.outcome": outcome.outcome,
+        "eih_ml.task": outcome.task,
+        "eih_ml.outcome_rule": str(outcome.rule),
+        "eih_ml.outcome_threshold": str(outcome.final_threshold),
+        "eih_ml.outcome_definition": outcome.definition_key(),
+        "eih_ml.sample_size_adequate": str(summary.sample_size["adequate"]),
+        "eih_ml.sample_size_verdict": summary.sample_size["verdict"][:5000],
         "eih_ml.best_model": best,
         "eih_ml.outcome_source": config.outcome.source,
         "eih_ml.protocol_randomized": str(config.data.protocol_randomized).lower(),
@@ -157,8 +143,8 @@ def track_experiment(result) -> str:
     }
     with mlflow.start_run(experiment_id=exp_id, run_name=f"{config.name}", tags=tags) as parent:
         _log_params(mlflow, config.flat())
-        mlflow.log_metrics(_metrics(summary["models"][best]["metrics"]))
-        for model, ev in summary["models"].items():
+        mlflow.log_metrics(_metrics(summary.best.metrics))
+        for model, ev in summary.models.items():
             with mlflow.start_run(
                 experiment_id=exp_id,
                 run_name=model,
@@ -168,19 +154,19 @@ def track_experiment(result) -> str:
                 mlflow.log_param("model", model)
                 mlflow.log_param(
                     "best_params_by_fold",
-                    json.dumps([f["best_params"] for f in ev["folds"]])[:_MAX_PARAM],
+                    json.dumps([f["best_params"] for f in ev.folds])[:_MAX_PARAM],
                 )
-                mlflow.log_metrics(_metrics(ev["metrics"]))
-                _log_fold_scores(client, ev["folds"])
-                mlflow.log_metrics(_subgroup_metrics(ev.get("subgroups", {})))
-                mlflow.log_metrics(_site_metrics(ev.get("sites")))
-                mlflow.log_dict(ev.get("curves", {}), "curves.json")
-        abstain = summary.get("abstain")
+                mlflow.log_metrics(_metrics(ev.metrics))
+                _log_fold_scores(client, ev.folds)
+                mlflow.log_metrics(_subgroup_metrics(ev.subgroups))
+                mlflow.log_metrics(_site_metrics(ev.sites))
+                mlflow.log_dict(ev.curves, "curves.json")
+        abstain = summary.abstain
         if abstain and abstain["n_sessions"]:
             mlflow.log_metric(
                 "abstained_training_share", abstain["n_sessions_abstained"] / abstain["n_sessions"]
             )
-        interval = (summary.get("uncertainty") or {}).get("eih_interval")
+        interval = (summary.uncertainty or {}).get("eih_interval")
         if interval:  # aggregates: coverage per level (overall, per condition) and widths
             mlflow.log_metrics(
                 {
@@ -189,10 +175,10 @@ def track_experiment(result) -> str:
                     for k, v in _metrics(row).items()
                 }
             )
-        for comparison in summary.get("model_comparisons", {}).values():
+        for comparison in summary.model_comparisons.values():
             key = f"comparison.{comparison['model']}_vs_{comparison['compared_with']}"
             mlflow.log_metrics({f"{key}.{k}": v for k, v in _metrics(comparison).items()})
-        for block, av in summary.get("added_value", {}).items():
+        for block, av in summary.added_value.items():
             mlflow.log_metrics({f"added_value.{block}.{k}": v for k, v in _metrics(av).items()})
         log_run_files(result, mlflow)
         if config.tracking.registry.enabled:
@@ -380,9 +366,9 @@ def log_and_register(result, mlflow, client) -> dict:
     info = log_bundle(mlflow, bundle, saved)
     name = config.tracking.registry.name
     summary = result.summary
-    pm = summary["primary_metric"]
-    value = summary["models"][summary["best_model"]]["metrics"][pm]
-    definition = outcome_key(summary)
+    pm = summary.primary_metric
+    value = summary.best.metrics[pm]
+    definition = summary.outcome.definition_key()
     # Tagged as it is created: another process settling the champion never sees a version
     # without its metric.
     version = mlflow.register_model(
@@ -392,7 +378,7 @@ def log_and_register(result, mlflow, client) -> dict:
             "eih_ml.outcome_definition": definition,
             "eih_ml.primary_metric": pm,
             "eih_ml.primary_metric_value": str(value),
-            "eih_ml.model": summary["best_model"],
+            "eih_ml.model": summary.best_model,
         },
     )
     moved, reason = promote(

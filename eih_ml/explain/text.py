@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 
+from eih_ml import outcome_words
 from eih_ml.features.metadata import CATEGORY_LABELS
+from eih_ml.outcome_words import outcome_site
 
 
 def value_text(f: dict) -> str:
@@ -86,7 +88,7 @@ def headline(row: dict, task: str, meta: dict) -> str:
     if programme:
         return _programme_headline(row, task, meta, programme)
     level = round(100 * float(row.get("confidence_level", meta.get("confidence_level", 0.9))))
-    site = "the exercising muscle" if "local" in meta["outcome"]["outcome"] else "a remote site"
+    site = outcome_site(meta["outcome"])
     if task == "classification" and meta["outcome"].get("target") == "hyperalgesia":
         p = float(row["probability"])
         risk = float(meta["outcome"].get("risk_threshold") or 0.5)
@@ -117,28 +119,27 @@ def headline(row: dict, task: str, meta: dict) -> str:
         if row.get("prediction_set"):
             text += f" At {level} % confidence the possible outcomes are: {row['prediction_set']}."
         return text
-    eih = float(row["eih_kpa"])
+    eih = float(row["eih_kpa"])  # the column's name is historical: the outcome's own unit
     direction = "rise" if eih >= 0 else "fall"
+    unit = outcome_unit(meta)
     text = (
         f"Predicted change of the pressure pain threshold at {site} after exercise: "
-        f"{eih:+.0f} kPa (a {direction}; positive means less pain sensitivity)."
+        f"{eih:+.0f} {unit} (a {direction}; positive means less pain sensitivity)."
     )
     if row.get("interval_low") is not None:
         text += (
             f" At {level} % confidence it lies between {float(row['interval_low']):+.0f} and "
-            f"{float(row['interval_high']):+.0f} kPa."
+            f"{float(row['interval_high']):+.0f} {unit}."
         )
     return text
 
 
 def outcome_unit(meta: dict) -> str:
-    """The unit of a regression model's prediction: kPa (EIH), NRS points, points or %."""
-    programme = meta["outcome"].get("programme")
-    if not programme:
-        return "kPa"
-    if programme["change"] == "pct":
-        return "%"
-    return "points" if programme["measure"] != "pain_nrs" else "NRS points"
+    """The unit of a model's outcome (its bundle metadata ``meta``): kPa, %, NRS points or points.
+
+    See :func:`eih_ml.outcome_words.outcome_unit`.
+    """
+    return outcome_words.outcome_unit(meta["outcome"])
 
 
 def _programme_headline(row: dict, task: str, meta: dict, programme: dict) -> str:
@@ -271,7 +272,7 @@ def uncertainty_sentences(row: dict, meta: dict) -> list[str]:
     lo, hi = row.get("eih_low"), row.get("eih_high")
     if lo is not None and hi is not None:
         unit = (meta.get("eih_interval") or {}).get("unit", "kPa")
-        site = "the exercising muscle" if "local" in meta["outcome"]["outcome"] else "a remote site"
+        site = outcome_site(meta["outcome"])
         out.append(
             f"At {level} % confidence, this patient's change of the pressure pain threshold at "
             f"{site} after exercise lies between {float(lo):+.0f} and {float(hi):+.0f} {unit}: "

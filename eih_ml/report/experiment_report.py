@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from eih_ml import __version__
-from eih_ml.errors import EihMlError
+from eih_ml.errors import DataError, EihMlError
 from eih_ml.report.formatting import ci_html, ci_level, integer, num, pct
 from eih_ml.report.formatting import with_ci as with_ci  # re-exported: tests format with it
 from eih_ml.report.sections_added_value import added_value
@@ -60,6 +60,7 @@ from eih_ml.report.sections_performance import (
 from eih_ml.report.sections_provenance import provenance
 from eih_ml.report.sections_subgroups import sites, subgroups
 from eih_ml.report.sections_validation import validation_scheme
+from eih_ml.run_record import RunSummary
 
 __all__ = [
     "ReportError",
@@ -273,7 +274,7 @@ def _read_config(run_dir: Path) -> tuple[dict, str]:
     return (loaded if isinstance(loaded, dict) else {}), text
 
 
-def _read_summary(run_dir: Path) -> dict:
+def _read_summary(run_dir: Path) -> RunSummary:
     path = Path(run_dir) / "summary.json"
     if not path.is_file():
         raise ReportError(
@@ -283,12 +284,10 @@ def _read_summary(run_dir: Path) -> dict:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ReportError(f"{path} is not valid JSON ({exc}); re-run 'eih-ml train'.") from None
-    for key in ("models", "outcome", "best_model"):
-        if key not in summary:
-            raise ReportError(
-                f"{path} has no {key!r}: it is not the summary of an eih_ml experiment."
-            )
-    return summary
+    try:
+        return RunSummary.from_mapping(summary, path)
+    except DataError as exc:
+        raise ReportError(str(exc)) from None
 
 
 def _env():
@@ -324,22 +323,22 @@ def report_context(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     summary = _read_summary(run_dir)
     config, config_text = _read_config(run_dir)
-    task = summary["outcome"].get("task", "classification")
+    task = summary.outcome.task
     level = ci_level(config)
     outcome = outcome_definition(summary, config, task)
     unit = outcome["unit"]
-    features = summary.get("features", [])
+    features = summary.features
     infos = feature_infos(summary, config)
     labels = {f: i.label for f, i in infos.items()}
-    ss = summary.get("sample_size") or {}
-    specs = summary.get("model_specification") or {}
+    ss = summary.sample_size
+    specs = summary.model_specification
     return {
         "summary": summary,
         "task": task,
         "level": level,
         "unit": unit,
-        "title": config.get("description") or f"eih_ml experiment {summary.get('name', '')}",
-        "name": summary.get("name", ""),
+        "title": config.get("description") or f"eih_ml experiment {summary.name}",
+        "name": summary.name,
         "headline": headline(summary, task, level),
         "source": source(summary),
         "flow": participant_flow(summary),
@@ -351,8 +350,8 @@ def report_context(run_dir: str | Path) -> dict[str, Any]:
         "n_features": len(features),
         "n_parameters": ss.get("n_parameters"),
         "specs": specs,
-        "final_model": summary.get("final_model") or {},
-        "abstain": summary.get("abstain"),
+        "final_model": summary.final_model or {},
+        "abstain": summary.abstain,
         "validation": validation_scheme(config, summary, task),
         "performance": performance(summary, task, unit),
         "calibration_text": calibration_sentences(summary, task, unit, level),
@@ -362,7 +361,7 @@ def report_context(run_dir: str | Path) -> dict[str, Any]:
         "min_subgroup": (config.get("evaluation") or {}).get("min_subgroup_participants"),
         "added_value": added_value(summary, task, level),
         "explanations": shap_importance(summary),
-        "shap_images": shap_images(run_dir, summary.get("explanations") or {}, labels),
+        "shap_images": shap_images(run_dir, summary.explanations or {}, labels),
         "figures": figures(run_dir, summary, task),
         "sites": sites(summary),
         "provenance": provenance(run_dir, summary),

@@ -3,9 +3,13 @@ single-session EIH, and the sample size against the required minimum."""
 
 from __future__ import annotations
 
-import re
+from typing import TYPE_CHECKING
 
+from eih_ml.outcome_words import MEASURE_DEFINITIONS, SITE_DEFINITIONS
 from eih_ml.report.formatting import CLASS_LABELS, integer, num, pct
+
+if TYPE_CHECKING:
+    from eih_ml.run_record import RunSummary
 
 _RULES: dict[str, str] = {
     "gt0": "EIH > 0, i.e. any increase in pressure pain threshold",
@@ -13,18 +17,6 @@ _RULES: dict[str, str] = {
     "2sem": "EIH > 2 SEM",
     "mdc95": "EIH > MDC95 = 1.96 × √2 × SEM",
     "pct": "relative EIH > the given percentage",
-}
-
-_SITES: dict[str, str] = {
-    "local": "the exercising muscle (local site)",
-    "remote": "a remote, non-exercising site",
-    "global": "the mean of the local and remote sites",
-}
-
-_MEASURES: dict[str, str] = {
-    "abs": "absolute change in pressure pain threshold, post − pre (kPa)",
-    "rel": "relative change in pressure pain threshold, 100 × (post − pre) / pre (%)",
-    "adj": "change after exercise minus change after quiet rest (kPa)",
 }
 
 _CRITERIA: dict[str, str] = {
@@ -36,26 +28,18 @@ _CRITERIA: dict[str, str] = {
 }
 
 
-def _outcome_unit(outcome_name: str) -> str:
-    if outcome_name.startswith("followup_"):  # a programme outcome (eih_ml.programme)
-        if outcome_name.endswith("_pct"):
-            return "%"
-        return "NRS points" if "_pain_nrs_" in outcome_name else "points"
-    return "%" if "_rel_" in outcome_name else "kPa"
-
-
-def outcome_definition(summary: dict, config: dict, task: str) -> dict:
+def outcome_definition(summary: RunSummary, config: dict, task: str) -> dict:
     """The outcome section: outcome, site, measure, unit, responder rule, threshold, prevalence."""
-    o = summary.get("outcome", {})
+    o = summary.outcome
     oc = config.get("outcome") or {}
-    name = o.get("outcome", "")
-    m = re.match(r"eih_(abs|rel|adj)_(local|remote|global)$", name)
-    measure, site = (m.group(1), m.group(2)) if m else (oc.get("measure"), oc.get("site"))
-    unit = _outcome_unit(name)
-    folds = summary.get("models", {}).get(summary.get("best_model"), {}).get("folds", [])
+    name = o.outcome
+    measure, site = (o.measure, o.site) if o.site else (oc.get("measure"), oc.get("site"))
+    unit = o.unit
+    best = summary.models.get(summary.best_model)
+    folds = best.folds if best is not None else []
     fold_thresholds = [f.get("threshold") for f in folds if f.get("threshold") is not None]
-    rp = o.get("rule_parameters") or {}
-    rule = o.get("rule")
+    rp = o.rule_parameters or {}
+    rule = o.rule
     if rule in ("sem", "2sem", "mdc95"):
         src = rp.get("sem_source")
         rule_text = f"{_RULES[rule]}, SEM = SD × √(1 − ICC) with ICC {num(rp.get('icc'), 2)}"
@@ -70,39 +54,39 @@ def outcome_definition(summary: dict, config: dict, task: str) -> dict:
     else:
         rule_text = _RULES.get(rule, str(rule)) if rule else None
     per_fold = None
-    if o.get("threshold_per_fold") and fold_thresholds:
+    if o.threshold_per_fold and fold_thresholds:
         per_fold = (
             f"The threshold was re-estimated in each of the {len(fold_thresholds)} outer training "
             f"folds from training participants only: {num(min(fold_thresholds), 1)} to "
             f"{num(max(fold_thresholds), 1)} {unit}; the final model used "
-            f"{num(o.get('final_threshold'), 1)} {unit}."
+            f"{num(o.final_threshold, 1)} {unit}."
         )
     elif task == "classification":
         per_fold = (
             "The threshold is fixed (it does not depend on the data), so every fold used the same "
             "value."
         )
+    # the final model's threshold; a summary written before it was recorded has the rule's
+    cut = o.final_threshold if "final_threshold" in o else o.threshold
     return {
         "name": name,
-        "site": _SITES.get(site, site),
-        "measure": _MEASURES.get(measure, measure),
+        "site": SITE_DEFINITIONS.get(site, site),
+        "measure": MEASURE_DEFINITIONS.get(measure, measure),
         "unit": unit,
         "task": task,
         "rule": rule_text,
-        "threshold": num(o.get("final_threshold", o.get("threshold")), 1)
-        if o.get("final_threshold", o.get("threshold")) is not None
-        else None,
+        "threshold": None if cut is None else num(cut, 1),
         "per_fold": per_fold,
-        "prevalence": pct(o.get("prevalence"), 1) if o.get("prevalence") is not None else None,
+        "prevalence": None if o.prevalence is None else pct(o.prevalence, 1),
         "class_prevalence": ", ".join(
-            f"{name} {pct(o['class_prevalence'][k], 1)}"
-            for k, name in CLASS_LABELS
-            if k in (o.get("class_prevalence") or {})
+            f"{label} {pct(o.class_prevalence[k], 1)}"
+            for k, label in CLASS_LABELS
+            if k in (o.class_prevalence or {})
         )
         or None,
-        "rows_without_outcome": o.get("rows_without_outcome"),
-        "notes": o.get("notes") or [],
-        "programme": o.get("programme"),
+        "rows_without_outcome": o.rows_without_outcome,
+        "notes": o.notes,
+        "programme": o.programme,
         "randomized": bool((config.get("data") or {}).get("protocol_randomized")),
     }
 

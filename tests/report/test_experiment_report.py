@@ -380,3 +380,39 @@ def test_report_in_a_real_browser(page, tmp_path):
             browser.close()
     assert errors == []
     assert all(u.startswith(("file://", "data:")) for u in requests)
+
+
+# ------------------------------------------------------------------------------- run record
+def test_the_run_record_writes_and_reads_summary_json_unchanged(result):
+    from eih_ml.run_record import ModelEvaluation, RunSummary
+
+    text = (result.output_dir / "summary.json").read_text(encoding="utf-8")
+    read = RunSummary.read(result.output_dir / "summary.json")
+    assert read.to_json() + "\n" == text  # one serializer: a read and a write change nothing
+    assert result.summary.to_json() == read.to_json()
+    assert isinstance(read.best, ModelEvaluation) and read.best_model == result.best_model
+    # the mapping view reads the same values as the attributes
+    auroc = read["models"][read.best_model]["metrics"]["auroc"]
+    assert (
+        auroc
+        == read.best.metric("auroc")
+        == json.loads(text)["models"][read.best_model]["metrics"]["auroc"]
+    )
+    assert list(read) == list(json.loads(text))
+    assert ("optimism_corrected" in read) == ("optimism_corrected" in json.loads(text))
+
+
+@pytest.mark.parametrize(
+    ("drop", "named"), [(("models",), "'models'"), (("data", "fingerprint"), "'data.fingerprint'")]
+)
+def test_a_summary_without_a_key_is_refused_naming_the_key(result, tmp_path, drop, named):
+    run = tmp_path / "run"
+    shutil.copytree(result.output_dir, run)
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    holder = summary
+    for key in drop[:-1]:
+        holder = holder[key]
+    del holder[drop[-1]]
+    (run / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    with pytest.raises(ReportError, match=f"has no {re.escape(named)}: it is not the summary"):
+        render_experiment_report(run)

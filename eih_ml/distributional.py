@@ -303,10 +303,10 @@ def tune_distributional(
         ``prep -> ExceedanceClassifier`` (fitted on all rows given) and the fitted
         ``RandomizedSearchCV`` (best parameters and inner score, a negative MSE).
     """
-    from sklearn.model_selection import RandomizedSearchCV, cross_val_predict
+    from sklearn.model_selection import cross_val_predict
     from sklearn.pipeline import Pipeline
 
-    from eih_ml.models import make_pipeline, search_space
+    from eih_ml.models import make_pipeline, random_search, search_space
 
     base = base_family(model)
     values = np.asarray(values, dtype=float)
@@ -314,18 +314,17 @@ def tune_distributional(
         base, list(X.columns), "regression", seed=seed, biomarkers=biomarkers,
         phenotypes=phenotypes,
     )  # fmt: skip
-    search = RandomizedSearchCV(
+    search = random_search(
         pipe,
         search_space(base, "regression"),
-        n_iter=n_iter,
-        cv=inner_splits,
+        X,
+        values,
+        inner_splits,
         scoring="neg_mean_squared_error",
-        refit=True,
-        random_state=seed,
+        n_iter=n_iter,
+        seed=seed,
         n_jobs=n_jobs,
-        error_score="raise",
     )
-    search.fit(X, values)
     best = search.best_estimator_
     if participant_effect == "random_intercept" and groups is not None:
         groups = np.asarray(groups)

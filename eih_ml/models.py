@@ -23,9 +23,14 @@ EIH_REFERENCE.md section 6).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.model_selection import RandomizedSearchCV
+    from sklearn.pipeline import Pipeline
 
 from eih_ml.errors import ConfigError
 from eih_ml.features.derive import CATEGORICAL
@@ -283,6 +288,61 @@ def search_scoring(task: Task, scoring: str = "log_loss") -> str:
     if scoring == "log_loss":
         return "neg_log_loss"
     return {"classification": "roc_auc", "multiclass": "roc_auc_ovr"}[task]
+
+
+def random_search(
+    pipe: Pipeline,
+    space: dict,
+    X: pd.DataFrame,
+    y: np.ndarray | pd.Series,
+    inner: list,
+    *,
+    scoring: str,
+    n_iter: int,
+    seed: int,
+    n_jobs: int | None = None,
+) -> RandomizedSearchCV:
+    """The hyperparameter search every model family uses, fitted on ``X, y``.
+
+    A random search of ``n_iter`` candidates of ``space`` over the participant-grouped inner
+    splits ``inner`` (a list of ``(train, test)`` index pairs, so the search never needs the
+    groups), refitted on all rows with the best candidate. A failing candidate raises instead of
+    scoring NaN, so a broken pipeline is never silently skipped.
+
+    Parameters
+    ----------
+    pipe : sklearn.pipeline.Pipeline
+        The unfitted pipeline (:func:`make_pipeline`).
+    space : dict
+        Its search space (:func:`search_space`).
+    X, y : array-like
+        The training rows and their target.
+    inner : list of (ndarray, ndarray)
+        The inner splits.
+    scoring : str
+        A scikit-learn scorer name (:func:`search_scoring`).
+    n_iter, seed, n_jobs : int
+        Candidates, the search's random state and its parallel jobs.
+
+    Returns
+    -------
+    sklearn.model_selection.RandomizedSearchCV
+        The fitted search (``best_estimator_``, ``best_params_``, ``best_score_``).
+    """
+    from sklearn.model_selection import RandomizedSearchCV
+
+    search = RandomizedSearchCV(
+        pipe,
+        space,
+        n_iter=n_iter,
+        cv=inner,
+        scoring=scoring,
+        refit=True,
+        random_state=seed,
+        n_jobs=n_jobs,
+        error_score="raise",
+    )
+    return search.fit(X, y)
 
 
 def model_matrix(table, features: list[str]):

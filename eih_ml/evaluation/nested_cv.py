@@ -22,6 +22,7 @@ from eih_ml.models import (
     CLASSIFIER_TASKS,
     make_pipeline,
     predict_scores,
+    random_search,
     search_scoring,
     search_space,
 )
@@ -217,8 +218,6 @@ def tune_model(
     (fitted, search)
         The refitted pipeline and the fitted search (best parameters, inner score).
     """
-    from sklearn.model_selection import RandomizedSearchCV
-
     from eih_ml.distributional import is_distributional, tune_distributional
 
     if is_distributional(model):  # a regression of EIH, tuned on the continuous values
@@ -241,18 +240,17 @@ def tune_model(
     pipe = make_pipeline(
         model, list(X.columns), task, seed=seed, biomarkers=biomarkers, phenotypes=phenotypes
     )
-    search = RandomizedSearchCV(
+    search = random_search(
         pipe,
         search_space(model, task),
-        n_iter=n_iter,
-        cv=inner,
+        X,
+        y,
+        inner,
         scoring=search_scoring(task, scoring),
-        refit=True,
-        random_state=search_seed,
+        n_iter=n_iter,
+        seed=search_seed,
         n_jobs=n_jobs,
-        error_score="raise",
     )
-    search.fit(X, y)
     fitted = search.best_estimator_
     if task in CLASSIFIER_TASKS and calibration != "none":
         fitted = grouped_calibration(fitted, X, y, inner, calibration)

@@ -10,7 +10,6 @@ modes and counted in the participant flow (a CONSORT-style flow; TRIPOD+AI item 
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -23,7 +22,7 @@ import pandas as pd
 
 from eih_ml.data import contract, inputs, plausibility
 from eih_ml.data.load import StudyTable, load_frame
-from eih_ml.errors import DataError
+from eih_ml.errors import DataError, close_names, did_you_mean
 
 Severity = Literal["error", "warning"]
 
@@ -334,7 +333,7 @@ def _check_required(
 
 
 def _suggest(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=2, cutoff=0.5)
+    close = close_names(name, candidates, n=2, cutoff=0.5)
     return (
         f" (the file has {', '.join(map(repr, close))}: map it in the dictionary)" if close else ""
     )
@@ -474,8 +473,7 @@ def _check_categories(data: pd.DataFrame, col: _Collector) -> None:
 
 
 def _category_message(allowed: tuple[str, ...], found: str) -> str:
-    close = difflib.get_close_matches(found.lower(), allowed, n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]}?)" if close else ""
+    hint = did_you_mean(found.lower(), allowed, cutoff=0.6)
     return f"expected one of {', '.join(allowed)}, found '{found}'{hint}"
 
 

@@ -23,7 +23,6 @@ Every error names its field and says what was expected and what was found.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from eih_ml.data import contract, inputs
+from eih_ml.errors import did_you_mean
 from eih_ml.serve.fields import ID_COLUMNS, InputField, number_text
 from eih_ml.serve.request_models import MAX_PATIENTS
 
@@ -98,8 +98,7 @@ def _shown(value: Any) -> str:
 
 def suggest(name: str, candidates: list[str]) -> str:
     """`` (did you mean 'x'?)`` naming the closest of ``candidates`` to ``name``, or ""."""
-    close = difflib.get_close_matches(str(name), candidates, n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean(name, candidates, quote=True)
 
 
 def field_message(f: InputField, err_type: str, value: Any) -> str:

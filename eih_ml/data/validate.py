@@ -492,6 +492,7 @@ def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
     for name, unit_name in contract.INTENSITY_COLUMNS.items():
         if name not in data.columns:
             continue
+        ranges = contract.spec_for(name).range_by.ranges
         v = data[name]
         unit = (
             data[unit_name].astype(object).to_numpy()
@@ -508,11 +509,11 @@ def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
             "unit_missing",
             f"an intensity needs its unit in {unit_name} ({', '.join(contract.INTENSITY_UNITS)})",
         )
-        lo, hi = _row_bounds(unit, contract.INTENSITY_RANGES)
+        lo, hi = _row_bounds(unit, ranges)
         with np.errstate(invalid="ignore"):
             bad = np.isfinite(x) & ((x < lo) | (x > hi))
         for u in pd.unique(unit[bad]):
-            a, b = contract.INTENSITY_RANGES[u]
+            a, b = ranges[u]
             col.add(
                 bad & (unit == u),
                 name,
@@ -520,22 +521,23 @@ def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
                 "range",
                 f"expected {a:g} to {b:g} for unit {u}, found {{value}}",
             )
-    cpm_cols = [c for c in data.columns if c.startswith(("cpm_test_b", "cpm_test_d", "cpm_sham_"))]
+    stimulus = contract.CPM_STIMULUS
+    cpm_cols = contract.cpm_stimulus_columns(list(data.columns))
     if cpm_cols:
         kind = (
-            data["cpm_test_type"].astype(object).to_numpy()
-            if "cpm_test_type" in data.columns
+            data[stimulus.by].astype(object).to_numpy()
+            if stimulus.by in data.columns
             else np.full(len(data), "threshold", dtype=object)
         )
         kind = np.where(pd.notna(kind), kind, "")  # a missing type (pd.NA has no ==) matches none
-        lo, hi = _row_bounds(kind, contract.CPM_RANGES)
+        lo, hi = _row_bounds(kind, stimulus.ranges)
         block = data[cpm_cols].to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             bad = np.isfinite(block) & ((block < lo[:, None]) | (block > hi[:, None]))
         for j in np.flatnonzero(bad.any(axis=0)):
             for t in pd.unique(kind[bad[:, j]]):
-                a, b = contract.CPM_RANGES[t]
-                unit_text = "kPa" if t == "threshold" else "(0-100 rating)"
+                a, b = stimulus.ranges[t]
+                unit_text = stimulus.units[t]
                 col.add(
                     bad[:, j] & (kind == t),
                     cpm_cols[j],

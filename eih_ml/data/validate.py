@@ -759,7 +759,7 @@ def _exclusions(data: pd.DataFrame, excluded: dict[str, np.ndarray]) -> pd.DataF
         mask = mask & ~taken
         taken |= mask
         if mask.any():
-            sub = data.loc[mask, ["participant_id", "session_id"]]
+            sub = data.loc[mask, list(contract.ID_COLUMNS)]
             parts.append(
                 pd.DataFrame(
                     {
@@ -775,7 +775,7 @@ def _exclusions(data: pd.DataFrame, excluded: dict[str, np.ndarray]) -> pd.DataF
         return pd.DataFrame(
             {
                 c: pd.Series(dtype=object)
-                for c in ("row", "participant_id", "session_id", "reason_code", "reason")
+                for c in ("row", *contract.ID_COLUMNS, "reason_code", "reason")
             }
         )
     return pd.concat(parts, ignore_index=True)

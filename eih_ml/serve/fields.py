@@ -23,7 +23,7 @@ from eih_ml.features.metadata import CATEGORY_LABELS, feature_info
 
 #: Identifiers: pseudonymous codes, not names.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}$"
-ID_COLUMNS = ("participant_id", "session_id")
+ID_COLUMNS = contract.ID_COLUMNS
 
 Kind = Literal["id", "number", "integer", "category", "biomarker"]
 

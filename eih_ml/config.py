@@ -18,16 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from eih_ml.errors import ConfigError
 
-#: Model families: the direct ones, and the distributional ones (``*_dist``: a regression of the
-#: continuous EIH turned into the responder probability, eih_ml.distributional).
-ModelName = Literal[
-    "elastic_net",
-    "random_forest",
-    "xgboost",
-    "elastic_net_dist",
-    "random_forest_dist",
-    "xgboost_dist",
-]
+#: The registry of model families: the direct ones (a classifier or regressor each, built by
+#: eih_ml.models) ...
+DIRECT_MODELS: tuple[str, ...] = ("elastic_net", "random_forest", "xgboost")
+#: ... and each one's distributional variant (``{family}_dist``: a regression of the continuous
+#: EIH turned into the responder probability, eih_ml.distributional).
+DIST_SUFFIX = "_dist"
+ModelName = Literal[(*DIRECT_MODELS, *(f"{m}{DIST_SUFFIX}" for m in DIRECT_MODELS))]
 MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
 
 
@@ -389,7 +386,7 @@ class PredictionConfig(_Section):
 
 
 #: The direct model families every task gets by default.
-DIRECT_DEFAULT: tuple[str, ...] = ("elastic_net", "random_forest", "xgboost")
+DIRECT_DEFAULT: tuple[str, ...] = DIRECT_MODELS
 
 
 def default_models(raw: dict) -> list[str]:
@@ -482,7 +479,7 @@ class ExperimentConfig(_Section):
                 "features.blocks.acute_eih uses the baseline session's EIH as a predictor, which "
                 "is the outcome of an acute experiment: only with outcome.source: programme"
             )
-        dist = [m for m in self.models if m.endswith("_dist")]
+        dist = [m for m in self.models if m.endswith(DIST_SUFFIX)]
         if dist:
             if self.outcome.task != "classification":
                 raise ValueError(

@@ -48,10 +48,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
+from eih_ml.config import DIST_SUFFIX
 from eih_ml.errors import ModelError
 
 #: Suffix of a distributional family: ``xgboost_dist`` is XGBoost's regressor of EIH.
-SUFFIX = "_dist"
+SUFFIX = DIST_SUFFIX
 
 
 def is_distributional(model: str) -> bool:

@@ -22,7 +22,7 @@ import pandas as pd
 from eih_ml import __version__
 from eih_ml.config import ExperimentConfig
 from eih_ml.data.validate import CohortReport
-from eih_ml.errors import ConfigError, DataError
+from eih_ml.errors import ConfigError, DataError, close_names
 from eih_ml.outcomes import Outcome, ResponderRule, define_outcome, reliability_ceiling
 from eih_ml.run_files import write_run_files
 from eih_ml.run_record import ModelChoice, RunSummary
@@ -798,12 +798,10 @@ def uncertainty_summary(bundle) -> dict:
 
 def _check_feature_names(config: ExperimentConfig, table: pd.DataFrame) -> None:
     """features.include / exclude must name columns of the feature table."""
-    import difflib
-
     for key in ("include", "exclude"):
         for name in getattr(config.features, key):
             if name not in table.columns:
-                close = difflib.get_close_matches(name, list(table.columns), n=3)
+                close = close_names(name, table.columns, n=3, cutoff=0.6)
                 hint = f" Did you mean {', '.join(close)}?" if close else ""
                 raise ConfigError(
                     f"features.{key} names {name!r}, which is not a column of the feature table."

@@ -41,7 +41,7 @@ class EihResponderModel(PythonModel):
 
 def input_columns(features: list[str]) -> list[str]:
     """The canonical raw columns from which the model's features are derived."""
-    cols = ["participant_id", "session_id"]
+    cols = list(contract.ID_COLUMNS)
     for f in features:
         if f.endswith(("_nd", "_lod")):
             continue

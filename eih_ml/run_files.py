@@ -8,12 +8,12 @@ no participant-level value is written here (the privacy rule).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
+
+from eih_ml.json_values import json_safe
 
 if TYPE_CHECKING:
     from eih_ml.experiment import ExperimentResult
@@ -63,23 +63,6 @@ def write_run_files(result: ExperimentResult, folder: Path) -> Path:
     if result.explanations is not None:
         result.explanations.write_artifacts(folder / "explanations")
     return folder
-
-
-def json_safe(value):
-    """Recursively turn numpy values into Python ones and NaN / infinities into None."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [json_safe(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA:
-        return None
-    return value
 
 
 def to_json(value) -> str:

@@ -45,16 +45,69 @@ INTENSITY_RANGES: dict[str, tuple[float, float]] = {
     "rpe": (0.0, 20.0),
 }
 
-#: Intensity columns and the unit column each is read with (ranges: INTENSITY_RANGES).
-INTENSITY_COLUMNS: dict[str, str] = {
-    "exercise_intensity": "exercise_intensity_unit",
-    "programme_intensity": "programme_intensity_unit",
-}
+PPT_RANGE = (0.0, 2000.0)
 
 #: Plausible range of a CPM test stimulus by test type: a PPT in kPa, or a 0-100 rating.
-CPM_RANGES: dict[str, tuple[float, float]] = {"threshold": (0.0, 2000.0), "rating": (0.0, 100.0)}
+CPM_RANGES: dict[str, tuple[float, float]] = {"threshold": PPT_RANGE, "rating": (0.0, 100.0)}
 
-PPT_RANGE = (0.0, 2000.0)
+
+@dataclass(frozen=True, eq=False)
+class RangeBy:
+    """A plausible range that another column's value picks row by row.
+
+    An exercise intensity is read by its unit column (0-100 % HRR, RPE 0-20), a CPM test
+    stimulus by ``cpm_test_type`` (a PPT in kPa, or a 0-100 rating). Every door checks these
+    ranges from this one declaration: the validator, the records path, the API's cross-field
+    check and the web form's hints.
+
+    Parameters
+    ----------
+    by : str
+        The column whose value picks the range.
+    ranges : dict of str to (float, float)
+        Inclusive plausible range per value of ``by``.
+    units : dict of str to str
+        The unit written after a range in messages, per value of ``by`` ("" for none).
+    summary : str
+        All the ranges in words, for a form hint.
+    """
+
+    by: str
+    ranges: dict[str, tuple[float, float]]
+    units: dict[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+    @property
+    def envelope(self) -> tuple[float, float]:
+        """The smallest range holding every value's range (what a field accepts before the
+        value of ``by`` is known).
+
+        Examples
+        --------
+        >>> RangeBy("cpm_test_type", CPM_RANGES).envelope
+        (0.0, 2000.0)
+        """
+        return (
+            min(lo for lo, _ in self.ranges.values()),
+            max(hi for _, hi in self.ranges.values()),
+        )
+
+
+def _intensity_by(unit_column: str) -> RangeBy:
+    return RangeBy(
+        unit_column,
+        INTENSITY_RANGES,
+        summary="0-100 % (HRR, VO2max, MVC) or RPE 0-20, by its unit",
+    )
+
+
+#: A CPM test stimulus: its range by the test type.
+CPM_STIMULUS = RangeBy(
+    "cpm_test_type",
+    CPM_RANGES,
+    units={"threshold": "kPa", "rating": "(0-100 rating)"},
+    summary="0-2000 kPa (threshold) or 0-100 (rating), by the test type",
+)
 
 
 @dataclass(frozen=True)
@@ -111,6 +164,10 @@ class ColumnSpec:
         participant's sessions.
     integer : bool
         True when values must be whole numbers (questionnaire items).
+    description : str
+        What the column holds, in words.
+    range_by : RangeBy or None
+        For a range that depends on another column: which column, and the range per value.
     """
 
     name: str
@@ -123,7 +180,16 @@ class ColumnSpec:
     baseline: bool = False
     integer: bool = False
     description: str = ""
+    range_by: RangeBy | None = None
     _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        """The plausible range a value of this column may take: ``valid_range``, or the
+        envelope of ``range_by`` (``None`` when open)."""
+        if self.valid_range is not None:
+            return self.valid_range
+        return self.range_by.envelope if self.range_by is not None else None
 
     def matches(self, column: str) -> bool:
         """Return True when ``column`` is this column or belongs to this family."""
@@ -175,7 +241,13 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         description="Expected pain during the exercise (Toomey 2025)",
     ),
     ColumnSpec("exercise_modality", "category", "exercise", categories=MODALITIES),
-    ColumnSpec("exercise_intensity", "numeric", "exercise", description="Checked against its unit"),
+    ColumnSpec(
+        "exercise_intensity",
+        "numeric",
+        "exercise",
+        description="Checked against its unit",
+        range_by=_intensity_by("exercise_intensity_unit"),
+    ),
     ColumnSpec("exercise_intensity_unit", "category", "exercise", categories=INTENSITY_UNITS),
     ColumnSpec("exercise_duration_min", "numeric", "exercise", valid_range=(0, 240), unit="min"),
     # The exercise programme prescribed after the baseline session (optional; the outcome of a
@@ -194,6 +266,7 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         "programme",
         baseline=True,
         description="Programme session intensity, checked against programme_intensity_unit",
+        range_by=_intensity_by("programme_intensity_unit"),
     ),
     ColumnSpec(
         "programme_intensity_unit",
@@ -244,6 +317,7 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         "cpm",
         pattern=r"cpm_(test|sham)_(before|during)_([1-9][0-9]?)",
         description="CPM test stimulus (kPa or 0-100 rating, by cpm_test_type)",
+        range_by=CPM_STIMULUS,
     ),
     ColumnSpec("cpm_test_type", "category", "cpm", categories=CPM_TEST_TYPES),
     ColumnSpec(
@@ -276,11 +350,19 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         "biomarker",
         "biomarker",
         pattern=r"bio_[a-z0-9_]+?",
-        valid_range=(0, float("inf")),
+        valid_range=(0.0, float("inf")),
         description="Biomarker concentration; '<LOD' or '<0.5' marks a non-detect",
     ),
 )
 
+#: Intensity columns and the unit column each is read with (ranges: INTENSITY_RANGES).
+INTENSITY_COLUMNS: dict[str, str] = {
+    s.name: s.range_by.by
+    for s in COLUMNS
+    if s.range_by is not None and s.range_by.ranges is INTENSITY_RANGES
+}
+
+#: The identifier columns of every table, request and prediction: participant, then session.
 ID_COLUMNS = ("participant_id", "session_id")
 #: Text labels typed like ids (stored as text) that are never model features.
 LABEL_COLUMNS = ("site",)
@@ -405,3 +487,21 @@ def biomarker_columns(columns: list[str] | tuple[str, ...]) -> list[str]:
 @lru_cache(maxsize=256)
 def _biomarkers(columns: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c for c in columns if (s := spec_for(c)) is not None and s.kind == "biomarker")
+
+
+def cpm_stimulus_columns(columns: list[str] | tuple[str, ...]) -> list[str]:
+    """The CPM test stimulus columns among ``columns`` (their range is :data:`CPM_STIMULUS`'s).
+
+    Examples
+    --------
+    >>> cpm_stimulus_columns(["cpm_test_before_1", "cpm_test_type", "cpm_sham_during_2", "age"])
+    ['cpm_test_before_1', 'cpm_sham_during_2']
+    """
+    return list(_stimuli(tuple(columns)))
+
+
+@lru_cache(maxsize=256)
+def _stimuli(columns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(
+        c for c in columns if (s := spec_for(c)) is not None and s.range_by is CPM_STIMULUS
+    )

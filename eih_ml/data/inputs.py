@@ -64,6 +64,8 @@ NONDETECT_PATTERN = (
     r"|[Bb][Ll][Qq]|<\s*[Ll][Ll][Oo][Qq])\s*$"
 )
 NONDETECT = re.compile(NONDETECT_PATTERN)
+#: How messages and hints write a non-detect (the simulator writes both forms).
+NONDETECT_EXAMPLES = "<LOD or <0.7"
 
 #: Built-in spellings of canonical categories (after lower-casing and turning spaces into "_").
 CATEGORY_SYNONYMS: dict[str, dict[str, str]] = {
@@ -88,8 +90,10 @@ CATEGORY_SYNONYMS: dict[str, dict[str, str]] = {
     },
 }
 
-#: Numeric text: what Python's float() reads, without inf/nan spellings.
-_NUMBER = re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$")
+#: Numeric text: what Python's float() reads, without inf/nan spellings (also an ECMAScript
+#: pattern: the web form checks it before submitting).
+NUMBER_PATTERN = r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"
+_NUMBER = re.compile(NUMBER_PATTERN)
 #: A decimal comma that cannot be a thousands separator ("1,5", "12,25", "0,1234").
 DECIMAL_COMMA = re.compile(r"^[-+]?[0-9]+,(?:[0-9]{1,2}|[0-9]{4,})$")
 _ANY_COMMA = re.compile(r"^[-+]?[0-9]*,[0-9]+$")
@@ -103,6 +107,18 @@ ACCEPTS: dict[str, str] = {
     "category": "one of the listed values",
     "biomarker": "a number, or a non-detect written as <LOD, <0.5, ND or BLQ",
 }
+
+
+def ecma_pattern(pattern: str) -> str:
+    """A pattern of this module as an ECMAScript regular expression (the web form's checks):
+    Python's named groups ``(?P<name>...)`` are written ``(?<name>...)``.
+
+    Examples
+    --------
+    >>> ecma_pattern(r"^<(?P<lod>[0-9]+)$")
+    '^<(?<lod>[0-9]+)$'
+    """
+    return pattern.replace("(?P<", "(?<")
 
 
 def input_kind(column: str) -> InputKind | None:

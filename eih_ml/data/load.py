@@ -14,7 +14,6 @@ message can point at the row a user sees in a spreadsheet.
 from __future__ import annotations
 
 import csv
-import difflib
 import fnmatch
 import re
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from eih_ml.data.dictionary import (
     unit_factor,
 )
 from eih_ml.data.inputs import NONDETECT, blank_missing, category_value
-from eih_ml.errors import DataError, DictionaryError
+from eih_ml.errors import DataError, DictionaryError, did_you_mean
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
@@ -450,8 +449,7 @@ def _rename(
 
 
 def _with_suggestion(column: str) -> str:
-    close = difflib.get_close_matches(column, contract.example_names(), n=1, cutoff=0.75)
-    return f"{column!r} (did you mean {close[0]}?)" if close else repr(column)
+    return repr(column) + did_you_mean(column, contract.example_names())
 
 
 def _default_redcap():

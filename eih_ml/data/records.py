@@ -43,8 +43,6 @@ from eih_ml.data.dictionary import ColumnDictionary
 from eih_ml.data.inputs import NONDETECT
 from eih_ml.features.columns import ArrayColumns, is_missing
 
-_CPM_STIMULI = ("cpm_test_b", "cpm_test_d", "cpm_sham_")
-
 
 def plain_dictionary(d: ColumnDictionary) -> bool:
     """True when loading with ``d`` leaves canonical columns as they are."""
@@ -141,7 +139,7 @@ def _layout(keys: tuple) -> _Layout | None:
         post=post.astype(bool),
         biomarker=frozenset(biomarker),
         categories=categories,
-        stimuli=tuple(c for c in numbers if c.startswith(_CPM_STIMULI)),
+        stimuli=tuple(contract.cpm_stimulus_columns(numbers)),
         order=tuple(order),
     )
 
@@ -253,16 +251,18 @@ def _dependent_ranges_hold(arrays: dict[str, np.ndarray], n: int, stimuli: tuple
         if name not in arrays:
             continue
         x = arrays[name]
+        ranges = contract.spec_for(name).range_by.ranges
         unit = arrays.get(unit_name, np.full(n, np.nan, dtype=object))
         for i in np.flatnonzero(np.isfinite(x)):
-            bounds = contract.INTENSITY_RANGES.get(unit[i]) if isinstance(unit[i], str) else None
+            bounds = ranges.get(unit[i]) if isinstance(unit[i], str) else None
             if bounds is None or not bounds[0] <= x[i] <= bounds[1]:
                 return False
     if stimuli:
-        kind = arrays.get("cpm_test_type", np.full(n, np.nan, dtype=object))
+        stimulus = contract.CPM_STIMULUS
+        kind = arrays.get(stimulus.by, np.full(n, np.nan, dtype=object))
         block = np.column_stack([arrays[c] for c in stimuli])
         for i in np.flatnonzero(np.isfinite(block).any(axis=1)):
-            bounds = contract.CPM_RANGES.get(kind[i]) if isinstance(kind[i], str) else None
+            bounds = stimulus.ranges.get(kind[i]) if isinstance(kind[i], str) else None
             row = block[i][np.isfinite(block[i])]
             if bounds is None or ((row < bounds[0]) | (row > bounds[1])).any():
                 return False

@@ -10,7 +10,6 @@ modes and counted in the participant flow (a CONSORT-style flow; TRIPOD+AI item 
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -23,7 +22,7 @@ import pandas as pd
 
 from eih_ml.data import contract, inputs, plausibility
 from eih_ml.data.load import StudyTable, load_frame
-from eih_ml.errors import DataError
+from eih_ml.errors import DataError, close_names, did_you_mean
 
 Severity = Literal["error", "warning"]
 
@@ -334,7 +333,7 @@ def _check_required(
 
 
 def _suggest(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=2, cutoff=0.5)
+    close = close_names(name, candidates, n=2, cutoff=0.5)
     return (
         f" (the file has {', '.join(map(repr, close))}: map it in the dictionary)" if close else ""
     )
@@ -474,8 +473,7 @@ def _check_categories(data: pd.DataFrame, col: _Collector) -> None:
 
 
 def _category_message(allowed: tuple[str, ...], found: str) -> str:
-    close = difflib.get_close_matches(found.lower(), allowed, n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]}?)" if close else ""
+    hint = did_you_mean(found.lower(), allowed, cutoff=0.6)
     return f"expected one of {', '.join(allowed)}, found '{found}'{hint}"
 
 
@@ -494,6 +492,7 @@ def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
     for name, unit_name in contract.INTENSITY_COLUMNS.items():
         if name not in data.columns:
             continue
+        ranges = contract.spec_for(name).range_by.ranges
         v = data[name]
         unit = (
             data[unit_name].astype(object).to_numpy()
@@ -510,11 +509,11 @@ def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
             "unit_missing",
             f"an intensity needs its unit in {unit_name} ({', '.join(contract.INTENSITY_UNITS)})",
         )
-        lo, hi = _row_bounds(unit, contract.INTENSITY_RANGES)
+        lo, hi = _row_bounds(unit, ranges)
         with np.errstate(invalid="ignore"):
             bad = np.isfinite(x) & ((x < lo) | (x > hi))
         for u in pd.unique(unit[bad]):
-            a, b = contract.INTENSITY_RANGES[u]
+            a, b = ranges[u]
             col.add(
                 bad & (unit == u),
                 name,
@@ -522,22 +521,23 @@ def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
                 "range",
                 f"expected {a:g} to {b:g} for unit {u}, found {{value}}",
             )
-    cpm_cols = [c for c in data.columns if c.startswith(("cpm_test_b", "cpm_test_d", "cpm_sham_"))]
+    stimulus = contract.CPM_STIMULUS
+    cpm_cols = contract.cpm_stimulus_columns(list(data.columns))
     if cpm_cols:
         kind = (
-            data["cpm_test_type"].astype(object).to_numpy()
-            if "cpm_test_type" in data.columns
+            data[stimulus.by].astype(object).to_numpy()
+            if stimulus.by in data.columns
             else np.full(len(data), "threshold", dtype=object)
         )
         kind = np.where(pd.notna(kind), kind, "")  # a missing type (pd.NA has no ==) matches none
-        lo, hi = _row_bounds(kind, contract.CPM_RANGES)
+        lo, hi = _row_bounds(kind, stimulus.ranges)
         block = data[cpm_cols].to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             bad = np.isfinite(block) & ((block < lo[:, None]) | (block > hi[:, None]))
         for j in np.flatnonzero(bad.any(axis=0)):
             for t in pd.unique(kind[bad[:, j]]):
-                a, b = contract.CPM_RANGES[t]
-                unit_text = "kPa" if t == "threshold" else "(0-100 rating)"
+                a, b = stimulus.ranges[t]
+                unit_text = stimulus.units[t]
                 col.add(
                     bad[:, j] & (kind == t),
                     cpm_cols[j],
@@ -759,7 +759,7 @@ def _exclusions(data: pd.DataFrame, excluded: dict[str, np.ndarray]) -> pd.DataF
         mask = mask & ~taken
         taken |= mask
         if mask.any():
-            sub = data.loc[mask, ["participant_id", "session_id"]]
+            sub = data.loc[mask, list(contract.ID_COLUMNS)]
             parts.append(
                 pd.DataFrame(
                     {
@@ -775,7 +775,7 @@ def _exclusions(data: pd.DataFrame, excluded: dict[str, np.ndarray]) -> pd.DataF
         return pd.DataFrame(
             {
                 c: pd.Series(dtype=object)
-                for c in ("row", "participant_id", "session_id", "reason_code", "reason")
+                for c in ("row", *contract.ID_COLUMNS, "reason_code", "reason")
             }
         )
     return pd.concat(parts, ignore_index=True)

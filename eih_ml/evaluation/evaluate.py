@@ -13,13 +13,12 @@ that of "hyperalgesic vs not", and its calibration curves are drawn per class.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 from eih_ml.evaluation.bootstrap import bootstrap_metrics
 from eih_ml.evaluation.metrics import classification_metrics, regression_metrics
+from eih_ml.json_values import json_safe
 from eih_ml.outcomes import CLASS_NAMES, PROBABILITY_COLUMNS
 
 
@@ -46,15 +45,9 @@ def every_class(y: pd.Series, task: str) -> bool:
     return y.nunique() >= (len(CLASS_NAMES) if task == "multiclass" else 2)
 
 
-def _clean(value):
-    if isinstance(value, float | np.floating):
-        return None if not math.isfinite(float(value)) else float(value)
-    return value
-
-
 def clean_dict(d: dict) -> dict:
     """Floats made JSON-safe (NaN and infinities become null)."""
-    return {k: _clean(v) for k, v in d.items()}
+    return {k: json_safe(v) for k, v in d.items()}
 
 
 def evaluate_predictions(

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from eih_ml.errors import DataError
+from eih_ml.json_values import json_safe
 
 #: Subgroup axes of an external validation.
 SUBGROUPS = ("sex", "condition", "age_band", "pain_modulation_profile")
@@ -540,7 +541,7 @@ def write_external_validation(result: ExternalValidation, out_dir, model_uri: st
     summary = {**result.summary, "model_uri": model_uri}
     paths = {
         "summary": write_text(
-            out / "external_validation.json", json.dumps(summary, indent=2, default=_json)
+            out / "external_validation.json", json.dumps(json_safe(summary), indent=2, default=str)
         ),
         "report": write_text(out / "external_validation.html", validation_html(summary)),
     }
@@ -548,12 +549,6 @@ def write_external_validation(result: ExternalValidation, out_dir, model_uri: st
         result.predictions.to_csv(tmp, index=False)
     paths["predictions"] = out / "predictions.csv"
     return {k: str(v) for k, v in paths.items()}
-
-
-def _json(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
 
 
 def _fmt(x, digits: int = 3) -> str:

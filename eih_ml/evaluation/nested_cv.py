@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from eih_ml.errors import DataError
+from eih_ml.json_values import json_safe
 from eih_ml.models import (
     CLASSIFIER_TASKS,
     make_pipeline,
@@ -259,7 +260,7 @@ def tune_model(
 
 def best_params(search) -> dict:
     """A fitted search's best parameters without the Pipeline prefix, as plain values."""
-    return {k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()}
+    return {k.removeprefix("model__"): json_safe(v) for k, v in search.best_params_.items()}
 
 
 def fit_fold(
@@ -365,12 +366,6 @@ def grouped_calibration(estimator, X, y, inner_splits, method: str):
         clone(estimator), method=method, cv=inner_splits, ensemble=False
     )
     return calibrated.fit(X, y)
-
-
-def _plain(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def nested_cross_validate(

@@ -64,9 +64,6 @@ from eih_ml.features.questionnaires import (
 )
 from eih_ml.outcomes import eih_outcomes
 
-#: Blocks a model gets only when its config switches them on (as BlocksConfig's defaults).
-_OFF_BY_DEFAULT = ("profile", "acute_eih")
-
 #: The feature block fitted inside the pipeline rather than read from the derived table.
 LEARNED_BLOCK = "phenotype"
 
@@ -246,7 +243,10 @@ def model_features(
     ``bio_{m}_lod``, read by :class:`~eih_ml.features.biomarkers.BiomarkerTransformer`) travel
     with its value column: they follow it when it is included and go when it is left out.
     """
-    blocks = blocks or {b: b not in _OFF_BY_DEFAULT for b in BLOCKS}  # as BlocksConfig's defaults
+    if not blocks:  # the config's defaults: the one declaration of which blocks are on
+        from eih_ml.config import BlocksConfig
+
+        blocks = BlocksConfig().model_dump()
     # features.blocks.phenotype is learned inside the pipeline (eih_ml.phenotypes), not read
     # from the table: it adds no column here.
     blocks = {b: on for b, on in blocks.items() if b != LEARNED_BLOCK}

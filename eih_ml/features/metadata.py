@@ -18,12 +18,7 @@ from eih_ml.data.contract import BIOMARKER_LOD_SUFFIX, BIOMARKER_ND_SUFFIX
 #: eih_ml.phenotypes.PhenotypeClusters) are attributed to, as one clinical input.
 PHENOTYPE_FEATURE = "phenotype_membership"
 
-Domain = Literal[
-    "demographic", "clinical", "QST", "psychological", "biomarker", "protocol", "programme"
-]
-Better = Literal["higher", "lower"] | None
-
-#: Domains in the order reports show them.
+#: Domains in the order reports show them: the registry of feature domains.
 DOMAINS: tuple[str, ...] = (
     "QST",
     "psychological",
@@ -33,6 +28,8 @@ DOMAINS: tuple[str, ...] = (
     "protocol",
     "programme",
 )
+Domain = Literal[DOMAINS]
+Better = Literal["higher", "lower"] | None
 
 
 @dataclass(frozen=True)

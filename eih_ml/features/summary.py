@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from eih_ml.atomic_io import atomic_path
+from eih_ml.data import contract
 from eih_ml.features.metadata import feature_info
 
 
@@ -38,7 +39,7 @@ def feature_summary(table: pd.DataFrame):
         out.add_column(col, justify=justify)
     skip = ("_n_trials", "_single_trial", "_n_missing", "_nd", "_lod")
     for col in table.columns:
-        if col in ("participant_id", "session_id") or col.endswith(skip):
+        if col in contract.ID_COLUMNS or col.endswith(skip):
             continue
         series = table[col]
         info = feature_info(col)

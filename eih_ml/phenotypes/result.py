@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 import pandas as pd
 
+from eih_ml.json_values import json_safe
 from eih_ml.phenotypes.profiles import label_of, unit_of
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ class PhenotypeResult:
             },
             "notes": list(self.notes),
         }
-        return _json_ready(payload)
+        return json_safe(payload)
 
 
 def _row_stats(row: pd.Series, extra: Sequence[str] = ()) -> dict:
@@ -198,20 +198,6 @@ def _row_stats(row: pd.Series, extra: Sequence[str] = ()) -> dict:
 
 def _isnan(value: object) -> bool:
     return isinstance(value, float) and math.isnan(value)
-
-
-def _json_ready(obj: object) -> object:
-    """Plain Python objects for :func:`json.dumps` (NaN and inf -> None, numpy -> Python)."""
-    if isinstance(obj, dict):
-        return {str(k): _json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_ready(v) for v in obj]
-    if isinstance(obj, np.integer | bool | np.bool_):
-        return obj.item() if isinstance(obj, np.generic) else obj
-    if isinstance(obj, float | np.floating):
-        value = float(obj)
-        return value if math.isfinite(value) else None
-    return obj
 
 
 def _bic_differences(bic: dict[int, float | None]) -> dict[str, float | None]:

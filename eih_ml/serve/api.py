@@ -10,9 +10,10 @@ naming its field (:func:`problems_json`).
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from eih_ml.json_values import json_safe
 from eih_ml.serve.request_models import MAX_EXPLAIN
 from eih_ml.serve.response_models import ErrorResponse, PredictResponse
-from eih_ml.serve.service import InputProblems, Service, plain
+from eih_ml.serve.service import InputProblems, Service
 from eih_ml.serve.validation import FieldError, cross_check, ignored_fields
 
 
@@ -76,13 +77,13 @@ def add_api_routes(app: FastAPI, service: Service) -> None:
                     rec = data["record"]
                     rec["explanation"] = data["explanation"]
                     rec["whatif"] = [
-                        {k: plain(v) for k, v in w.items()}
+                        {k: json_safe(v) for k, v in w.items()}
                         for w in data["whatif"].to_dict(orient="records")
                     ]
                     grid = data.get("prescriptions")
                     rec["prescriptions"] = (
                         [
-                            {k: plain(v) for k, v in c.items()}
+                            {k: json_safe(v) for k, v in c.items()}
                             for c in grid.to_dict(orient="records")
                         ]
                         if grid is not None and len(grid)

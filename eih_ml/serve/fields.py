@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from eih_ml.data import contract
+from eih_ml.data.inputs import NONDETECT_EXAMPLES, NONDETECT_PATTERN, ecma_pattern
 from eih_ml.features.metadata import CATEGORY_LABELS, feature_info
 
 #: Identifiers: pseudonymous codes, not names.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}$"
-ID_COLUMNS = ("participant_id", "session_id")
+ID_COLUMNS = contract.ID_COLUMNS
 
 Kind = Literal["id", "number", "integer", "category", "biomarker"]
 
@@ -59,7 +60,7 @@ SECTIONS: tuple[tuple[str, str, str, bool], ...] = (
     (
         "biomarker",
         "Biomarkers",
-        "Optional. A value below the limit of detection can be written as <LOD or <0.7.",
+        f"Optional. A value below the limit of detection can be written as {NONDETECT_EXAMPLES}.",
         True,
     ),
 )
@@ -148,6 +149,9 @@ class InputField:
         True for a questionnaire item or another detail input shown folded.
     range_text : str
         The range and unit in words ("0-10 NRS").
+    pattern : str
+        The ECMAScript pattern a value that is not a number must match (a biomarker's
+        non-detect, :data:`eih_ml.data.inputs.NONDETECT_PATTERN`); "" when there is none.
     """
 
     name: str
@@ -163,6 +167,7 @@ class InputField:
     choices: tuple[tuple[str, str], ...] = ()
     item: bool = False
     range_text: str = ""
+    pattern: str = ""
 
 
 @dataclass
@@ -215,13 +220,22 @@ def number_text(x: float) -> str:
     return f"{x:g}"
 
 
-def _describe_field(col: str, meta: dict) -> InputField:
+def describe_field(col: str, meta: dict | None = None) -> InputField:
+    """The :class:`InputField` of one canonical column: its range, unit, kind and pattern read
+    from the data contract's declaration (:func:`eih_ml.data.contract.spec_for`).
+
+    ``meta`` is a model bundle's metadata (its ``feature_info`` names biomarkers and their
+    units); without it, the built-in feature metadata is used.
+    """
+    meta = meta or {}
     spec = contract.spec_for(col)
     if spec is None:  # pragma: no cover - input_columns only returns contract columns
         raise ValueError(f"{col} is not a data-contract column")
     domain = _BLOCK_DOMAIN.get(spec.block, "clinical")
     unit = spec.unit
-    low, high = spec.valid_range if spec.valid_range else (None, None)
+    low, high = spec.bounds or (None, None)
+    if high is not None and not math.isfinite(high):
+        high = None
     kind: Kind = "number"
     choices: tuple[tuple[str, str], ...] = ()
     item = False
@@ -238,7 +252,6 @@ def _describe_field(col: str, meta: dict) -> InputField:
         kind = "biomarker"
         info = meta.get("feature_info", {}).get(col) or feature_info(col).as_dict()
         label, unit = info.get("label", col), info.get("unit", "")
-        low, high = 0.0, None
         group, group_title = "biomarkers", "Biomarkers"
     elif spec.integer:
         kind = "integer"
@@ -252,7 +265,6 @@ def _describe_field(col: str, meta: dict) -> InputField:
         if m := re.fullmatch(r"cpm_(test|sham)_(before|during)_([0-9]+)", col):
             sham = "Sham " if m.group(1) == "sham" else ""
             label = f"{sham}Test stimulus {m.group(2)} conditioning, trial {m.group(3)}"
-            low, high, unit = 0.0, 2000.0, ""
         else:
             label = "Test type"
     elif m := re.fullmatch(r"ts_(rating|single)_([0-9]+)", col):
@@ -272,13 +284,11 @@ def _describe_field(col: str, meta: dict) -> InputField:
         q = contract.QUESTIONNAIRES[prefix]
         group, group_title = prefix, f"{q.name} ({q.source})"
         unit = "score"
-    if col in contract.INTENSITY_COLUMNS:
-        low, high = 0.0, 100.0
     if col in ("pain_nrs", "expected_exercise_pain"):
         unit = "NRS"
     if spec.block == "ts":
         unit = "rating"
-    range_text = _range_text(col, low, high, unit)
+    range_text = spec.range_by.summary if spec.range_by else _range_text(low, high, unit)
     full = (
         label if not group_title or group in ("main", "biomarkers") else f"{group_title}: {label}"
     )
@@ -298,17 +308,14 @@ def _describe_field(col: str, meta: dict) -> InputField:
         choices=choices,
         item=item,
         range_text=range_text,
+        pattern=ecma_pattern(NONDETECT_PATTERN) if kind == "biomarker" else "",
     )
 
 
-def _range_text(col: str, low, high, unit: str) -> str:
-    if col in contract.INTENSITY_COLUMNS:
-        return "0-100 % (HRR, VO2max, MVC) or RPE 0-20, by its unit"
-    if col.startswith("cpm_") and col != "cpm_test_type":
-        return "0-2000 kPa (threshold) or 0-100 (rating), by the test type"
+def _range_text(low, high, unit: str) -> str:
     if low is None:
         return unit
-    if high is None or not math.isfinite(high):
+    if high is None:
         return f"{number_text(low)} or more {unit}".strip()
     unit_text = "" if unit == "score" else unit
     return f"{number_text(low)}-{number_text(high)} {unit_text}".strip()
@@ -316,7 +323,7 @@ def _range_text(col: str, low, high, unit: str) -> str:
 
 def describe_inputs(bundle) -> list[InputField]:
     """The :class:`InputField` of every raw input the model reads, ids first."""
-    return [_describe_field(c, bundle.meta) for c in model_inputs(bundle)]
+    return [describe_field(c, bundle.meta) for c in model_inputs(bundle)]
 
 
 def build_sections(fields: list[InputField]) -> list[Section]:

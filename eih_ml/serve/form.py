@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
+from eih_ml.data import inputs
 from eih_ml.serve.security import UPLOAD_BODY_LIMIT
 from eih_ml.serve.service import InputProblems, Service
 from eih_ml.serve.validation import validate_text_row
@@ -46,6 +47,8 @@ def add_form_routes(app: FastAPI, service: Service, pages: Pages) -> None:
             values=values,
             errors=errors,
             max_upload=UPLOAD_BODY_LIMIT,
+            number_pattern=inputs.ecma_pattern(inputs.NUMBER_PATTERN),
+            nondetect_examples=inputs.NONDETECT_EXAMPLES,
             abstain_rule=service.bundle.abstain_rule.describe(),
             levels=service.bundle.offered_levels,
             level=extra.pop("level", None) or float(service.bundle.meta["confidence_level"]),

@@ -64,7 +64,7 @@ def _annotation(f: InputField) -> Any:
     if f.kind == "category":
         return Annotated[Literal[tuple(c for c, _ in f.choices)] | None, coerce, Field(**common)]
     if f.kind == "biomarker":
-        number = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+        number = Annotated[float, Field(strict=True, ge=f.low, allow_inf_nan=False)]
         nondetect = Annotated[
             str, StringConstraints(pattern=inputs.NONDETECT_PATTERN, max_length=20)
         ]

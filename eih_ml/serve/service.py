@@ -21,6 +21,7 @@ import pandas as pd
 from eih_ml.data import contract
 from eih_ml.errors import DataError, ModelError
 from eih_ml.features.columns import is_missing
+from eih_ml.json_values import json_safe
 from eih_ml.serve.fields import build_sections, describe_inputs
 from eih_ml.serve.request_models import MAX_PATIENTS, patient_model, request_model
 from eih_ml.serve.validation import FieldError, validate_text_row
@@ -223,8 +224,8 @@ class Service:
         }
         for k in (*keys, "eih_low", "eih_high"):
             if k in row:
-                out[k] = plain(row[k])
-        out["confidence_level"] = plain(row["confidence_level"])
+                out[k] = json_safe(row[k])
+        out["confidence_level"] = json_safe(row["confidence_level"])
         factors = row["top_factors"]
         out["top_factors"] = json.loads(factors) if isinstance(factors, str) else factors
         out["ood"] = bool(row["ood"])
@@ -439,12 +440,3 @@ class Batcher:
                 rec["participant_id"] = rec["participant_id"].removeprefix(f"r{r}:")
             item["result"] = part
             item["done"] = True
-
-
-def plain(v: Any) -> Any:
-    """numpy scalars -> Python; NaN -> None."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v

@@ -23,7 +23,6 @@ Every error names its field and says what was expected and what was found.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from eih_ml.data import contract, inputs
+from eih_ml.errors import did_you_mean
 from eih_ml.serve.fields import ID_COLUMNS, InputField, number_text
 from eih_ml.serve.request_models import MAX_PATIENTS
 
@@ -98,8 +98,7 @@ def _shown(value: Any) -> str:
 
 def suggest(name: str, candidates: list[str]) -> str:
     """`` (did you mean 'x'?)`` naming the closest of ``candidates`` to ``name``, or ""."""
-    close = difflib.get_close_matches(str(name), candidates, n=1, cutoff=0.75)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean(name, candidates, quote=True)
 
 
 def field_message(f: InputField, err_type: str, value: Any) -> str:
@@ -111,7 +110,7 @@ def field_message(f: InputField, err_type: str, value: Any) -> str:
         unit = f" {f.unit}" if f.unit else ""
         return (
             f"expected a concentration of 0 or more{unit}, or a value below the limit of "
-            f"detection written as <LOD or <0.7; found {found}"
+            f"detection written as {inputs.NONDETECT_EXAMPLES}; found {found}"
         )
     if f.kind == "category":
         allowed = ", ".join(c for c, _ in f.choices)
@@ -251,17 +250,17 @@ def cross_check(
                     "missing",
                 )
             else:
-                lo, hi = contract.INTENSITY_RANGES[unit]
+                lo, hi = contract.spec_for(name).range_by.ranges[unit]
                 if not lo <= intensity <= hi:
                     err(
                         name,
                         f"expected {number_text(lo)}-{number_text(hi)} for unit {unit}; found {number_text(intensity)}",
                         "less_than_equal" if intensity > hi else "greater_than_equal",
                     )
-        cpm = [k for k in p if k.startswith(("cpm_test_b", "cpm_test_d", "cpm_sham_"))]
-        cpm = [k for k in cpm if p[k] is not None]
-        if cpm and "cpm_test_type" in fields:
-            kind = p.get("cpm_test_type")
+        stimulus = contract.CPM_STIMULUS
+        cpm = [k for k in contract.cpm_stimulus_columns(list(p)) if p[k] is not None]
+        if cpm and stimulus.by in fields:
+            kind = p.get(stimulus.by)
             if kind is None:
                 err(
                     "cpm_test_type",
@@ -270,10 +269,10 @@ def cross_check(
                     "missing",
                 )
             else:
-                lo, hi = contract.CPM_RANGES[kind]
+                lo, hi = stimulus.ranges[kind]
                 for k in cpm:
                     if not lo <= p[k] <= hi:
-                        unit = "kPa" if kind == "threshold" else "(0-100 rating)"
+                        unit = stimulus.units[kind]
                         err(
                             k,
                             f"expected {number_text(lo)}-{number_text(hi)} {unit} for a {kind} test "

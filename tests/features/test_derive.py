@@ -269,3 +269,15 @@ def test_block_of():
     assert block_of("bio_il6_nd") == "biomarker"
     assert block_of("ppt_local_pre") == "qst"
     assert block_of("eih_abs_local") is None
+
+
+def test_feature_block_names_are_the_configs():
+    """One registry of feature blocks: the config's switches, with their defaults."""
+    from typing import get_args
+
+    from eih_ml.config import BlocksConfig, EvaluationConfig
+    from eih_ml.features.derive import BLOCKS, LEARNED_BLOCK
+
+    assert set(BLOCKS) | {LEARNED_BLOCK} == set(BlocksConfig.model_fields)
+    added = get_args(get_args(EvaluationConfig.model_fields["added_value"].annotation)[0])
+    assert set(added) <= set(BLOCKS)

@@ -2,8 +2,10 @@
    No inline script (the Content-Security-Policy allows only this file). */
 (function () {
   "use strict";
-  var NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
-  var NONDETECT = /^\s*(<\s*\d*\.?\d+([eE][-+]?\d+)?|<\s*lod|nd|blq|<lloq)\s*$/i;
+  // The patterns come from the input contract (eih_ml/data/inputs.py), written into the page:
+  // the form's data-number-pattern, each biomarker's data-pattern (its non-detect spellings).
+  var NUMBER = null;
+  var NONDETECT_EXAMPLES = "";
 
   function show(input, message) {
     var name = input.name;
@@ -40,9 +42,11 @@
         return "expected a whole number, " + range + "; found " + text;
       }
     } else if (kind === "biomarker") {
-      if (NUMBER.test(text) ? parseFloat(text) < 0 : !NONDETECT.test(text)) {
-        return "expected a concentration of 0 or more, or a value below the limit of detection " +
-          "written as <LOD or <0.7; found '" + text + "'";
+      var nondetect = new RegExp(input.dataset.pattern || "^$");
+      var low = min !== null ? min : 0;
+      if (NUMBER.test(text) ? parseFloat(text) < low : !nondetect.test(text)) {
+        return "expected a concentration of " + low + " or more, or a value below the limit of " +
+          "detection written as " + NONDETECT_EXAMPLES + "; found '" + text + "'";
       }
     }
     return "";
@@ -51,6 +55,8 @@
   function setup() {
     var form = document.getElementById("patient-form");
     if (form) {
+      NUMBER = new RegExp(form.dataset.numberPattern);
+      NONDETECT_EXAMPLES = form.dataset.nondetectExamples;
       var inputs = form.querySelectorAll("input[data-kind]");
       form.addEventListener("submit", function (event) {
         var first = null;

@@ -4,7 +4,7 @@ predict + TreeSHAP of one row) and 10,000 patients (target: <= 5 s on 2 cores).
 The model is the default experiment's xgboost bundle trained on a simulated cohort. Each
 per-patient figure is the median over 400 calls cycling through 200 different new patients:
 
-* full path from a record (``ModelBundle.predict_records``, the web API's input): raw canonical
+* full path from a record (``ModelBundle.predict`` of a record, the web API's input): raw canonical
   values -> validation -> features -> prediction, conformal set, SHAP factors, OOD check;
 * the same from a one-row DataFrame (``ModelBundle.predict``, DataFrame out);
 * the model path on a prepared row (``predict_matrix``);
@@ -76,7 +76,7 @@ def main() -> None:
     dms = [(xgboost.DMatrix(Xt), Xt) for Xt in matrices]
     p50 = _interleaved_p50(
         {
-            "record": (bundle.predict_records, records),
+            "record": (lambda r: bundle.predict(r, as_records=True), records),
             "frame": (bundle.predict, rows),
             "model": (lambda p: bundle.predict_matrix(p[1], p[0], p[2]), prepared),
             # the baseline: XGBoost's predict and shap's TreeExplainer, on a ready matrix

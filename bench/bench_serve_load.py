@@ -6,7 +6,7 @@ Starts the real server (``python -m eih_ml.cli serve``) on a free 127.0.0.1 port
   connections (default 4); zero errors expected; p50, p90, p99 and throughput reported;
 * **sequential**: 200 requests on one connection (the latency a single clinician sees);
 * **baselines in the same run**: ``GET /health`` through the same server (the HTTP floor) and a
-  bare in-process ``ModelBundle.predict_records`` of the same patient, the call the server makes
+  bare in-process ``ModelBundle.predict`` of the same patient as a record, the call the server makes
   (the model's own cost). The ratios say what the web layer adds.
 
 The server predicts one request at a time (one lock around the model), so under concurrency the
@@ -162,11 +162,12 @@ def main() -> None:
 
     # baseline 1: the bare model in this process, same patient, as the server calls it
     records = [{"participant_id": "patient-1", "session_id": "row-1", **patient}]
-    bundle.predict_records(records)  # warm-up: lazy imports, explainer, compiled preprocessing
+    # warm-up: lazy imports, explainer, compiled preprocessing
+    bundle.predict(records, as_records=True)
     bare = []
     for _ in range(200):
         start = time.perf_counter()
-        bundle.predict_records(records)
+        bundle.predict(records, as_records=True)
         bare.append(time.perf_counter() - start)
 
     port = _free_port()

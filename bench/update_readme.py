@@ -100,7 +100,7 @@ ROWS = {
         ("Web API, 1,000 requests on 4 connections, p99", "load.p99_ms", "ms", ""),
         ("  errors", "load.errors", "", "0"),
         (
-            "  in-process bundle.predict_records of the same patient, p50",
+            "  in-process bundle.predict of the same patient (a record), p50",
             "baseline.bundle_predict_in_process.p50_ms",
             "ms",
             "",

@@ -13,8 +13,9 @@ saved as a folder:
 
 :meth:`ModelBundle.predict` takes rows in the data contract's canonical columns (questionnaire
 items or totals, PPT trials, protocol...) and returns, per row, the prediction, its uncertainty,
-the top contributing factors and the out-of-distribution flag. The MLflow pyfunc, the CLI and the
-web app all call it, so they return the same columns.
+the top contributing factors and the out-of-distribution flag, in the columns that
+:mod:`eih_ml.prediction` declares once. The MLflow pyfunc, the CLI and the web app all call it,
+so they return the same columns.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from eih_ml.features.metadata import PHENOTYPE_FEATURE, feature_info
 from eih_ml.features.profile import COLUMN as PROFILE
 from eih_ml.features.profile import ProfileRule, profile_array
 from eih_ml.frame_mode import python_string_storage, to_python_strings
+from eih_ml.prediction import EMPTIED_ON_ABSTAIN, ordered
 
 if TYPE_CHECKING:  # the interval module imports scikit-learn: loaded when a bundle has one
     from eih_ml.explain.eih_interval import IntervalCalibration
@@ -404,50 +406,112 @@ class ModelBundle:
         ids[PROFILE] = table[PROFILE].to_numpy(dtype=object)
         return ids, X, missing
 
-    def predict(self, raw, top_k: int = 5) -> pd.DataFrame:
+    def predict(
+        self,
+        raw,
+        top_k: int = 5,
+        *,
+        path: str = "auto",
+        rows: list[int] | None = None,
+        as_records: bool = False,
+    ) -> pd.DataFrame | list[dict]:
         """Prediction, uncertainty, top factors and OOD flag for each input row.
 
-        Columns: participant_id, session_id, pain_modulation_profile (a code of
-        :data:`eih_ml.features.profile.PROFILES`), predicted_class / probability (classification),
-        predicted_class / p_hyperalgesic / p_non_responder / p_hypoalgesic / hyperalgesia_risk
-        (multiclass) or eih_kpa (regression), prediction_set or interval_low / interval_high,
-        confidence_level, top_factors (JSON list), ood, ood_reasons.
+        The one prediction entry point: the CLI, the MLflow pyfunc, the web app and its JSON API
+        call it. The columns are the prediction row of the model's task, in the order of
+        :func:`eih_ml.prediction.column_names`: participant_id, session_id,
+        pain_modulation_profile (a code of :data:`eih_ml.features.profile.PROFILES`), the
+        prediction and its uncertainty (predicted_class / probability / prediction_set /
+        probability_low / probability_high for classification; predicted_class /
+        p_hyperalgesic / p_non_responder / p_hypoalgesic / hyperalgesia_risk / prediction_set
+        for multiclass; eih_kpa / interval_low / interval_high for regression; eih_low /
+        eih_high), confidence_level, top_factors (JSON list), ood, ood_reasons, abstained,
+        abstain_reason, not_measured.
 
-        A table of up to :data:`FEW_ROWS` rows whose values validation would pass unchanged
-        takes the short way of :meth:`predict_records` (same answer, without DataFrame
-        bookkeeping).
+        Parameters
+        ----------
+        raw : pandas.DataFrame, StudyTable or list of dict
+            Rows in the data contract's canonical columns: a table, a
+            :class:`~eih_ml.data.load.StudyTable` already loaded from a file, or one
+            ``{column: value}`` record per patient.
+        top_k : int
+            How many top factors per row.
+        path : {"auto", "frame", "records"}
+            How the rows reach the model; both ways share every formula and give the same
+            answer (values, columns, dtypes; ``tests/test_prediction_paths.py``).
+
+            * ``"frame"``: loading, validation and feature derivation on pandas tables. It
+              recodes what it can and raises what it cannot (the path of the error messages).
+            * ``"records"``: the short way, on plain arrays, without DataFrame bookkeeping. It
+              takes only rows that validation would pass unchanged
+              (:func:`eih_ml.data.records.plain_records`: default dictionary, values in range,
+              categories as in the contract); other rows raise ValueError.
+            * ``"auto"`` (the rule): a list of records, or a DataFrame of at most
+              :data:`FEW_ROWS` rows with unique column names, tries the short way and takes
+              the frame path when the short way declines; a larger DataFrame or a StudyTable
+              takes the frame path.
+        rows : list of int, optional
+            Row numbers of the records in error messages (default 1, 2, ...); a DataFrame's
+            own index numbers its rows.
+        as_records : bool
+            Answer one dict per row instead of a DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame or list of dict
+            One row per input row.
+
+        Raises
+        ------
+        DataError
+            Values out of range, text in number fields, unknown categories: every problem named
+            with its row and column.
+        ValueError
+            An unknown ``path``, or ``path="records"`` for rows the short way does not take.
         """
-        if isinstance(raw, pd.DataFrame) and 0 < len(raw) <= FEW_ROWS and raw.columns.is_unique:
+        if path not in PATHS:
+            raise ValueError(f"Expected path among {', '.join(PATHS)}; found {path!r}.")
+        records = None
+        if isinstance(raw, list | tuple):
+            records = list(raw)
+        elif (
+            path != "frame"
+            and isinstance(raw, pd.DataFrame)
+            and (path == "records" or len(raw) <= FEW_ROWS)
+            and raw.columns.is_unique
+        ):
             names = list(raw.columns)  # not DataFrame.to_dict: it reads cell by cell
             records = [dict(zip(names, row, strict=True)) for row in raw.to_numpy(dtype=object)]
+        columns = None
+        if records and path != "frame":
             columns = self._predict_plain(records, top_k)
-            if columns is not None:
-                return pd.DataFrame(columns)
-        ids, X, missing = self.prepare(raw)
-        return self.predict_matrix(X, ids, missing, top_k=top_k)
-
-    def predict_records(
-        self, records: list[dict], top_k: int = 5, rows: list[int] | None = None
-    ) -> list[dict]:
-        """:meth:`predict` of patients given as ``{column: value}`` records (canonical names).
-
-        Records whose values validation would pass unchanged
-        (:func:`eih_ml.data.records.plain_records`) are typed, scored and explained on plain
-        arrays by the same formulas, the same compiled model and the same explainer as
-        :meth:`predict`; anything else goes through :meth:`predict` on a DataFrame of the
-        records (which recodes what it can and raises what it cannot). Either way the answer is
-        the same, as one dict per record with :meth:`predict`'s columns. ``rows`` numbers the
-        records in error messages (default 1, 2, ...).
-        """
-        columns = self._predict_plain(records, top_k)
         if columns is None:
-            frame = pd.DataFrame.from_records(list(records))
-            if rows is not None:
-                frame.index = pd.Index(rows, name="row")
-            ids, X, missing = self.prepare(frame)
-            return self.predict_matrix(X, ids, missing, top_k).to_dict(orient="records")
-        names = list(columns)
-        return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+            empty = isinstance(raw, list | tuple | pd.DataFrame) and len(raw) == 0
+            if path == "records" and not empty:  # an empty input is the frame path's DataError
+                raise ValueError(
+                    "path='records' takes only rows that validation would pass unchanged "
+                    "(canonical names, values in range, categories as in the data contract, "
+                    "not a StudyTable); these need the frame path: pass path='auto' or 'frame'."
+                )
+            if isinstance(raw, list | tuple):
+                raw = pd.DataFrame.from_records(records)
+                if rows is not None:
+                    raw.index = pd.Index(rows, name="row")
+            ids, X, _ = self.prepare(raw)
+            with python_string_storage():
+                columns = self._matrix_columns(X, ids, top_k)
+        return self._answer(columns, as_records)
+
+    def _answer(self, columns: dict[str, list], as_records: bool) -> pd.DataFrame | list[dict]:
+        """Named prediction columns as a DataFrame, or one dict per row (either path's answer)."""
+        columns = ordered(columns, self.task)
+        if as_records:
+            names = list(columns)
+            return [
+                dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)
+            ]
+        with python_string_storage():
+            return pd.DataFrame(columns)
 
     def _predict_plain(self, records, top_k: int) -> dict[str, list] | None:
         """Records -> prediction columns, or None when they need the full path."""
@@ -495,16 +559,21 @@ class ModelBundle:
         missing: list[list[str]] | None = None,
         top_k: int = 5,
     ) -> pd.DataFrame:
-        """:meth:`predict` on an already prepared model matrix.
+        """The second half of :meth:`predict`'s frame path, on an already prepared model matrix.
 
-        The preprocessing runs once; the model and the SHAP explainer both read its output.
-        ``missing`` is accepted for compatibility: the count of inputs not measured is read
-        from ``X``, which holds them as missing.
+        For callers that keep the prepared matrix for more (the SHAP waterfall and the what-if of
+        a patient report, an external validation's metrics). The preprocessing runs once; the
+        model and the SHAP explainer both read its output. ``missing`` is accepted for
+        compatibility: the count of inputs not measured is read from ``X``, which holds them as
+        missing.
         """
         with python_string_storage():
             return self._predict_matrix(X, ids, missing, top_k)
 
     def _predict_matrix(self, X, ids, missing, top_k) -> pd.DataFrame:
+        return self._answer(self._matrix_columns(X, ids, top_k), as_records=False)
+
+    def _matrix_columns(self, X, ids, top_k) -> dict[str, list]:
         n = len(X)
         if ids is None:
             id_columns = {
@@ -518,9 +587,7 @@ class ModelBundle:
             cpm = X["cpm_abs"].to_numpy(float) if "cpm_abs" in X else np.full(n, np.nan)
             ts = X["ts_diff"].to_numpy(float) if "ts_diff" in X else np.full(n, np.nan)
             id_columns[PROFILE] = profile_array(cpm, ts, self._profile_rule).tolist()
-        return pd.DataFrame(
-            self._explain_columns(columns_of(X, self.features), n, id_columns, top_k)
-        )
+        return self._explain_columns(columns_of(X, self.features), n, id_columns, top_k)
 
     def _explain_columns(
         self, columns: dict[str, np.ndarray], n: int, ids: dict[str, list], top_k: int
@@ -528,7 +595,7 @@ class ModelBundle:
         """The prediction columns of ``n`` rows of model features given as named arrays.
 
         The one place where predictions are scored, bounded and explained, for
-        :meth:`predict_matrix` (DataFrames) and :meth:`predict_records` alike.
+        both paths of :meth:`predict` (DataFrames and records) alike.
         """
         from eih_ml.explain.conformal import describe_set
 
@@ -597,7 +664,7 @@ class ModelBundle:
         out["abstain_reason"] = assessment.reasons
         out["not_measured"] = assessment.not_measured_text()
         for i in np.flatnonzero(assessment.abstained):  # no number made up from nothing
-            for column in _PREDICTION_COLUMNS:
+            for column in EMPTIED_ON_ABSTAIN:
                 if column in out:
                     out[column][i] = None
             out["top_factors"][i] = "[]"
@@ -735,26 +802,10 @@ class ModelBundle:
         ]
 
 
-#: Columns emptied for an abstained row: it gets a reason, not a number.
-_PREDICTION_COLUMNS = (
-    "predicted_class",
-    "probability",
-    "p_hyperalgesic",
-    "p_non_responder",
-    "p_hypoalgesic",
-    "hyperalgesia_risk",
-    "prediction_set",
-    "eih_kpa",
-    "interval_low",
-    "interval_high",
-    "probability_low",
-    "probability_high",
-    "eih_low",
-    "eih_high",
-)
-
-#: Largest table :meth:`ModelBundle.predict` tries to take the short way with.
+#: Largest DataFrame :meth:`ModelBundle.predict` tries to take the short way with (``path="auto"``).
 FEW_ROWS = 64
+#: The ways :meth:`ModelBundle.predict` can take (its ``path``).
+PATHS = ("auto", "frame", "records")
 
 
 def columns_of(X: pd.DataFrame, features: list[str]) -> dict[str, np.ndarray]:

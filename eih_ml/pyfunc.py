@@ -78,58 +78,18 @@ def signature(features: list[str], task: str, example: pd.DataFrame, level: floa
     :func:`eih_ml.data.inputs.mlflow_input_schema` explains why: MLflow's own enforcement would
     refuse integer ids and biomarker non-detects that the loader reads; the model types them
     (ints, floats, numeric text, missing spellings, non-detects) exactly as every other door.
+    The outputs are the prediction row of ``task``
+    (:func:`eih_ml.prediction.mlflow_output_schema`).
     """
     from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
     from mlflow.types.schema import ParamSchema, ParamSpec
 
     from eih_ml.data.inputs import mlflow_input_schema
+    from eih_ml.prediction import mlflow_output_schema
 
-    outputs = [
-        ColSpec("string", "participant_id"),
-        ColSpec("string", "session_id"),
-        ColSpec("string", "pain_modulation_profile"),
-    ]
-    if task == "classification":
-        outputs += [
-            ColSpec("string", "predicted_class", required=False),
-            ColSpec("double", "probability", required=False),
-            ColSpec("string", "prediction_set", required=False),
-            ColSpec("double", "probability_low", required=False),
-            ColSpec("double", "probability_high", required=False),
-        ]
-    elif task == "multiclass":
-        outputs += [
-            ColSpec("string", "predicted_class", required=False),
-            ColSpec("double", "p_hyperalgesic", required=False),
-            ColSpec("double", "p_non_responder", required=False),
-            ColSpec("double", "p_hypoalgesic", required=False),
-            ColSpec("boolean", "hyperalgesia_risk", required=False),
-            ColSpec("string", "prediction_set", required=False),
-        ]
-    else:
-        outputs += [
-            ColSpec("double", "eih_kpa", required=False),
-            ColSpec("double", "interval_low", required=False),
-            ColSpec("double", "interval_high", required=False),
-        ]
-    outputs += [
-        # the EIH prediction interval (conformalized quantile regression), every task
-        ColSpec("double", "eih_low", required=False),
-        ColSpec("double", "eih_high", required=False),
-        ColSpec("double", "confidence_level"),
-        ColSpec("string", "top_factors"),
-        ColSpec("boolean", "ood"),
-        ColSpec("string", "ood_reasons"),
-        # The minimum-information rule (eih_ml.explain.abstain): an abstained row has no
-        # prediction (the columns above are empty), a reason and what to measure.
-        ColSpec("boolean", "abstained"),
-        ColSpec("string", "abstain_reason", required=False),
-        ColSpec("string", "not_measured"),
-    ]
     return ModelSignature(
         inputs=mlflow_input_schema(input_columns(features)),
-        outputs=Schema(outputs),
+        outputs=mlflow_output_schema(task),
         params=ParamSchema([ParamSpec("confidence_level", "double", float(level))]),
     )
 

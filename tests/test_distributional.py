@@ -151,7 +151,7 @@ def test_a_distributional_bundle_predicts_the_same_through_every_path(trained, t
 
     rows = trained.cohort.data.head(8)
     frame = loaded.predict(rows)
-    records = loaded.predict_records(rows.to_dict("records"))
+    records = loaded.predict(rows.to_dict("records"), as_records=True)
     assert frame["probability"].notna().all()
     assert frame["probability"].to_numpy(float) == pytest.approx(
         [r["probability"] for r in records]

@@ -3,7 +3,7 @@
 One small model is trained and registered in a real SQLite MLflow store; the simulator's cohort
 is written as other tools write it (:mod:`tests.foreign_files`); then each door scores each
 variant: the CLI's ``predict``, ``ModelBundle.predict`` on ``pd.read_csv``'s table, its
-``predict_records``, the patient explanation, the registered pyfunc loaded with
+``predict`` of records, the patient explanation, the registered pyfunc loaded with
 ``mlflow.pyfunc.load_model``, a real ``mlflow models serve`` over HTTP (``dataframe_split`` and
 ``dataframe_records``) and the web API. All of them must give the reference's scores, and ids
 as the file wrote them (as text).
@@ -128,7 +128,7 @@ def test_predict_records_and_the_patient_explanation(name, bundle, variants, ref
     from eih_ml.report.patient import explain_patient
 
     v = variants[name]
-    got = bundle.predict_records(v.read().to_dict(orient="records"))
+    got = bundle.predict(v.read().to_dict(orient="records"), as_records=True)
     assert ids_of(got) == v.ids
     assert comparable(got) == _expected(name, bundle, variants, reference)
     pid, sid = v.ids[0]

@@ -167,7 +167,7 @@ def test_experiment_report_has_per_class_tables_and_the_confusion(result, tmp_pa
 
 def test_web_api_and_page_answer_with_the_three_probabilities(result, patients):
     from eih_ml.serve.app import create_app
-    from tests.serve.test_api import make_client, records
+    from tests.serve.test_api import assert_valid_answer, make_client, records
 
     app = create_app(result.bundle)
     client = make_client(app)
@@ -177,6 +177,7 @@ def test_web_api_and_page_answer_with_the_three_probabilities(result, patients):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["model"]["task"] == "multiclass"
+    assert_valid_answer(body, "multiclass")  # the documented PredictResponse, declared columns
     expected = result.bundle.predict(frame)
     for got, (_, e) in zip(body["predictions"], expected.iterrows(), strict=True):
         for k in PROBABILITY_COLUMNS:  # the records path may differ in the last bit

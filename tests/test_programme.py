@@ -262,7 +262,7 @@ def test_the_programme_experiment_reports_its_outcome_and_dropout(programme_run)
 def test_cli_train_explain_report_and_web_page(tmp_path, capsys):
     from eih_ml.bundle import ModelBundle
     from eih_ml.serve.app import create_app
-    from tests.serve.test_api import make_client
+    from tests.serve.test_api import assert_valid_answer, make_client
 
     out = tmp_path / "run"
     sets = [x for o in FAST for x in ("--set", o)]
@@ -300,6 +300,10 @@ def test_cli_train_explain_report_and_web_page(tmp_path, capsys):
     r = client.post("/predict", data=values)
     assert r.status_code == 200
     assert 'id="prescription-grid"' in r.text and "NRS points" in r.text
+    r = client.post("/api/predict", json={"patients": [values], "explain": True})
+    assert r.status_code == 200, r.text
+    assert_valid_answer(r.json(), "regression")  # the documented PredictResponse
+    assert r.json()["predictions"][0]["prescriptions"]
     assert "Exercise programme to prescribe" in client.get("/").text
 
 

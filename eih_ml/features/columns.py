@@ -8,7 +8,7 @@ numpy arrays, so the same arithmetic serves two callers:
   such as :func:`~eih_ml.features.qst.ppt_means` build their DataFrame from the arrays);
 * :class:`ArrayColumns` holds plain arrays, e.g. the few patients of one prediction request,
   where building and indexing DataFrames would cost more than the arithmetic
-  (:mod:`eih_ml.data.records`, :meth:`eih_ml.bundle.ModelBundle.predict_records`).
+  (:mod:`eih_ml.data.records`, the short way of :meth:`eih_ml.bundle.ModelBundle.predict`).
 """
 
 from __future__ import annotations

@@ -162,7 +162,7 @@ def feature_arrays(
 ) -> dict[str, np.ndarray]:
     """The features of :func:`derive_features` from typed arrays, without ids or outcomes.
 
-    For the few patients of one prediction (:meth:`eih_ml.bundle.ModelBundle.predict_records`):
+    For the few patients of one prediction (the short way of :meth:`eih_ml.bundle.ModelBundle.predict`):
     the same formulas (the ``*_arrays`` functions behind each DataFrame function), the same
     parts in the same order, and as there the first part to name a column keeps it; no
     DataFrame is built. Categories stay object arrays (NaN for missing).

@@ -3,8 +3,9 @@
 ``POST /api/predict`` takes one or many patients (``{"patients": [...], "explain": false}``,
 the bundle's ``PredictRequest`` model, so its OpenAPI schema lists every input with its unit
 and range) and answers one prediction per patient, in request order, with the keys it ignored
-(:class:`~eih_ml.serve.response_models.PredictResponse`). Bad input answers 422, each problem
-naming its field (:func:`problems_json`).
+(:class:`~eih_ml.serve.response_models.PredictResponse`, the route's ``response_model``: FastAPI
+validates every answer against it). Bad input answers 422, each problem naming its field
+(:func:`problems_json`).
 """
 
 from fastapi import FastAPI
@@ -41,13 +42,13 @@ def add_api_routes(app: FastAPI, service: Service) -> None:
         "/api/predict",
         tags=["prediction"],
         summary="Predict EIH for one or many patients",
-        response_model=None,
-        responses={
-            200: {"model": PredictResponse},
-            422: {"model": ErrorResponse, "description": "Each problem names its field"},
-        },
+        response_model=PredictResponse,
+        # the answer holds the keys the model has (a classifier's answer has no eih_kpa): the
+        # model validates it, the defaults of keys left out are not added
+        response_model_exclude_unset=True,
+        responses={422: {"model": ErrorResponse, "description": "Each problem names its field"}},
     )
-    def api_predict(body: PredictRequest) -> JSONResponse:  # type: ignore[valid-type]
+    def api_predict(body: PredictRequest) -> dict | JSONResponse:  # type: ignore[valid-type]
         """Prediction, uncertainty, top factors and out-of-distribution flag per patient."""
         ignored = ignored_fields(body.patients, service.fields)
         patients = [
@@ -94,10 +95,8 @@ def add_api_routes(app: FastAPI, service: Service) -> None:
                 records = service.predict(patients, level=body.confidence_level)
         except InputProblems as exc:
             return problems_json(exc.errors)
-        return JSONResponse(
-            {
-                "model": {"name": service.name, "version": service.version, "task": service.task},
-                "predictions": records,
-                "ignored_fields": ignored,
-            }
-        )
+        return {
+            "model": {"name": service.name, "version": service.version, "task": service.task},
+            "predictions": records,
+            "ignored_fields": ignored,
+        }

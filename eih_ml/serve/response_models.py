@@ -4,18 +4,28 @@
 prediction and its uncertainty, the pain-modulation profile, the top factors
 (:class:`Factor`) and, with ``explain=true``, the :class:`Explanation`, the protocol what-if
 (:class:`WhatIf`) and a programme model's :class:`PrescriptionCandidate` list.
-:class:`ErrorResponse` is a 422: every problem, each naming its field. The route answers with
-plain JSON; these models document it (``responses=`` of the route), they validate nothing.
+:class:`Prediction`'s columns are generated from the one declaration of the prediction row,
+:data:`eih_ml.prediction.COLUMNS`. ``POST /api/predict`` answers through
+:class:`PredictResponse` (its ``response_model``: FastAPI validates every answer against it).
+:class:`ErrorResponse` is a 422: every problem, each naming its field.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from eih_ml.prediction import COLUMNS, OutputColumn
 
 
-class Factor(BaseModel):
+class _Strict(BaseModel):
+    """A part of the answer: a key the model does not declare is an error, never dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Factor(_Strict):
     """One of the strongest contributors to a prediction."""
 
     feature: str
@@ -28,7 +38,7 @@ class Factor(BaseModel):
     direction: Literal["raises", "lowers"]
 
 
-class Explanation(BaseModel):
+class Explanation(_Strict):
     """Plain-language explanation of one prediction."""
 
     headline: str
@@ -37,13 +47,16 @@ class Explanation(BaseModel):
         description="The patient's own uncertainty in plain words: the Venn-Abers range of the "
         "probability and the EIH prediction interval, one sentence each.",
     )
+    abstained: bool = Field(
+        False, description="True when the model abstained: nothing measured enough to explain."
+    )
     profile: str = Field(description="The pain-modulation profile in words (Yarnitsky 2014).")
     not_measured: str = Field("", description="The measurements not taken, in one sentence.")
     factors: list[str]
     caveats: list[str]
 
 
-class WhatIf(BaseModel):
+class WhatIf(_Strict):
     """The prediction for the same patient under another exercise protocol."""
 
     protocol: str
@@ -60,7 +73,7 @@ class WhatIf(BaseModel):
     flag: str
 
 
-class PrescriptionCandidate(BaseModel):
+class PrescriptionCandidate(_Strict):
     """One candidate programme of the prescription explorer (eih_ml.explain.prescription)."""
 
     prescription: str
@@ -80,88 +93,42 @@ class PrescriptionCandidate(BaseModel):
     rank: float | None = Field(None, description="1 = best; null for an extrapolation.")
 
 
-class Prediction(BaseModel):
-    """One patient's prediction (the columns of ``ModelBundle.predict``)."""
+def _annotation(column: OutputColumn):
+    """The API type of a prediction column (:mod:`eih_ml.prediction`)."""
+    if column.kind == "factors":
+        base = list[Factor]
+    elif column.choices is not None:
+        base = Literal[column.choices]  # type: ignore[valid-type]
+    else:
+        base = {"string": str, "double": float, "boolean": bool}[column.kind]
+    return base if column.required else base | None
 
-    participant_id: str
-    session_id: str
-    pain_modulation_profile: Literal[
-        "anti_nociceptive", "pro_nociceptive", "inefficient_cpm", "facilitated_ts", "not_assessable"
-    ] = Field(
-        description="Efficient or inefficient CPM x normal or facilitated temporal summation "
-        "(Yarnitsky 2014; cut-offs in GET /api/model)."
-    )
-    predicted_class: (
-        Literal[
-            "responder",
-            "non-responder",
-            "hyperalgesic",
-            "not hyperalgesic",
-            "hypoalgesic",
-        ]
-        | None
-    ) = Field(None, description="Classification and multiclass models: the most probable class.")
-    probability: float | None = Field(
-        None,
-        description="Probability of the positive class (classification): a hypoalgesic "
-        "response, or hyperalgesia for a model of outcome.target hyperalgesia.",
-    )
-    p_hyperalgesic: float | None = Field(
-        None, description="Probability of more pain sensitivity after exercise (multiclass)."
-    )
-    p_non_responder: float | None = Field(
-        None, description="Probability of no clear change (multiclass)."
-    )
-    p_hypoalgesic: float | None = Field(
-        None, description="Probability of less pain sensitivity after exercise (multiclass)."
-    )
-    hyperalgesia_risk: bool | None = Field(
-        None,
-        description="p_hyperalgesic at or above the model's outcome.risk_threshold (multiclass).",
-    )
-    prediction_set: str | None = Field(
-        None,
-        description="Conformal prediction set at confidence_level (classification, multiclass).",
-    )
-    eih_kpa: float | None = Field(
-        None, description="Predicted change of the pressure pain threshold, kPa (regression)."
-    )
-    interval_low: float | None = Field(None, description="Conformal interval, kPa (regression).")
-    interval_high: float | None = Field(None, description="Conformal interval, kPa (regression).")
-    probability_low: float | None = Field(
-        None,
-        description="Venn-Abers range of the probability, lower end (classification): how often "
-        "earlier patients with a similar score had the outcome.",
-    )
-    probability_high: float | None = Field(
-        None, description="Venn-Abers range of the probability, upper end (classification)."
-    )
-    eih_low: float | None = Field(
-        None,
-        description="Prediction interval of this patient's EIH at confidence_level, lower end "
-        "(conformalized quantile regression; kPa, or % for a relative outcome).",
-    )
-    eih_high: float | None = Field(
-        None, description="Prediction interval of this patient's EIH, upper end."
-    )
-    confidence_level: float
-    top_factors: list[Factor]
-    ood: bool = Field(description="True when the patient lies outside the training cohort.")
-    ood_reasons: str
-    abstained: bool = Field(
-        False,
-        description="True when too little was measured for the model's minimum-information rule "
-        "(GET /api/model: abstain_rule): the prediction fields are then null and "
-        "abstain_reason says what to measure first.",
-    )
-    abstain_reason: str | None = Field(
-        None, description="Why the model abstained and what to measure first."
-    )
-    not_measured: str = Field(
-        "",
-        description="The measurements not taken, named once (e.g. 'PPT at both sites, CPM'); "
-        "they are never among top_factors.",
-    )
+
+def _prediction_fields() -> dict:
+    fields = {}
+    for column in COLUMNS:
+        info = (
+            Field(column.api_default, description=column.description)
+            if column.has_default
+            else Field(description=column.description)
+        )
+        fields[column.name] = (_annotation(column), info)
+    return fields
+
+
+_PredictionRow = create_model(
+    "PredictionRow",
+    __base__=_Strict,
+    __doc__="One patient's prediction row: the columns of :data:`eih_ml.prediction.COLUMNS`.",
+    __module__=__name__,
+    **_prediction_fields(),
+)
+
+
+class Prediction(_PredictionRow):
+    """One patient's prediction (the columns of ``ModelBundle.predict``, declared in
+    :data:`eih_ml.prediction.COLUMNS`) and, with ``explain=true``, its explanation."""
+
     explanation: Explanation | None = None
     whatif: list[WhatIf] | None = None
     prescriptions: list[PrescriptionCandidate] | None = Field(

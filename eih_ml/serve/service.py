@@ -22,6 +22,7 @@ from eih_ml.data import contract
 from eih_ml.errors import DataError, ModelError
 from eih_ml.features.columns import is_missing
 from eih_ml.json_values import json_safe
+from eih_ml.prediction import columns_for
 from eih_ml.serve.fields import build_sections, describe_inputs
 from eih_ml.serve.request_models import MAX_PATIENTS, patient_model, request_model
 from eih_ml.serve.validation import FieldError, validate_text_row
@@ -51,6 +52,7 @@ class Service:
         self.sections = build_sections(self.field_list)
         self.Patient = patient_model(self.field_list)
         self.PredictRequest = request_model(self.Patient)
+        self.output_columns = columns_for(self.task)
         meta = {k: v for k, v in self.meta.items() if k != "reference"}
         digest = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode())
         self.version = digest.hexdigest()[:12]
@@ -187,7 +189,7 @@ class Service:
             rows = self._records([patients[i] for i in index])
             try:
                 with self.lock:
-                    out = bundle.predict_records(rows, rows=[i + 1 for i in index])
+                    out = bundle.predict(rows, rows=[i + 1 for i in index], as_records=True)
             except CohortValidationError as exc:
                 raise self._violations(exc, index, prefix) from None
             except DataError as exc:
@@ -199,40 +201,31 @@ class Service:
         return [r for r in results if r is not None]
 
     def record(self, row: dict) -> dict:
-        """One ``ModelBundle.predict`` row as JSON-ready values (top factors parsed)."""
-        keys = {
-            "classification": (
-                "predicted_class",
-                "probability",
-                "prediction_set",
-                "probability_low",
-                "probability_high",
-            ),
-            "multiclass": (
-                "predicted_class",
-                "p_hyperalgesic",
-                "p_non_responder",
-                "p_hypoalgesic",
-                "hyperalgesia_risk",
-                "prediction_set",
-            ),
-        }.get(self.task, ("eih_kpa", "interval_low", "interval_high"))
-        out: dict[str, Any] = {
-            "participant_id": str(row["participant_id"]),
-            "session_id": str(row["session_id"]),
-            "pain_modulation_profile": str(row.get("pain_modulation_profile") or "not_assessable"),
-        }
-        for k in (*keys, "eih_low", "eih_high"):
-            if k in row:
-                out[k] = json_safe(row[k])
-        out["confidence_level"] = json_safe(row["confidence_level"])
-        factors = row["top_factors"]
-        out["top_factors"] = json.loads(factors) if isinstance(factors, str) else factors
-        out["ood"] = bool(row["ood"])
-        out["ood_reasons"] = str(row.get("ood_reasons") or "")
-        out["abstained"] = bool(row.get("abstained"))
-        out["abstain_reason"] = row.get("abstain_reason") or None
-        out["not_measured"] = str(row.get("not_measured") or "")
+        """One ``ModelBundle.predict`` row as JSON-ready values (top factors parsed).
+
+        The keys are the prediction row of the model's task (:mod:`eih_ml.prediction`), those
+        the row has; the API's ``Prediction`` model is generated from the same declaration.
+        """
+        out: dict[str, Any] = {}
+        for column in self.output_columns:
+            name = column.name
+            if name not in row and not column.required:
+                continue
+            v = row.get(name)
+            if name == "pain_modulation_profile":
+                out[name] = str(v or "not_assessable")
+            elif column.kind == "factors":
+                out[name] = json.loads(v) if isinstance(v, str) else v
+            elif name in ("participant_id", "session_id"):
+                out[name] = str(v)
+            elif column.required and column.kind == "boolean":
+                out[name] = bool(v)
+            elif column.required and column.kind == "string":
+                out[name] = str(v or "")
+            elif name == "abstain_reason":
+                out[name] = v or None
+            else:
+                out[name] = json_safe(v)
         return out
 
     def explain(self, patient: dict, prefix: tuple = (), level: float | None = None) -> dict:
@@ -255,19 +248,11 @@ class Service:
 
     # ------------------------------------------------------------------------------ model
     def outcome_text(self) -> str:
-        """The outcome definition in words."""
-        o = self.meta["outcome"]
-        name = str(o.get("outcome", ""))
-        site = "a remote site" if "remote" in name else "the exercising muscle"
-        change = "Percentage change" if "_pct" in name else "Change (kPa)"
-        base = f"{change} of the pressure pain threshold at {site} from before to after exercise"
-        if self.task == "regression":
-            return base + "; positive means less pain sensitivity after exercise."
+        """The outcome definition in words (:func:`eih_ml.outcome_words.outcome_in_words`)."""
+        from eih_ml.outcome_words import outcome_in_words
+
         thr = self.meta.get("threshold")
-        unit = "%" if "_pct" in name else " kPa"
-        rule = o.get("rule")
-        cut = f"more than {thr:g}{unit}" if isinstance(thr, int | float) else "the rule's cut-off"
-        return f"{base}; a responder's threshold rises by {cut} (rule {rule})."
+        return outcome_in_words(self.meta["outcome"], thr if isinstance(thr, int | float) else None)
 
     def abstain_rule(self) -> dict:
         """The model's minimum-information rule (eih_ml.explain.abstain), for GET /api/model."""
@@ -356,7 +341,7 @@ class Service:
 
 
 class Batcher:
-    """Predicts the API requests waiting for the model in one ``ModelBundle.predict_records`` call.
+    """Predicts the API requests waiting for the model in one ``ModelBundle.predict`` call.
 
     A prediction costs little more for a few rows than for one (its time is mostly per call: the
     model, the explainer and, for records that need it, loading, validating and deriving the

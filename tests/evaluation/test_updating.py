@@ -138,7 +138,7 @@ def test_an_updated_model_is_calibrated_on_new_participants_of_that_site(
     # the short way (records) and the DataFrame way give the same recalibrated answer
     few = study["fresh"].iloc[:5]
     a = loaded.predict(few)["probability"].to_numpy()
-    b = pd.DataFrame(loaded.predict_records(few.to_dict(orient="records")))["probability"]
+    b = pd.DataFrame(loaded.predict(few.to_dict(orient="records"), as_records=True))["probability"]
     np.testing.assert_allclose(a, b.to_numpy(float), rtol=1e-9)
     # its uncertainty comes from the validation cohort: a new Venn-Abers range, no EIH
     # interval of the development cohort carried over, every level recalibrated

@@ -323,11 +323,11 @@ def test_records_take_the_short_way_with_the_same_answer(classification, regress
     ids, X, missing = bundle.prepare(patients)
     expected = bundle.predict_matrix(X, ids, missing).to_dict(orient="records")
     assert all(bundle._predict_plain([r], 5) is not None for r in records)  # the short way
-    one_by_one = [bundle.predict_records([r])[0] for r in records]
+    one_by_one = [bundle.predict([r], as_records=True)[0] for r in records]
     assert_same_predictions(one_by_one, expected)
     # several sessions of one participant go the full way, with the same answer
     assert bundle._predict_plain(records, 5) is None
-    assert_same_predictions(bundle.predict_records(records), expected)
+    assert_same_predictions(bundle.predict(records, as_records=True), expected)
     few = bundle.predict(patients.iloc[:2]).to_dict(orient="records")
     assert_same_predictions(few, expected[:2])
 
@@ -339,7 +339,7 @@ def test_a_record_with_an_error_is_reported_by_validation(classification):
     records = new_patients(2).to_dict(orient="records")[:2]
     records[1]["pain_nrs"] = 14.0  # 0-10
     with pytest.raises(CohortValidationError) as err:
-        bundle.predict_records(records, rows=[7, 8])
+        bundle.predict(records, rows=[7, 8], as_records=True)
     v = err.value.report.violations
     assert v[["row", "column", "rule"]].values.tolist() == [[8, "pain_nrs", "range"]]
 
@@ -385,7 +385,8 @@ def test_a_bundle_scores_questionnaires_with_the_rules_it_was_trained_with(class
     assert np.isnan(X["pcs_total"].iloc[0])
     record = patient.to_dict(orient="records")
     assert_same_predictions(
-        strict.predict_records(record), strict.predict_matrix(X, ids, missing).to_dict("records")
+        strict.predict(record, as_records=True),
+        strict.predict_matrix(X, ids, missing).to_dict("records"),
     )
 
 
@@ -517,3 +518,68 @@ def test_the_ood_flag_fires_on_at_most_5_percent_of_training_and_more_on_shifted
     assert any("unusual combination" in "; ".join(r) for r in ref.out_of_range(odd))
     back = CohortReference.from_dict(json.loads(json.dumps(ref.to_dict())))
     assert back.out_of_range(shifted.iloc[:50]) == reasons
+
+
+def sparse_patients(n: int = 65, seed: int = 31) -> pd.DataFrame:
+    """``n`` new participants, one session each, some without optional blocks: biomarkers,
+    CPM and temporal summation, a questionnaire; one with almost nothing measured."""
+    patients = new_patients(n + 10, seed=seed).drop_duplicates("participant_id").head(n)
+    patients = patients.reset_index(drop=True)
+    assert len(patients) == n
+    blocks = {
+        0: [c for c in patients if c.startswith("bio_")],
+        1: [c for c in patients if c.startswith(("cpm_", "ts_"))],
+        2: [c for c in patients if c.startswith("pcs_")],
+    }
+    for i in range(n):
+        if i % 4 in blocks:
+            patients.loc[i, blocks[i % 4]] = np.nan
+    if n > 7:
+        kept = ("participant_id", "session_id", "age", "sex", "exercise_modality")
+        patients.loc[7, [c for c in patients if c not in kept]] = np.nan
+    return patients
+
+
+@pytest.mark.parametrize("n", [1, 64, 65])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_both_paths_give_identical_predictions(classification, regression, task, n):
+    """ModelBundle.predict's frame path and its short way of records: the same values, columns
+    and dtypes, for one row, FEW_ROWS rows and one more, with missing optional blocks."""
+    from eih_ml.bundle import FEW_ROWS
+    from eih_ml.prediction import column_names, columns_for
+
+    assert FEW_ROWS == 64
+    bundle = (classification if task == "classification" else regression).bundle
+    patients = sparse_patients(65).head(n)
+    frame = bundle.predict(patients, path="frame")
+    short = bundle.predict(patients, path="records")
+    pd.testing.assert_frame_equal(short, frame, check_exact=True)
+    pd.testing.assert_frame_equal(bundle.predict(patients), frame, check_exact=True)  # auto
+    records = patients.to_dict(orient="records")
+    assert bundle.predict(records, path="records", as_records=True) == bundle.predict(
+        records, path="frame", as_records=True
+    )
+    # the columns are the declared row of the task, in its order; every required one is there
+    assert list(frame.columns) == [c for c in column_names(task) if c in frame.columns]
+    assert {c.name for c in columns_for(task) if c.required} <= set(frame.columns)
+    assert "eih_low" in frame.columns and "prediction_set" in frame.columns or task == "regression"
+    if n > 7:  # the rows with missing blocks were there
+        assert frame["abstained"].sum() == 1 and frame.loc[7, "abstained"]
+        assert (frame["pain_modulation_profile"] == "not_assessable").sum() >= n // 4
+
+
+def test_the_short_way_is_taken_only_when_asked_or_by_the_stated_rule(classification):
+    from eih_ml.data.load import load_frame
+
+    bundle = classification.bundle
+    patients = sparse_patients(3)
+    with pytest.raises(ValueError, match="Expected path among auto, frame, records"):
+        bundle.predict(patients, path="fast")
+    recoded = patients.assign(sex=patients["sex"].str.upper())  # "FEMALE": the loader recodes it
+    with pytest.raises(ValueError, match="path='records' takes only rows that validation"):
+        bundle.predict(recoded, path="records")
+    expected = bundle.predict(patients, path="frame")
+    pd.testing.assert_frame_equal(bundle.predict(recoded), expected)  # auto: the frame path
+    with pytest.raises(ValueError, match="not a StudyTable"):
+        bundle.predict(load_frame(patients), path="records")
+    pd.testing.assert_frame_equal(bundle.predict(load_frame(patients)), expected)

@@ -241,7 +241,7 @@ def test_the_records_path_gives_the_same_uncertainty(trained):
     inputs, _, _ = _fresh(6, seed=7)
     bundle = trained.bundle
     frame = bundle.predict(inputs.iloc[:4])
-    records = bundle.predict_records(inputs.iloc[:4].to_dict(orient="records"))
+    records = bundle.predict(inputs.iloc[:4].to_dict(orient="records"), as_records=True)
     for col in ("probability_low", "probability_high", "eih_low", "eih_high"):
         np.testing.assert_allclose(frame[col].to_numpy(float), [r[col] for r in records])
 

@@ -197,6 +197,77 @@ def test_openapi_fields_carry_units_ranges_and_the_input_contract(client):
     assert "/api/predict" in spec["paths"] and "/api/model" in spec["paths"]
 
 
+def test_openapi_documents_the_answer_of_predict_by_its_real_model(client):
+    from eih_ml.prediction import COLUMNS
+
+    spec = client.get("/openapi.json").json()
+    responses = spec["paths"]["/api/predict"]["post"]["responses"]
+    schema = responses["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/PredictResponse"}
+    assert responses["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorResponse"
+    }
+    schemas = spec["components"]["schemas"]
+    assert schemas["PredictResponse"]["properties"]["predictions"]["items"] == {
+        "$ref": "#/components/schemas/Prediction"
+    }
+    prediction = schemas["Prediction"]
+    declared = [c.name for c in COLUMNS]
+    assert list(prediction["properties"]) == [*declared, "explanation", "whatif", "prescriptions"]
+    assert prediction["additionalProperties"] is False
+    assert set(prediction["required"]) == {
+        c.name for c in COLUMNS if c.required and c.name not in ("abstained", "not_measured")
+    }
+    profile = prediction["properties"]["pain_modulation_profile"]
+    assert profile["description"].startswith("Efficient or inefficient CPM")
+
+
+def assert_valid_answer(answer: dict, task: str) -> None:
+    """``answer`` validates against PredictResponse and holds the task's declared columns."""
+    from eih_ml.prediction import column_names
+    from eih_ml.serve.response_models import PredictResponse
+
+    PredictResponse.model_validate(answer)
+    assert answer["model"]["task"] == task
+    names = column_names(task)
+    for p in answer["predictions"]:
+        row = [k for k in p if k not in ("explanation", "whatif", "prescriptions")]
+        assert row == [c for c in names if c in p]  # the declared order, nothing else
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("explain", [False, True])
+def test_every_answer_validates_against_the_documented_model(task, explain, apps, patients):
+    client = make_client(apps[task])
+    body = {"patients": [*patients[:2], {"age": 50.0}], "explain": explain}
+    r = client.post("/api/predict", json=body)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert_valid_answer(answer, task)
+    assert [p["abstained"] for p in answer["predictions"]] == [False, False, True]
+    if task == "classification":  # a classifier's answer has no regression keys, and back
+        assert (
+            "probability" in answer["predictions"][0] and "eih_kpa" not in answer["predictions"][0]
+        )
+    else:
+        assert (
+            "eih_kpa" in answer["predictions"][0] and "probability" not in answer["predictions"][0]
+        )
+    assert ("explanation" in answer["predictions"][0]) == explain
+
+
+def test_an_answer_the_model_does_not_declare_is_a_500_not_sent(apps, patients, monkeypatch):
+    """FastAPI validates the answer: a key added to the bundle's rows only never reaches a client."""
+    from eih_ml.serve.service import Service
+
+    service = apps["classification"].state.service
+    record = Service.record
+    monkeypatch.setattr(service, "record", lambda row: {**record(service, row), "risk": 0.3})
+    client = make_client(apps["classification"], raise_server_exceptions=False)
+    r = client.post("/api/predict", json={"patients": patients[:1], "explain": True})
+    assert r.status_code == 500 and "risk" not in r.text
+
+
 # ------------------------------------------------------------------------------- predictions
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_api_predictions_equal_bundle_predict(task, apps, bundles, patients_frame, patients):
@@ -763,7 +834,6 @@ def test_unexpected_error_answers_a_generic_500_and_logs_no_value(
         raise ValueError(f"could not convert {marker}")
 
     monkeypatch.setattr(bundle, "predict", boom)
-    monkeypatch.setattr(bundle, "predict_records", boom)
     monkeypatch.setattr(bundle, "prepare", boom)
     caplog.set_level(logging.DEBUG)
     r = client.post("/api/predict", json=one(patients, participant_id=marker))

@@ -438,7 +438,7 @@ class ModelBundle:
             How many top factors per row.
         path : {"auto", "frame", "records"}
             How the rows reach the model; both ways share every formula and give the same
-            answer (values, columns, dtypes; ``tests/test_prediction_paths.py``).
+            answer (values, columns, dtypes; ``tests/explain/test_explanations.py``).
 
             * ``"frame"``: loading, validation and feature derivation on pandas tables. It
               recodes what it can and raises what it cannot (the path of the error messages).

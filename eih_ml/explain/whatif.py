@@ -36,6 +36,18 @@ DEFAULT_PROTOCOLS: tuple[Protocol, ...] = (
     Protocol("dynamic_resistance", 0.50, 10, "Dynamic resistance, RPE 13 (moderate), 10 min"),
 )
 
+#: The prediction columns (:mod:`eih_ml.prediction`) a what-if row shows, those the model has.
+WHATIF_COLUMNS = (
+    "probability",
+    "p_hyperalgesic",
+    "p_non_responder",
+    "p_hypoalgesic",
+    "prediction_set",
+    "eih_kpa",
+    "interval_low",
+    "interval_high",
+)
+
 #: Below this probability of a hypoalgesic response a protocol is flagged for a responder model.
 LOW_RESPONSE_PROBABILITY = 0.35
 
@@ -54,9 +66,6 @@ def protocol_whatif(
         patient's measurements are too few for the model's minimum-information rule
         (:mod:`eih_ml.explain.abstain`) even with the protocol filled in.
     """
-    from eih_ml.explain.conformal import describe_set
-    from eih_ml.models import predict_scores
-
     features = bundle.features
     if "exercise_modality" not in features:
         return pd.DataFrame()
@@ -76,30 +85,23 @@ def protocol_whatif(
     # little for the model's minimum-information rule, there is nothing to compare.
     if bundle.abstain_rule.assess(columns_of(grid.iloc[[0]], features), 1).abstained[0]:
         return pd.DataFrame()
-    scores = predict_scores(bundle.pipeline, grid, bundle.task)
+    # the prediction entry point on the prepared grid: the same columns as the patient's own
+    pred = bundle.predict_matrix(grid, top_k=0)
     seen = bundle.reference.categories.get("exercise_modality", {})
     out = pd.DataFrame({"protocol": [p.label for p in protocols]})
     out["modality"] = [p.modality for p in protocols]
     out["seen_in_training"] = [seen.get(p.modality, 0) > 0 for p in protocols]
+    for column in WHATIF_COLUMNS:
+        if column in pred:
+            out[column] = pred[column].to_numpy()
     if bundle.task == "multiclass":
-        from eih_ml.outcomes import PROBABILITY_COLUMNS
-
-        scores = np.asarray(scores, dtype=float)
-        for j, column in enumerate(PROBABILITY_COLUMNS):
-            out[column] = scores[:, j]
-        if bundle.conformal is not None:
-            out["prediction_set"] = [
-                describe_set(s, bundle.classes) for s in bundle.conformal.sets(scores)
-            ]
         out["flag"] = np.where(
-            scores[:, 0] >= bundle.risk_threshold, "risk of more pain after this exercise", ""
+            out["p_hyperalgesic"].to_numpy(float) >= bundle.risk_threshold,
+            "risk of more pain after this exercise",
+            "",
         )
     elif bundle.task == "classification":
-        out["probability"] = scores
-        if bundle.conformal is not None:
-            out["prediction_set"] = [
-                describe_set(s, bundle.classes) for s in bundle.conformal.sets(scores)
-            ]
+        scores = out["probability"].to_numpy(float)
         if bundle.target == "hyperalgesia":  # the protocols that lower the risk go unflagged
             risk = float(bundle.meta["outcome"].get("risk_threshold") or 0.5)
             out["flag"] = np.where(scores >= risk, "risk of more pain after this exercise", "")
@@ -108,11 +110,9 @@ def protocol_whatif(
                 scores < LOW_RESPONSE_PROBABILITY, "low chance of hypoalgesia", ""
             )
     else:
-        out["eih_kpa"] = scores
-        if bundle.conformal is not None:
-            bounds = bundle.conformal.intervals(scores)
-            out["interval_low"], out["interval_high"] = bounds[:, 0], bounds[:, 1]
-            hyper = bounds[:, 1] < 0
+        scores = out["eih_kpa"].to_numpy(float)
+        if "interval_high" in out:
+            hyper = out["interval_high"].to_numpy(float) < 0
         else:
             hyper = np.zeros(len(scores), dtype=bool)
         out["flag"] = np.where(

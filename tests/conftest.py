@@ -66,3 +66,39 @@ def postgres():
 
     with postgres_server() as server:
         yield server
+
+
+# --------------------------------------------------------------------- trained once per session
+#: Config overrides of the session's small XGBoost experiments (tests.helpers.SMALL_RUN).
+XGBOOST_RUN = ["models=[xgboost]", "evaluation.added_value=[]"]
+
+
+def _xgboost_experiment(tmp_path_factory, task: str):
+    from pathlib import Path
+
+    from eih_ml.config import load_config
+    from eih_ml.experiment import run_experiment
+    from tests.helpers import SMALL_RUN
+
+    root = Path(__file__).resolve().parents[1]
+    config = load_config(
+        root / "configs" / "default.yaml", [*SMALL_RUN, *XGBOOST_RUN, f"outcome.task={task}"]
+    )
+    out = tmp_path_factory.mktemp(f"session_xgboost_{task}") / "run"
+    return run_experiment(config, output_dir=out, track=False)
+
+
+@pytest.fixture(scope="session")
+def xgboost_experiment(tmp_path_factory):
+    """One small XGBoost classification experiment (80 simulated participants), untracked.
+
+    Trained once and shared by every module that only reads it: never change it or its run
+    folder; take ``copy.deepcopy`` of it (or ``shutil.copytree`` of the folder) to change them.
+    """
+    return _xgboost_experiment(tmp_path_factory, "classification")
+
+
+@pytest.fixture(scope="session")
+def xgboost_regression_experiment(tmp_path_factory):
+    """The same experiment for the regression task (read only, as ``xgboost_experiment``)."""
+    return _xgboost_experiment(tmp_path_factory, "regression")

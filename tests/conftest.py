@@ -66,3 +66,65 @@ def postgres():
 
     with postgres_server() as server:
         yield server
+
+
+# --------------------------------------------------------------------- trained once per session
+#: Config overrides of the session's small XGBoost experiments (tests.helpers.SMALL_RUN).
+XGBOOST_RUN = ["models=[xgboost]", "evaluation.added_value=[]"]
+
+
+def _xgboost_experiment(tmp_path_factory, task: str):
+    from pathlib import Path
+
+    from eih_ml.config import load_config
+    from eih_ml.experiment import run_experiment
+    from tests.helpers import SMALL_RUN
+
+    root = Path(__file__).resolve().parents[1]
+    config = load_config(
+        root / "configs" / "default.yaml", [*SMALL_RUN, *XGBOOST_RUN, f"outcome.task={task}"]
+    )
+    out = tmp_path_factory.mktemp(f"session_xgboost_{task}") / "run"
+    return run_experiment(config, output_dir=out, track=False)
+
+
+@pytest.fixture(scope="session")
+def xgboost_experiment(tmp_path_factory):
+    """One small XGBoost classification experiment (80 simulated participants), untracked.
+
+    Trained once and shared by every module that only reads it: never change it or its run
+    folder; take ``copy.deepcopy`` of it (or ``shutil.copytree`` of the folder) to change them.
+    """
+    return _xgboost_experiment(tmp_path_factory, "classification")
+
+
+@pytest.fixture(scope="session")
+def xgboost_regression_experiment(tmp_path_factory):
+    """The same experiment for the regression task (read only, as ``xgboost_experiment``)."""
+    return _xgboost_experiment(tmp_path_factory, "regression")
+
+
+@pytest.fixture(scope="session")
+def two_model_experiment(tmp_path_factory):
+    """One small experiment comparing elastic net and XGBoost (classification), untracked.
+
+    Shared by tests/test_tracking.py and tests/report/test_experiment_report.py, which each take
+    a ``copy.deepcopy`` of it (they change its config and summary); never change it or its run
+    folder.
+    """
+    from pathlib import Path
+
+    from eih_ml.config import load_config
+    from eih_ml.experiment import run_experiment
+    from tests.helpers import SMALL_RUN
+
+    root = Path(__file__).resolve().parents[1]
+    overrides = [
+        *SMALL_RUN,
+        "models=[elastic_net,xgboost]",
+        "evaluation.min_subgroup_participants=10",
+        "cv.n_jobs=1",  # worker processes cost more than they save on a run this small
+    ]
+    config = load_config(root / "configs" / "default.yaml", overrides)
+    out = tmp_path_factory.mktemp("session_two_models") / "run"
+    return run_experiment(config, output_dir=out, track=False)

@@ -30,33 +30,26 @@ from tests.foreign_files import (
     ids_of,
     write_variants,
 )
-from tests.helpers import SMALL_RUN, free_port, run_cli, stop, wait_http
+from tests.helpers import free_port, run_cli, stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAMPION = "models:/eih_ml_responder@champion"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """A trained model, logged and registered as champion in a SQLite store."""
-    from eih_ml.config import load_config
-    from eih_ml.experiment import run_experiment
+def store(tmp_path_factory, xgboost_experiment):
+    """The session's small XGBoost model (tests/conftest.py), logged and registered as champion
+    in a SQLite store."""
+    import copy
+
     from eih_ml.tracking import track_experiment
 
     tmp = tmp_path_factory.mktemp("doors")
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    config = load_config(
-        ROOT / "configs" / "default.yaml",
-        [
-            *SMALL_RUN,
-            "models=[xgboost]",
-            "evaluation.added_value=[]",
-            f"tracking.tracking_uri={uri}",
-        ],
-    )
-    result = run_experiment(config, output_dir=tmp / "run", track=False)
+    result = copy.deepcopy(xgboost_experiment)  # the shared result stays untouched
+    result.config.tracking.tracking_uri = uri
     track_experiment(result)
-    return {"uri": uri, "model_dir": tmp / "run" / "model", "tmp": tmp}
+    return {"uri": uri, "model_dir": xgboost_experiment.output_dir / "model", "tmp": tmp}
 
 
 @pytest.fixture(scope="module")

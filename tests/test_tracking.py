@@ -14,24 +14,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eih_ml.config import load_config
-from eih_ml.experiment import run_experiment
-from tests.helpers import SMALL_RUN, free_port, stop, wait_http
+from tests.helpers import free_port, stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = [
-    *SMALL_RUN,
-    "models=[elastic_net,xgboost]",
-    "evaluation.min_subgroup_participants=10",
-]
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory):
-    """A small experiment, not yet tracked."""
-    out = tmp_path_factory.mktemp("run")
-    config = load_config(ROOT / "configs" / "default.yaml", SMALL)
-    return run_experiment(config, output_dir=out / "run", track=False)
+def result(two_model_experiment):
+    """A small experiment, not yet tracked: this module's copy of the session's (conftest.py)."""
+    import copy
+
+    return copy.deepcopy(two_model_experiment)
 
 
 @pytest.fixture

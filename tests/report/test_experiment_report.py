@@ -69,11 +69,14 @@ def text_of(page: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def result(tmp_path_factory):
-    """A small classification experiment (written to a run folder, not tracked)."""
-    out = tmp_path_factory.mktemp("report_run")
-    config = load_config(ROOT / "configs" / "default.yaml", SMALL)
-    return run_experiment(config, output_dir=out / "run", track=False)
+def result(two_model_experiment):
+    """A small classification experiment (written to a run folder, not tracked): this module's
+    copy of the session's (tests/conftest.py), with the model registry off."""
+    import copy
+
+    result = copy.deepcopy(two_model_experiment)
+    result.config.tracking.registry.enabled = False
+    return result
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CHROMIUM, CHROMIUM_FLAGS, SMALL_RUN
+from tests.helpers import CHROMIUM, CHROMIUM_FLAGS
 
 pytestmark = [
     pytest.mark.browser,
@@ -45,15 +45,16 @@ MEASURE = """() => [...document.images].map(img => {
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
-    from eih_ml import load_config, run_experiment, simulate_cohort, write_patient_report
+def report(tmp_path_factory, xgboost_experiment) -> Path:
+    """The patient report of the session's small XGBoost model (tests/conftest.py)."""
+    from eih_ml import simulate_cohort, write_patient_report
 
-    cfg = load_config("configs/default.yaml", [*SMALL_RUN, "models=[xgboost]"])
     out = tmp_path_factory.mktemp("report_browser")
-    result = run_experiment(cfg, output_dir=out / "run", track=False)
     patients = simulate_cohort(5, seed=21).cohort  # new patients, as a clinic's file holds them
     pid = str(patients["participant_id"].iloc[0])
-    return write_patient_report(result.bundle, patients, pid, out / "patient_report.html")
+    return write_patient_report(
+        xgboost_experiment.bundle, patients, pid, out / "patient_report.html"
+    )
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 900), (390, 844)])

@@ -1,7 +1,7 @@
 """The web app and JSON API through FastAPI's TestClient: answers, bad input, safety.
 
-Two small models are trained once for the module (classification and regression, about 15 s in
-all); everything else runs in process.
+Two small models (classification and regression) are trained once for the session
+(tests/conftest.py); everything else runs in process.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 
 from eih_ml.serve.app import COOKIE_NAME, UPLOAD_BODY_LIMIT, create_app, session_value
-from tests.helpers import SMALL_RUN
 
 TOKEN = "test-token-0123456789abcdef"
 HEADERS = (
@@ -43,22 +42,12 @@ def make_client(app, **kwargs):
 
 # ----------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def model_dirs(tmp_path_factory):
-    from eih_ml.config import load_config
-    from eih_ml.experiment import run_experiment
-
-    base = [
-        *SMALL_RUN,
-        "models=[xgboost]",
-        "evaluation.added_value=[]",
-    ]
-    tmp = tmp_path_factory.mktemp("serve_models")
-    dirs = {}
-    for task in ("classification", "regression"):
-        cfg = load_config("configs/default.yaml", [*base, f"outcome.task={task}"])
-        run_experiment(cfg, output_dir=tmp / task, track=False)
-        dirs[task] = tmp / task / "model"
-    return dirs
+def model_dirs(xgboost_experiment, xgboost_regression_experiment):
+    """The session's small XGBoost models (tests/conftest.py), read only."""
+    return {
+        "classification": xgboost_experiment.output_dir / "model",
+        "regression": xgboost_regression_experiment.output_dir / "model",
+    }
 
 
 @pytest.fixture(scope="module")

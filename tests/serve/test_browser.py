@@ -40,21 +40,9 @@ MARKER_BMI = "23.4567"
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    from eih_ml.config import load_config
-    from eih_ml.experiment import run_experiment
-
-    cfg = load_config(
-        "configs/default.yaml",
-        [
-            *SMALL_RUN,
-            "models=[xgboost]",
-            "evaluation.added_value=[]",
-        ],
-    )
-    out = tmp_path_factory.mktemp("browser_model")
-    run_experiment(cfg, output_dir=out / "run", track=False)
-    return out / "run" / "model"
+def model_dir(xgboost_experiment) -> Path:
+    """The session's small XGBoost classification model (tests/conftest.py), read only."""
+    return xgboost_experiment.output_dir / "model"
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ DEFAULT_PROTOCOLS: tuple[Protocol, ...] = (
 LOW_RESPONSE_PROBABILITY = 0.35
 
 
-def protocol_whatif(
+def protocol_whatif(  # noqa: C901 - a sequence of independent checks or steps; split in a tested refactor (#21)
     bundle, X_row: pd.DataFrame, protocols: tuple[Protocol, ...] = DEFAULT_PROTOCOLS
 ) -> pd.DataFrame:
     """Predictions for one patient (a one-row model matrix) under each protocol.

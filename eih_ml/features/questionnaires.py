@@ -515,7 +515,7 @@ def score_questionnaires(
     return pd.DataFrame({c: out[c] for c in OUTPUT_COLUMNS if c in out}, index=df.index)
 
 
-def questionnaire_arrays(
+def questionnaire_arrays(  # noqa: C901 - a sequence of independent checks or steps; split in a tested refactor (#21)
     src: Columns, scoring: QuestionnaireScoring | None = None
 ) -> dict[str, object]:
     """:func:`score_questionnaires` as named arrays (the arithmetic; no ``csi_severity``)."""

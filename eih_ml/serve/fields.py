@@ -215,7 +215,7 @@ def number_text(x: float) -> str:
     return f"{x:g}"
 
 
-def _describe_field(col: str, meta: dict) -> InputField:
+def _describe_field(col: str, meta: dict) -> InputField:  # noqa: C901 - a sequence of independent checks or steps; split in a tested refactor (#21)
     spec = contract.spec_for(col)
     if spec is None:  # pragma: no cover - input_columns only returns contract columns
         raise ValueError(f"{col} is not a data-contract column")

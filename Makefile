@@ -58,7 +58,7 @@ bench: install-dev
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) demo_output build .pytest_cache .ruff_cache tests/serve/axe/node_modules
+	rm -rf $(VENV) demo_output build .pytest_cache .ruff_cache .mypy_cache tests/serve/axe/node_modules
 
 ## ui: the MLflow UI on 127.0.0.1:5000 over the project's store (mlflow.db, mlartifacts/)
 ui: install

@@ -306,7 +306,8 @@ class ModelBundle:
     @property
     def dictionary(self):
         """The :class:`~eih_ml.data.dictionary.ColumnDictionary` the model was trained through,
-        or None (canonical column names)."""
+        or None (canonical column names).
+        """
         kept = self.meta.get("dictionary")
         if not kept:
             return None
@@ -589,7 +590,7 @@ class ModelBundle:
             id_columns[PROFILE] = profile_array(cpm, ts, self._profile_rule).tolist()
         return self._explain_columns(columns_of(X, self.features), n, id_columns, top_k)
 
-    def _explain_columns(
+    def _explain_columns(  # noqa: C901 - a sequence of independent checks or steps; split in a tested refactor (#21)
         self, columns: dict[str, np.ndarray], n: int, ids: dict[str, list], top_k: int
     ) -> dict[str, list]:
         """The prediction columns of ``n`` rows of model features given as named arrays.

@@ -54,7 +54,8 @@ def _root(
     ] = False,
 ) -> None:
     """Predict an individual's exercise-induced hypoalgesia (EIH) response: simulate, validate,
-    derive features, train, explain, track and serve."""
+    derive features, train, explain, track and serve.
+    """
 
 
 def _console(stderr: bool = False):
@@ -166,7 +167,8 @@ def phenotypes(
     ] = False,
 ) -> None:
     """Find data-driven pain-modulation phenotypes: cluster participants on QST and
-    questionnaires (Gaussian mixture, k by BIC), with stability, profiles and EIH by cluster."""
+    questionnaires (Gaussian mixture, k by BIC), with stability, profiles and EIH by cluster.
+    """
     from eih_ml.data.load import load_study
     from eih_ml.data.validate import validate_cohort
     from eih_ml.features.derive import derive_features
@@ -434,7 +436,8 @@ ModelOpt = Annotated[
 
 def _dictionary_for(bundle, given: Path | None):
     """The dictionary a study file is read through: ``--dictionary`` when given, else the one
-    the model was trained through (kept in its bundle), else canonical names."""
+    the model was trained through (kept in its bundle), else canonical names.
+    """
     if given is not None:
         return given
     kept = bundle.dictionary

@@ -448,7 +448,7 @@ class ExperimentConfig(_Section):
         return data
 
     @model_validator(mode="after")
-    def _consistent(self) -> ExperimentConfig:
+    def _consistent(self) -> ExperimentConfig:  # noqa: C901 - a sequence of independent checks or steps; split in a tested refactor (#21)
         if len(set(self.models)) != len(self.models):
             raise ValueError(f"models lists a model twice: {self.models}")
         o = self.outcome

@@ -451,7 +451,7 @@ def model_comparisons(config: ExperimentConfig, result: ExperimentResult) -> dic
 
 
 # ------------------------------------------------------------------------------------- the flow
-def run_experiment(
+def run_experiment(  # noqa: C901 - a sequence of independent checks or steps; split in a tested refactor (#21)
     config: ExperimentConfig,
     *,
     output_dir: str | Path | None = None,

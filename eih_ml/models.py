@@ -70,7 +70,8 @@ def _categorical_branch():
 
 def phenotype_columns(features: list[str], phenotypes: dict) -> list[str]:
     """The model features the phenotype clustering reads (``features.phenotype.features``, or
-    the QST and questionnaire features of :data:`eih_ml.phenotypes.DEFAULT_FEATURES`)."""
+    the QST and questionnaire features of :data:`eih_ml.phenotypes.DEFAULT_FEATURES`).
+    """
     from eih_ml.phenotypes.analysis import DEFAULT_FEATURES
 
     wanted = phenotypes.get("features") or DEFAULT_FEATURES
@@ -261,7 +262,8 @@ def search_space(model: str, task: Task) -> dict:
 
 def predict_scores(pipeline, X, task: Task) -> np.ndarray:
     """Probability of the positive class (classification), the three class probabilities
-    (multiclass: rows x :data:`eih_ml.outcomes.CLASS_NAMES`) or the predicted EIH (regression)."""
+    (multiclass: rows x :data:`eih_ml.outcomes.CLASS_NAMES`) or the predicted EIH (regression).
+    """
     if task == "multiclass":
         return np.asarray(pipeline.predict_proba(X), dtype=float)
     if task == "classification":

@@ -189,7 +189,8 @@ def track_experiment(result) -> str:
 
 def _log_fold_scores(client, folds: list[dict]) -> None:
     """Each outer fold's inner-CV score as one metric series (step = repeat x 1000 + fold),
-    in one batch (one store transaction instead of one per fold)."""
+    in one batch (one store transaction instead of one per fold).
+    """
     import mlflow
     from mlflow.entities import Metric
 

@@ -1,0 +1,1 @@
+"""Loading, validating, mapping and simulating cohorts (the data contract and its checks)."""

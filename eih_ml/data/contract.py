@@ -186,7 +186,8 @@ class ColumnSpec:
     @property
     def bounds(self) -> tuple[float, float] | None:
         """The plausible range a value of this column may take: ``valid_range``, or the
-        envelope of ``range_by`` (``None`` when open)."""
+        envelope of ``range_by`` (``None`` when open).
+        """
         if self.valid_range is not None:
             return self.valid_range
         return self.range_by.envelope if self.range_by is not None else None

@@ -161,7 +161,8 @@ class ColumnDictionary(_Strict):
 
     def target(self, name: str) -> str:
         """The canonical name a study column is read as: ``columns``, then ``patterns``, else
-        its own name (REDCap's record and event columns are mapped by the loader)."""
+        its own name (REDCap's record and event columns are mapped by the loader).
+        """
         if name in self.columns:
             return self.columns[name]
         for pat in self.patterns:
@@ -259,7 +260,8 @@ def load_dictionary(path: str | Path | None) -> ColumnDictionary:
 def _with_redcap(d: ColumnDictionary, dd) -> ColumnDictionary:
     """``d`` with what a REDCap data dictionary tells added (:func:`eih_ml.data.redcap.
     dictionary_updates`); ``d``'s own keys win. The result is self-contained: the model bundle
-    keeps it, and the CSV is not needed again."""
+    keeps it, and the CSV is not needed again.
+    """
     from eih_ml.data.redcap import dictionary_updates
 
     found = dictionary_updates(dd, d.target)

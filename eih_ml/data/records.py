@@ -83,7 +83,8 @@ _INFINITE = (math.inf, -math.inf)
 @dataclass(frozen=True, eq=False)
 class _Layout:
     """How the columns of a set of record keys are read (cached per key set: a service sees
-    the same fields request after request)."""
+    the same fields request after request).
+    """
 
     ids: tuple[str, ...]
     numbers: tuple[str, ...]  # numeric and biomarker columns, in key order
@@ -101,7 +102,8 @@ class _Layout:
 def _layout(keys: tuple) -> _Layout | None:
     """The reading plan of ``keys``; None when a key is not text or of a kind this short way
     does not read. Columns the loader leaves out (not in the contract, helper columns) are
-    skipped."""
+    skipped.
+    """
     ids, numbers, categories, bounds, biomarker = [], [], {}, [], set()
     order = []
     for key in keys:
@@ -147,7 +149,7 @@ def _layout(keys: tuple) -> _Layout | None:
 _PLAIN_NUMBER = (float, int, type(None))
 
 
-def plain_records(
+def plain_records(  # noqa: C901 - a sequence of independent checks or steps; split in a tested refactor (#21)
     records: Sequence[Mapping[str, object]], dictionary: ColumnDictionary
 ) -> tuple[list[str] | None, list[str] | None, ArrayColumns] | None:
     """Type ``records`` when validation would pass them unchanged (see the module docstring).
@@ -246,7 +248,8 @@ def _numbers(
 
 def _dependent_ranges_hold(arrays: dict[str, np.ndarray], n: int, stimuli: tuple[str, ...]) -> bool:
     """Exercise and programme intensity within their unit's range; CPM stimuli within their test
-    type's."""
+    type's.
+    """
     for name, unit_name in contract.INTENSITY_COLUMNS.items():
         if name not in arrays:
             continue
@@ -276,7 +279,8 @@ def _declared_lod(marker: str, d: ColumnDictionary) -> float:
 
 def _nondetect(v: object, marker: str, d: ColumnDictionary) -> float | None:
     """The LOD of a non-detect written as text ("<0.5", "<LOD", "ND"...), as the loader reads
-    it; None when ``v`` is not such a text or no LOD is known (the full path reports it)."""
+    it; None when ``v`` is not such a text or no LOD is known (the full path reports it).
+    """
     if not isinstance(v, str):
         return None
     m = NONDETECT.match(v.strip())
@@ -290,7 +294,8 @@ def _add_biomarker_helpers(
     arrays: dict[str, np.ndarray], nondetects: dict[str, dict[int, float]], d: ColumnDictionary
 ) -> None:
     """``bio_{m}_nd`` (1 for a non-detect, 0 where measured) and ``bio_{m}_lod`` (the LOD
-    written with a non-detect, else the declared one), missing where nothing was given."""
+    written with a non-detect, else the declared one), missing where nothing was given.
+    """
     for col in contract.biomarker_columns(list(arrays)):
         x = arrays[col]
         measured = np.isfinite(x)

@@ -316,7 +316,8 @@ def _collapse_checkboxes(
     frame: pd.DataFrame, notes: list[str], declared: dict[str, dict[str, str]]
 ) -> pd.DataFrame:
     """``field___code`` columns into ``field``; ``declared`` (from a data dictionary) maps each
-    checkbox field to {column suffix: code}. Without it every ``___`` group is a checkbox."""
+    checkbox field to {column suffix: code}. Without it every ``___`` group is a checkbox.
+    """
     groups: dict[str, list[tuple[str, str]]] = {}
     for col in frame.columns:
         m = CHECKBOX.match(str(col))

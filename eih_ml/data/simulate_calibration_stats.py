@@ -66,7 +66,8 @@ def _protocol_residual(cohort: pd.DataFrame, y: np.ndarray) -> np.ndarray:
 
 def _sum_score(items: np.ndarray, min_answered: int) -> np.ndarray:
     """Sum of items, prorated from the mean of answered items when at least ``min_answered``
-    items are answered (otherwise NaN)."""
+    items are answered (otherwise NaN).
+    """
     answered = np.sum(~np.isnan(items), axis=1)
     mean = np.nansum(items, axis=1) / np.maximum(answered, 1)
     return np.where(answered >= min_answered, mean * items.shape[1], np.nan)
@@ -136,7 +137,8 @@ def _log_biomarkers(cohort: pd.DataFrame) -> pd.DataFrame:
 def _ols_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
     """Least squares with an intercept (normal equations with a negligible ridge, so that a protocol
     absent from the training fold does not make the system singular); NaN predictors are imputed
-    with training means."""
+    with training means.
+    """
     means = np.nanmean(x_train, axis=0)
     means = np.where(np.isnan(means), 0.0, means)
     scale = np.nanstd(x_train, axis=0)
@@ -171,7 +173,8 @@ def _incremental_r2(
     cohort: pd.DataFrame, base: pd.DataFrame, extra: pd.DataFrame, y: np.ndarray
 ) -> float:
     """Out-of-sample R^2 that ``extra`` adds to ``base``: ``1 - SSE(base + extra) / SSE(base)``,
-    5-fold cross-validation grouped by participant."""
+    5-fold cross-validation grouped by participant.
+    """
     keep = ~np.isnan(y)
     folds = _participant_folds(cohort)[keep]
     x_base = base.to_numpy(dtype=float)[keep]

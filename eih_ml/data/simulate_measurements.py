@@ -44,7 +44,8 @@ def ppt_columns(
 ) -> Arrays:
     """PPT trials before and after the exercise and, in some sessions, before and after rest.
 
-    Post = pre level + realised EIH (never below 30 % of pre); trials add log-normal noise."""
+    Post = pre level + realised EIH (never below 30 % of pre); trials add log-normal noise.
+    """
     p, n_trials, day = sessions["person"], sessions["n_trials"], sessions["ppt_day"]
     rest_trials = np.where(sessions["has_rest"], n_trials, 0)
     cols: Arrays = {}
@@ -68,7 +69,8 @@ def cpm_columns(
 ) -> tuple[Arrays, np.ndarray]:
     """CPM with a PPT test stimulus: two trials before and two during conditioning (parallel
     design; Reezigt 2021), in every session before the exercise. Returns the columns and the true
-    relative CPM effect of each session."""
+    relative CPM effect of each session.
+    """
     p = sessions["person"]
     m = p.size
     rel = (
@@ -90,7 +92,8 @@ def ts_columns(
 ) -> Arrays:
     """Temporal summation: a train of 10 ratings (0-100) rising from ``first`` towards
     ``first + increase``, and five single-stimulus ratings for part of the participants (wind-up
-    ratio, DFNS). First rating and increase are log-normal in S and F."""
+    ratio, DFNS). First rating and increase are log-normal in S and F.
+    """
     p = sessions["person"]
     m = p.size
     first = scen.ts_first_mean * np.exp(
@@ -158,7 +161,8 @@ def _graded_response(
     theta: np.ndarray, model: _ItemModel, n_items: int, rng: np.random.Generator
 ) -> np.ndarray:
     """Item answers (n, n_items) of a graded-response model; ``theta`` (n, n_items) holds the
-    latent trait each item measures."""
+    latent trait each item measures.
+    """
     k = model.item_max - model.item_min
     j = np.arange(1, n_items + 1)
     offsets = 0.35 * np.sin(1.7 * j)  # fixed, varied item difficulties
@@ -237,7 +241,8 @@ _BIOMARKER_LOADINGS: dict[str, float] = {
 
 def biomarkers(people: Arrays, scen: Scenario, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
     """Observed biomarker columns (object: float, NaN or a non-detect string) and the truth
-    (uncensored values, NaN without the panel, and ``has_biomarkers``)."""
+    (uncensored values, NaN without the panel, and ``has_biomarkers``).
+    """
     n = people["age"].size
     has_panel = rng.random(n) < scen.biomarker_coverage
     observed: Arrays = {}

@@ -207,7 +207,8 @@ def simulate_programme(
 
 def write_programme(sim: SimulatedProgramme, out_dir) -> dict[str, object]:
     """Write ``cohort.csv`` (with the programme columns), ``visits.csv`` and
-    ``programme_truth.csv``."""
+    ``programme_truth.csv``.
+    """
     from pathlib import Path
 
     out = Path(out_dir)

@@ -103,7 +103,8 @@ def session_clinical(
 ) -> dict[str, np.ndarray]:
     """Current pain (usual pain + session noise, NRS 0-10, 0 for healthy) and the pain expected
     during the exercise (NRS 0-10; driven by fear, sensitivity, usual pain and modality; a predictor
-    in Toomey 2025)."""
+    in Toomey 2025).
+    """
     p, modality = sessions["person"], sessions["modality"]
     m = p.size
     healthy = people["condition"][p] == "healthy"

@@ -126,7 +126,7 @@ def _mapping(columns: list[str], d) -> dict[str, str]:
     return out
 
 
-def validate_visits(
+def validate_visits(  # noqa: C901 - a sequence of independent checks or steps; split in a tested refactor (#21)
     frame: pd.DataFrame,
     source: str = "visits",
     participants: set[str] | None = None,

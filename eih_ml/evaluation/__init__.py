@@ -1,0 +1,1 @@
+"""Model evaluation: metrics, calibration, bootstrap, nested and external validation."""

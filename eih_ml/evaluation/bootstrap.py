@@ -223,7 +223,8 @@ class BootstrapResult:
 
     def as_dict(self) -> dict[str, float]:
         """Flat ``{name, name_ci_low, name_ci_high}`` for every metric, plus ``n_boot`` and
-        ``n_boot_skipped``: the keys logged to MLflow and written to reports."""
+        ``n_boot_skipped``: the keys logged to MLflow and written to reports.
+        """
         out: dict[str, float] = {}
         for name, value in self.estimate.items():
             out[name] = value
@@ -416,7 +417,8 @@ class PairedBootstrapResult:
     def as_dict(self) -> dict[str, float]:
         """Flat keys per metric ``m``: ``m_base``, ``m_extended``, ``m_difference``,
         ``m_difference_ci_low``, ``m_difference_ci_high``, ``m_fraction_extended_better``; plus
-        ``n_boot`` and ``n_boot_skipped``."""
+        ``n_boot`` and ``n_boot_skipped``.
+        """
         out: dict[str, float] = {}
         for m in self.metrics:
             out[f"{m}_base"] = self.base[m]

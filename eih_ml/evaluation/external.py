@@ -67,7 +67,7 @@ class ExternalValidation:
     X: pd.DataFrame | None = field(default=None, repr=False)
 
 
-def external_validation(
+def external_validation(  # noqa: C901 - a sequence of independent checks or steps; split in a tested refactor (#21)
     bundle,
     raw,
     *,
@@ -559,7 +559,8 @@ def _fmt(x, digits: int = 3) -> str:
 
 def validation_html(summary: dict) -> str:
     """A self-contained HTML report of an external validation (TRIPOD+AI validation items:
-    model, validation cohort, case mix, performance with CIs, updating)."""
+    model, validation cohort, case mix, performance with CIs, updating).
+    """
     from html import escape
 
     m = summary["metrics"]

@@ -20,6 +20,7 @@ from eih_ml.evaluation.bootstrap import (
 )
 from eih_ml.evaluation.evaluate import clean_dict, metric_fn
 from eih_ml.evaluation.metrics import UndefinedMetricError
+from eih_ml.outcomes import Task
 
 
 def harrell_optimism(
@@ -27,7 +28,7 @@ def harrell_optimism(
     X: pd.DataFrame,
     y: np.ndarray,
     groups: np.ndarray,
-    task: str,
+    task: Task,
     *,
     n_boot: int = 50,
     seed: int = 0,

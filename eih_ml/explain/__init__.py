@@ -1,0 +1,1 @@
+"""Explanations and uncertainty: SHAP attributions, conformal intervals, abstention, what-if."""

@@ -409,7 +409,8 @@ class AbstainRule:
 
 def _named(missing: list[str], by_key: Mapping[str, Measurement]) -> list[str]:
     """Missing measurement keys -> names, groups named once ("PPT at both sites")."""
-    out, done = [], set()
+    out: list[str] = []
+    done: set[str] = set()
     gone = set(missing)
     biomarkers = [k for k in by_key if k.startswith("bio_")]
     for key in missing:

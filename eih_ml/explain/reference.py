@@ -114,7 +114,8 @@ class CohortReference:
 
     def calibrate(self, X: pd.DataFrame, false_alarm: float = FALSE_ALARM) -> None:
         """Set the margin and the distance threshold so that at most ``false_alarm`` of the
-        training sessions ``X`` are flagged (half per rule); store the rates measured."""
+        training sessions ``X`` are flagged (half per rule); store the rates measured.
+        """
         feats = [c for c in self.quantiles if c in X.columns]
         columns = {c: X[c].to_numpy(dtype=float, na_value=np.nan) for c in feats}
         columns |= {c: X[c].to_numpy(dtype=object) for c in self.categories if c in X.columns}

@@ -1,0 +1,1 @@
+"""Feature derivation from QST, questionnaires, biomarkers, protocol and programme data."""

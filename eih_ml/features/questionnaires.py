@@ -426,6 +426,13 @@ def csi_severity(csi_total: pd.Series) -> pd.Series:
     -------
     Series
         Ordered categorical named ``"csi_severity"``, NaN where the total is NaN or negative.
+
+    Examples
+    --------
+    The band edges of Neblett 2017; a prorated 29.5 is still subclinical:
+
+    >>> csi_severity(pd.Series([29.5, 30.0, 45.0, 60.0])).tolist()
+    ['subclinical', 'mild', 'moderate', 'extreme']
     """
     values = csi_total if isinstance(csi_total, pd.Series) else pd.Series(csi_total)
     edges = [float(lo) for lo, _, _ in CSI_SEVERITY_BANDS] + [math.inf]
@@ -446,6 +453,13 @@ def pcs_clinically_relevant(
     -------
     Series
         Nullable boolean named ``"pcs_clinical"``, <NA> where the total is NaN.
+
+    Examples
+    --------
+    With the default strict cut-off a total of exactly 30 is not clinically relevant:
+
+    >>> pcs_clinically_relevant(pd.Series([30.0, 31.0, np.nan])).tolist()
+    [False, True, <NA>]
     """
     scoring = scoring or QuestionnaireScoring()
     values = pcs_total if isinstance(pcs_total, pd.Series) else pd.Series(pcs_total)
@@ -515,7 +529,7 @@ def score_questionnaires(
     return pd.DataFrame({c: out[c] for c in OUTPUT_COLUMNS if c in out}, index=df.index)
 
 
-def questionnaire_arrays(
+def questionnaire_arrays(  # noqa: C901 - a sequence of independent checks or steps; split in a tested refactor (#21)
     src: Columns, scoring: QuestionnaireScoring | None = None
 ) -> dict[str, object]:
     """:func:`score_questionnaires` as named arrays (the arithmetic; no ``csi_severity``)."""

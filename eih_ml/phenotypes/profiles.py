@@ -25,7 +25,8 @@ _OUTCOME_LABELS = {
 
 def label_of(name: str) -> str:
     """Clinician-readable label of a feature (:func:`eih_ml.features.metadata.feature_info`) or
-    of an EIH outcome column."""
+    of an EIH outcome column.
+    """
     from eih_ml.features.metadata import feature_info
 
     return _OUTCOME_LABELS.get(name) or feature_info(name).label

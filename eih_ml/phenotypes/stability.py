@@ -33,7 +33,8 @@ def fit_recording(model: PhenotypeClusters, X: np.ndarray) -> tuple[bool, str | 
 
 def _refit_labels(model: PhenotypeClusters, X: np.ndarray, idx: np.ndarray):
     """Refit a clone of ``model`` on the resample ``X[idx]``; its labels of every row of ``X``
-    (None when the fit failed) and whether EM converged."""
+    (None when the fit failed) and whether EM converged.
+    """
     from sklearn.base import clone
     from threadpoolctl import threadpool_limits
 

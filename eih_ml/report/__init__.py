@@ -1,0 +1,1 @@
+"""The experiment report and the patient report: sections, figures and formatting."""

@@ -14,7 +14,8 @@ import pandas as pd
 
 def subplots(*grid: int, figsize: tuple[float, float]):
     """A figure and its axes (``grid``: rows, columns), outside pyplot: no global backend is
-    touched (notebooks keep their inline plots) and nothing needs closing."""
+    touched (notebooks keep their inline plots) and nothing needs closing.
+    """
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize)
@@ -198,7 +199,8 @@ def dependence_figure(values: pd.DataFrame, X: pd.DataFrame, feature: str, label
 
 def forest_figure(sites: dict, metric: str = "auroc", label: str = "AUROC"):
     """Forest plot of a leave-site-out metric: each site with its CI, the pooled random-effects
-    estimate (diamond) and the 95 % prediction interval for a new site (whiskers)."""
+    estimate (diamond) and the 95 % prediction interval for a new site (whiskers).
+    """
     scored = [s for s in sites["per_site"] if metric in s.get("metrics", {})]
     pooled = sites.get("pooled", {}).get(metric)
     n = len(scored) + (1 if pooled else 0)

@@ -1,5 +1,6 @@
 """The report's added-value section: what each feature block (demographics, QST, questionnaires,
-biomarkers, ...) adds beyond the other features, in a sentence and a table."""
+biomarkers, ...) adds beyond the other features, in a sentence and a table.
+"""
 
 from __future__ import annotations
 

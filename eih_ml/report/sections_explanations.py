@@ -1,5 +1,6 @@
 """The report's explanations section: the SHAP importance of features and domains as tables, and
-the SHAP figures of the run folder (bar, beeswarm, dependence plots) as data URIs."""
+the SHAP figures of the run folder (bar, beeswarm, dependence plots) as data URIs.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The report's outcome sections: the outcome and its definition, the reliability ceiling of
-single-session EIH, and the sample size against the required minimum."""
+single-session EIH, and the sample size against the required minimum.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The report's provenance section: toolkit version, git commit, config and data digests, and the
-MLflow run the report was built from."""
+MLflow run the report was built from.
+"""
 
 from __future__ import annotations
 

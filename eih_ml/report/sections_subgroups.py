@@ -1,5 +1,6 @@
 """The report's subgroup and site sections: performance per sex, condition and age band, and the
-pooled leave-site-out estimates of the best model."""
+pooled leave-site-out estimates of the best model.
+"""
 
 from __future__ import annotations
 

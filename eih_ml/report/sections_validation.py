@@ -1,5 +1,6 @@
 """The report's internal-validation section: the nested, participant-grouped cross-validation
-scheme in words, and the outer folds of the best model with their inner-loop scores."""
+scheme in words, and the outer folds of the best model with their inner-loop scores.
+"""
 
 from __future__ import annotations
 
@@ -97,7 +98,8 @@ def validation_scheme(config: dict, summary: dict, task: str) -> dict:
 
 def _inner_score(score: float | None, task: str, scoring: str = "auroc") -> str:
     """The inner-loop score as a reader knows it: AUROC, log loss from its negative, or RMSE
-    from the negative MSE."""
+    from the negative MSE.
+    """
     if score is None:
         return "–"
     if task in ("classification", "multiclass"):

@@ -220,7 +220,7 @@ def number_text(x: float) -> str:
     return f"{x:g}"
 
 
-def describe_field(col: str, meta: dict | None = None) -> InputField:
+def describe_field(col: str, meta: dict | None = None) -> InputField:  # noqa: C901 - one branch per kind of input (id, category, biomarker, integer, number), each a few lines
     """The :class:`InputField` of one canonical column: its range, unit, kind and pattern read
     from the data contract's declaration (:func:`eih_ml.data.contract.spec_for`).
 

@@ -127,7 +127,8 @@ _PredictionRow = create_model(
 
 class Prediction(_PredictionRow):
     """One patient's prediction (the columns of ``ModelBundle.predict``, declared in
-    :data:`eih_ml.prediction.COLUMNS`) and, with ``explain=true``, its explanation."""
+    :data:`eih_ml.prediction.COLUMNS`) and, with ``explain=true``, its explanation.
+    """
 
     explanation: Explanation | None = None
     whatif: list[WhatIf] | None = None

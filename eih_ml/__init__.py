@@ -62,6 +62,8 @@ _EXPORTS: dict[str, str] = {
     "ExperimentConfig": "eih_ml.config",
     "run_experiment": "eih_ml.experiment",
     "ExperimentResult": "eih_ml.experiment",
+    "RunSummary": "eih_ml.run_record",
+    "outcome_in_words": "eih_ml.outcome_words",
     "metrics_table": "eih_ml.run_files",
     "added_value_text": "eih_ml.summary_table",
     # models in use

@@ -45,6 +45,7 @@ test: install-dev lint docs $(AXE)
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## docs: the documentation site with the API reference from the docstrings, warnings as errors
 docs: install-dev

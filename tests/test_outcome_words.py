@@ -129,3 +129,14 @@ def test_what_is_not_a_summary_is_refused_with_a_clear_error(bad):
 
     with pytest.raises(DataError, match="summary"):
         RunSummary.from_mapping(bad, "run/summary.json")
+
+
+def test_a_relative_eih_cut_off_is_in_percent_in_every_headline():
+    meta = {"outcome": {"outcome": "eih_rel_local", "rule": "sem"}, "threshold": 12.0}
+    row = {"probability": 0.7}
+    assert "rising after exercise by more than 12%)" in headline(row, "classification", meta)
+    meta_kpa = {"outcome": {"outcome": "eih_abs_local", "rule": "sem"}, "threshold": 12.0}
+    assert "by more than 12 kPa)" in headline(row, "classification", meta_kpa)
+    three = {"p_hyperalgesic": 0.2, "p_non_responder": 0.3, "p_hypoalgesic": 0.5}
+    assert "changing by more than 12% either way" in headline(three, "multiclass", meta)
+    assert "changing by more than 12 kPa either way" in headline(three, "multiclass", meta_kpa)

@@ -179,7 +179,11 @@ def _multiclass_headline(row: dict, meta: dict, site: str, level: int) -> str:
     p = {k: float(row[f"p_{k}"]) for k in ("hyperalgesic", "non_responder", "hypoalgesic")}
     risk = float(meta["outcome"].get("risk_threshold") or 0.5)
     thr = meta.get("threshold")
-    band = f"by more than {float(thr):.3g} kPa either way" if thr else "either way"
+    band = (
+        f"by more than {float(thr):.3g}{_spaced(outcome_unit(meta))} either way"
+        if thr
+        else "either way"
+    )
     text = (
         f"Estimated chances after this exercise: less pain sensitivity "
         f"{100 * p['hypoalgesic']:.0f} %, no clear change {100 * p['non_responder']:.0f} %, more "
@@ -201,8 +205,12 @@ def _rule_text(meta: dict) -> str:
     thr = meta.get("threshold")
     if rule == "gt0" or thr in (None, 0, 0.0):
         return ""
-    unit = "%" if rule == "pct" else " kPa"
-    return f" by more than {thr:.3g}{unit}"
+    return f" by more than {thr:.3g}{_spaced(outcome_unit(meta))}"
+
+
+def _spaced(unit: str) -> str:
+    """A unit as written after a number: ``%`` straight after it, any other after a space."""
+    return unit if unit == "%" else f" {unit}"
 
 
 def caveats(meta: dict, row: dict) -> list[str]:

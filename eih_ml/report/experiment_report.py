@@ -39,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eih_ml import __version__
 from eih_ml.errors import DataError, EihMlError
@@ -61,6 +61,13 @@ from eih_ml.report.sections_provenance import provenance
 from eih_ml.report.sections_subgroups import sites, subgroups
 from eih_ml.report.sections_validation import validation_scheme
 from eih_ml.run_record import RunSummary
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from jinja2 import Environment
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
 
 __all__ = [
     "ReportError",
@@ -87,7 +94,7 @@ class ReportError(EihMlError):
 
 
 # ----------------------------------------------------------------------------- resolving the run
-def _mlflow():
+def _mlflow() -> ModuleType:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     import mlflow
@@ -123,7 +130,7 @@ def _check_store(uri: str) -> None:
             )
 
 
-def _latest_run(client, uri: str, experiment: str | None):
+def _latest_run(client: MlflowClient, uri: str, experiment: str | None) -> Run:
     if experiment:
         exp = client.get_experiment_by_name(experiment)
         if exp is None:
@@ -290,7 +297,7 @@ def _read_summary(run_dir: Path) -> RunSummary:
         raise ReportError(str(exc)) from None
 
 
-def _env():
+def _env() -> Environment:
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(

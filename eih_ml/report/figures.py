@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def to_data_uri(fig, dpi: int = 110) -> str:
+
+def to_data_uri(fig: Figure, dpi: int = 110) -> str:
     """PNG data URI of a matplotlib figure (closes it)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
@@ -23,7 +27,7 @@ def waterfall_figure(
     output_space: str,
     top: int = 8,
     subject: str = "the predicted response",
-):
+) -> Figure:
     """Waterfall of one prediction: from the cohort's average output to this patient's.
 
     ``subject`` is what the output measures in words (a hyperalgesia or three-class model:
@@ -69,7 +73,7 @@ def waterfall_figure(
     return fig
 
 
-def domain_figure(domain_values: pd.Series):
+def domain_figure(domain_values: pd.Series) -> Figure:
     """Contribution of each domain (QST, psychological, ...) to one prediction."""
     from eih_ml.report.plots import subplots
 
@@ -83,7 +87,7 @@ def domain_figure(domain_values: pd.Series):
     return fig
 
 
-def prescription_figure(grid: pd.DataFrame, value: str, unit: str):
+def prescription_figure(grid: pd.DataFrame, value: str, unit: str) -> Figure:
     """The prescription grid of one patient: a panel per modality, intensity x weekly dose.
 
     Cells hold the prediction (``value``: the improvement or the chance); extrapolations

@@ -9,7 +9,10 @@ report (``num``, ``ci``, ``pct``, ``int``) are the functions here.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 _MINUS = "\N{MINUS SIGN}"
 
@@ -105,7 +108,7 @@ def with_ci(metrics: dict, key: str, digits: int | None = None, signed: bool = F
     return f"{value} ({num(lo, d, signed)} to {num(hi, d, signed)})"
 
 
-def ci_html(text: str):
+def ci_html(text: str) -> Markup:
     """``value (low to high)`` as HTML whose interval wraps as one piece onto a second line."""
     from markupsafe import Markup, escape
 

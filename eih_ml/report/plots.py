@@ -7,12 +7,16 @@ curves only (no participant identifiers).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def subplots(*grid: int, figsize: tuple[float, float]):
+
+def subplots(*grid: int, figsize: tuple[float, float]) -> tuple[Figure, Any]:
     """A figure and its axes (``grid``: rows, columns), outside pyplot: no global backend is
     touched (notebooks keep their inline plots) and nothing needs closing.
     """
@@ -22,7 +26,7 @@ def subplots(*grid: int, figsize: tuple[float, float]):
     return fig, fig.subplots(*grid)
 
 
-def save(fig, path: str | Path, dpi: int = 110) -> Path:
+def save(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     """Write a figure as PNG."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,7 +34,7 @@ def save(fig, path: str | Path, dpi: int = 110) -> Path:
     return path
 
 
-def roc_figure(oofs: dict[str, pd.DataFrame], title: str = "ROC (out-of-fold)"):
+def roc_figure(oofs: dict[str, pd.DataFrame], title: str = "ROC (out-of-fold)") -> Figure:
     """ROC curves of several models from their out-of-fold predictions."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -44,7 +48,7 @@ def roc_figure(oofs: dict[str, pd.DataFrame], title: str = "ROC (out-of-fold)"):
     return fig
 
 
-def calibration_figure(calibrations: dict[str, dict], title: str = "Calibration"):
+def calibration_figure(calibrations: dict[str, dict], title: str = "Calibration") -> Figure:
     """Observed against predicted risk per bin (with Wilson intervals) and the smooth curve."""
     fig, ax = subplots(figsize=(5, 5))
     for name, c in calibrations.items():
@@ -75,7 +79,9 @@ def calibration_figure(calibrations: dict[str, dict], title: str = "Calibration"
     return fig
 
 
-def roc_by_class_figure(oofs: dict[str, pd.DataFrame], title: str = "ROC per class (one vs rest)"):
+def roc_by_class_figure(
+    oofs: dict[str, pd.DataFrame], title: str = "ROC per class (one vs rest)"
+) -> Figure:
     """One-vs-rest ROC curves of a three-class model, one panel per class."""
     from matplotlib.figure import Figure
     from sklearn.metrics import roc_auc_score, roc_curve
@@ -98,7 +104,9 @@ def roc_by_class_figure(oofs: dict[str, pd.DataFrame], title: str = "ROC per cla
     return fig
 
 
-def class_calibration_figure(curves: dict[str, dict], title: str = "Calibration per class"):
+def class_calibration_figure(
+    curves: dict[str, dict], title: str = "Calibration per class"
+) -> Figure:
     """Observed fraction against predicted probability per class (deciles, Wilson intervals)."""
     from matplotlib.figure import Figure
 
@@ -128,7 +136,7 @@ def class_calibration_figure(curves: dict[str, dict], title: str = "Calibration 
     return fig
 
 
-def decision_curve_figure(curves: dict[str, dict], title: str = "Decision curve"):
+def decision_curve_figure(curves: dict[str, dict], title: str = "Decision curve") -> Figure:
     """Net benefit of each model against treat-all and treat-none (Vickers & Elkin 2006)."""
     fig, ax = subplots(figsize=(6, 4))
     first = None
@@ -153,7 +161,7 @@ def decision_curve_figure(curves: dict[str, dict], title: str = "Decision curve"
     return fig
 
 
-def importance_figure(importance: pd.DataFrame, labels: dict[str, str], top: int = 15):
+def importance_figure(importance: pd.DataFrame, labels: dict[str, str], top: int = 15) -> Figure:
     """Mean |SHAP| per feature (bar chart), with spread across outer folds when given."""
     imp = importance.head(top).iloc[::-1]
     fig, ax = subplots(figsize=(6, 0.35 * len(imp) + 1))
@@ -163,7 +171,9 @@ def importance_figure(importance: pd.DataFrame, labels: dict[str, str], top: int
     return fig
 
 
-def beeswarm_figure(values: pd.DataFrame, X: pd.DataFrame, labels: dict[str, str], top: int = 12):
+def beeswarm_figure(
+    values: pd.DataFrame, X: pd.DataFrame, labels: dict[str, str], top: int = 12
+) -> Figure:
     """SHAP value per row and feature, coloured by the feature's value (low blue, high red)."""
     order = values.abs().mean().sort_values(ascending=False).index[:top][::-1]
     fig, ax = subplots(figsize=(7, 0.4 * len(order) + 1))
@@ -187,7 +197,7 @@ def beeswarm_figure(values: pd.DataFrame, X: pd.DataFrame, labels: dict[str, str
     return fig
 
 
-def dependence_figure(values: pd.DataFrame, X: pd.DataFrame, feature: str, label: str):
+def dependence_figure(values: pd.DataFrame, X: pd.DataFrame, feature: str, label: str) -> Figure:
     """SHAP value of one feature against its value."""
     fig, ax = subplots(figsize=(5, 3.5))
     x = pd.to_numeric(X[feature], errors="coerce")
@@ -197,7 +207,7 @@ def dependence_figure(values: pd.DataFrame, X: pd.DataFrame, feature: str, label
     return fig
 
 
-def forest_figure(sites: dict, metric: str = "auroc", label: str = "AUROC"):
+def forest_figure(sites: dict, metric: str = "auroc", label: str = "AUROC") -> Figure:
     """Forest plot of a leave-site-out metric: each site with its CI, the pooled random-effects
     estimate (diamond) and the 95 % prediction interval for a new site (whiskers).
     """

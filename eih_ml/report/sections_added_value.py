@@ -4,7 +4,12 @@ biomarkers, ...) adds beyond the other features, in a sentence and a table.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from eih_ml.report.formatting import DIGITS, METRIC_LABELS, num, pct, with_ci
+
+if TYPE_CHECKING:
+    from eih_ml.run_record import RunSummary
 
 _BLOCK_NAMES: dict[str, str] = {
     "demographic": "demographics",
@@ -30,15 +35,15 @@ def _blocks_text(features: list[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def added_value(summary: dict, task: str, level: int) -> list[dict]:
+def added_value(summary: RunSummary, task: str, level: int) -> list[dict[str, Any]]:
     """The added-value section: per feature block, a sentence and its metric differences."""
-    out = []
-    features = summary.get("features", [])
+    out: list[dict[str, Any]] = []
+    features = summary.features
     key, verb, other, sym = {
         "classification": ("auroc", "discrimination", "brier", "ΔAUROC"),
         "multiclass": ("auroc_macro", "discrimination", "brier", "Δ macro AUROC"),
     }.get(task, ("r2", "explained variance", "rmse", "ΔR²"))
-    for block, av in (summary.get("added_value") or {}).items():
+    for block, av in (summary.added_value or {}).items():
         name = _BLOCK_NAMES.get(block, block)
         if "note" in av and f"{key}_difference" not in av:
             out.append({"block": block, "sentence": f"{name.capitalize()}: {av['note']}."})

@@ -7,14 +7,17 @@ predictor tables and the SHAP figures name features by.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eih_ml.report.formatting import pct
 
+if TYPE_CHECKING:
+    from eih_ml.run_record import RunSummary
 
-def source(summary: dict) -> str:
+
+def source(summary: RunSummary) -> str:
     """The source-of-data sentence: the simulated scenario or the study file."""
-    src = (summary.get("data") or {}).get("source") or {}
+    src = summary.data.source or {}
     if src.get("kind") == "simulated":
         return (
             f"Simulated cohort (built-in, literature-calibrated simulator): scenario "
@@ -26,11 +29,11 @@ def source(summary: dict) -> str:
     return str(src.get("kind", "unknown"))
 
 
-def participant_flow(summary: dict) -> dict:
+def participant_flow(summary: RunSummary) -> dict[str, Any]:
     """The participant-flow table: rows read, excluded (by reason) and analysed, and sessions."""
-    data = summary.get("data", {})
-    flow = data.get("flow") or {}
-    o = summary.get("outcome", {})
+    data = summary.data
+    flow = data.flow or {}
+    o = summary.outcome
     spp = flow.get("sessions_per_participant") or {}
     return {
         "rows_read": flow.get("rows_read"),
@@ -38,18 +41,18 @@ def participant_flow(summary: dict) -> dict:
         "reasons": list((flow.get("excluded_by_reason") or {}).items()),
         "rows_valid": flow.get("rows_analysed"),
         "participants_valid": flow.get("participants_analysed"),
-        "without_outcome": o.get("rows_without_outcome") or 0,
-        "programme": (o.get("programme") or {}).get("flow"),
+        "without_outcome": o.rows_without_outcome or 0,
+        "programme": (o.programme or {}).get("flow"),
         "later_sessions": (flow.get("rows_analysed") or 0)
         - (flow.get("participants_analysed") or 0),
-        "n_sessions": data.get("n_sessions"),
-        "n_participants": data.get("n_participants"),
+        "n_sessions": data.n_sessions,
+        "n_participants": data.n_participants,
         "sessions_per_participant": sorted(spp.items(), key=lambda kv: int(kv[0])),
-        "validation": data.get("validation") or {},
+        "validation": data.validation or {},
     }
 
 
-def feature_infos(summary: dict, config: dict) -> dict[str, Any]:
+def feature_infos(summary: RunSummary, config: dict[str, Any]) -> dict[str, Any]:
     """Clinical metadata of every feature, biomarker labels from the run's column dictionary."""
     from eih_ml.data.dictionary import load_dictionary
     from eih_ml.errors import DictionaryError
@@ -60,15 +63,15 @@ def feature_infos(summary: dict, config: dict) -> dict[str, Any]:
         markers = load_dictionary(path if path and Path(path).is_file() else None).biomarkers
     except DictionaryError:
         markers = load_dictionary(None).biomarkers
-    names = list(summary.get("features", []))
-    names += list((summary.get("missing_data") or {}).get("per_feature", {}))
-    names += [r["feature"] for r in (summary.get("explanations") or {}).get("importance", [])]
+    names = list(summary.features)
+    names += list((summary.missing_data or {}).get("per_feature", {}))
+    names += [r["feature"] for r in (summary.explanations or {}).get("importance", [])]
     return {f: feature_info(f, markers) for f in dict.fromkeys(names)}
 
 
-def missing(summary: dict, infos: dict[str, Any]) -> dict:
+def missing(summary: RunSummary, infos: dict[str, Any]) -> dict[str, Any]:
     """The missing-data section: each feature's missing share (by label) and the handling."""
-    md = summary.get("missing_data") or {}
+    md = summary.missing_data or {}
     per = md.get("per_feature", {})
     rows = [
         {
@@ -92,7 +95,7 @@ def missing(summary: dict, infos: dict[str, Any]) -> dict:
     }
 
 
-def predictors(features: list[str], infos: dict[str, Any]) -> list[dict]:
+def predictors(features: list[str], infos: dict[str, Any]) -> list[dict[str, Any]]:
     """The predictors table: each input's label, domain, unit and kind, ordered by domain."""
     from eih_ml.data.contract import BIOMARKER_LOD_SUFFIX, BIOMARKER_ND_SUFFIX
     from eih_ml.features.metadata import DOMAINS

@@ -5,16 +5,20 @@ the SHAP figures of the run folder (bar, beeswarm, dependence plots) as data URI
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from eih_ml.report.formatting import num
 from eih_ml.report.sections_figures import data_uri_file
 
+if TYPE_CHECKING:
+    from eih_ml.run_record import RunSummary
 
-def shap_importance(summary: dict) -> dict | None:
+
+def shap_importance(summary: RunSummary) -> dict[str, Any] | None:
     """The explanations tables: mean |SHAP| of features and domains; None without explanations."""
-    ex = summary.get("explanations")
+    ex = summary.explanations
     if not ex:
         return None
     imp = ex.get("importance") or []
@@ -51,7 +55,9 @@ def shap_importance(summary: dict) -> dict | None:
     }
 
 
-def shap_images(run_dir: Path, explanations: dict, labels: dict[str, str]) -> list[dict]:
+def shap_images(
+    run_dir: Path, explanations: dict[str, Any], labels: dict[str, str]
+) -> list[dict[str, str]]:
     """The SHAP figures of the run folder as data URIs (else a bar drawn from ``explanations``)."""
     folder = run_dir / "explanations"
     images = []

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from eih_ml.run_record import RunSummary
 
 
 # --------------------------------------------------------------------------------- ROC aggregate
@@ -76,7 +81,7 @@ def data_uri_file(path: Path) -> str | None:
     return "data:image/png;base64," + base64.b64encode(data).decode()
 
 
-def _roc_figure(rocs: dict[str, dict]):
+def _roc_figure(rocs: dict[str, dict[str, Any]]) -> Figure:
     from eih_ml.report.plots import subplots
 
     fig, ax = subplots(figsize=(5, 5))
@@ -96,31 +101,27 @@ def _roc_figure(rocs: dict[str, dict]):
     return fig
 
 
-def figures(run_dir: Path, summary: dict, task: str) -> dict[str, Any]:
+def figures(run_dir: Path, summary: RunSummary, task: str) -> dict[str, Any]:
     """The report's figures as data URIs: ROC, calibration, decision curve, sites' forest plots."""
     from eih_ml.report import plots
     from eih_ml.report.figures import to_data_uri
 
-    models = summary.get("models", {})
+    models = summary.models
     out: dict[str, Any] = {"roc": None, "calibration": None, "decision_curve": None}
-    rocs = {m: e["curves"]["roc"] for m, e in models.items() if e.get("curves", {}).get("roc")}
+    rocs = {m: e.curves["roc"] for m, e in models.items() if e.curves.get("roc")}
     if task in ("classification", "multiclass"):
         if rocs:
             out["roc"] = to_data_uri(_roc_figure(rocs))
         elif (run_dir / "plots" / "roc.png").is_file():  # multiclass: one panel per class
             out["roc"] = data_uri_file(run_dir / "plots" / "roc.png")
-        dcs = {
-            m: e["curves"] for m, e in models.items() if e.get("curves", {}).get("decision_curve")
-        }
+        dcs = {m: e.curves for m, e in models.items() if e.curves.get("decision_curve")}
         if dcs:
             title = "Decision curve (out-of-fold)"
             if task == "multiclass":
                 title = "Decision curve: hyperalgesic vs not (out-of-fold)"
             out["decision_curve"] = to_data_uri(plots.decision_curve_figure(dcs, title=title))
-    cals = {m: e["curves"] for m, e in models.items() if e.get("curves", {}).get("calibration")}
-    by_class = {
-        m: e["curves"] for m, e in models.items() if e.get("curves", {}).get("calibration_by_class")
-    }
+    cals = {m: e.curves for m, e in models.items() if e.curves.get("calibration")}
+    by_class = {m: e.curves for m, e in models.items() if e.curves.get("calibration_by_class")}
     if task == "multiclass" and by_class:
         out["calibration"] = to_data_uri(
             plots.class_calibration_figure(by_class, title="Calibration per class (out-of-fold)")
@@ -130,16 +131,16 @@ def figures(run_dir: Path, summary: dict, task: str) -> dict[str, Any]:
         if task != "classification":
             title = "Calibration: mean observed EIH per decile of prediction"
         out["calibration"] = to_data_uri(plots.calibration_figure(cals, title=title))
-    best = models.get(summary.get("best_model"), {})
-    if best.get("sites"):
+    best = models.get(summary.best_model)
+    if best is not None and best.sites:
         metrics = (
             [("auroc", "AUROC"), ("calibration_intercept", "calibration-in-the-large")]
             if task == "classification"
             else [("r2", "R²"), ("mean_error", "mean error (kPa)")]
         )
         out["forest"] = [
-            to_data_uri(plots.forest_figure(best["sites"], key, label))
+            to_data_uri(plots.forest_figure(best.sites, key, label))
             for key, label in metrics
-            if key in best["sites"].get("pooled", {})
+            if key in best.sites.get("pooled", {})
         ]
     return out

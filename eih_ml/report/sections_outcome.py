@@ -4,7 +4,7 @@ single-session EIH, and the sample size against the required minimum.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eih_ml.outcome_words import MEASURE_DEFINITIONS, SITE_DEFINITIONS
 from eih_ml.report.formatting import CLASS_LABELS, integer, num, pct
@@ -29,7 +29,7 @@ _CRITERIA: dict[str, str] = {
 }
 
 
-def outcome_definition(summary: RunSummary, config: dict, task: str) -> dict:
+def outcome_definition(summary: RunSummary, config: dict[str, Any], task: str) -> dict[str, Any]:
     """The outcome section: outcome, site, measure, unit, responder rule, threshold, prevalence."""
     o = summary.outcome
     oc = config.get("outcome") or {}
@@ -38,9 +38,10 @@ def outcome_definition(summary: RunSummary, config: dict, task: str) -> dict:
     unit = o.unit
     best = summary.models.get(summary.best_model)
     folds = best.folds if best is not None else []
-    fold_thresholds = [f.get("threshold") for f in folds if f.get("threshold") is not None]
+    fold_thresholds = [float(f["threshold"]) for f in folds if f.get("threshold") is not None]
     rp = o.rule_parameters or {}
     rule = o.rule
+    rule_text: str | None
     if rule in ("sem", "2sem", "mdc95"):
         src = rp.get("sem_source")
         rule_text = f"{_RULES[rule]}, SEM = SD × √(1 − ICC) with ICC {num(rp.get('icc'), 2)}"
@@ -69,10 +70,11 @@ def outcome_definition(summary: RunSummary, config: dict, task: str) -> dict:
         )
     # the final model's threshold; a summary written before it was recorded has the rule's
     cut = o.final_threshold if "final_threshold" in o else o.threshold
+    classes = o.class_prevalence or {}
     return {
         "name": name,
-        "site": SITE_DEFINITIONS.get(site, site),
-        "measure": MEASURE_DEFINITIONS.get(measure, measure),
+        "site": SITE_DEFINITIONS.get(site, site) if site else site,
+        "measure": MEASURE_DEFINITIONS.get(measure, measure) if measure else measure,
         "unit": unit,
         "task": task,
         "rule": rule_text,
@@ -80,9 +82,7 @@ def outcome_definition(summary: RunSummary, config: dict, task: str) -> dict:
         "per_fold": per_fold,
         "prevalence": None if o.prevalence is None else pct(o.prevalence, 1),
         "class_prevalence": ", ".join(
-            f"{label} {pct(o.class_prevalence[k], 1)}"
-            for k, label in CLASS_LABELS
-            if k in (o.class_prevalence or {})
+            f"{label} {pct(classes[k], 1)}" for k, label in CLASS_LABELS if k in classes
         )
         or None,
         "rows_without_outcome": o.rows_without_outcome,
@@ -92,13 +92,13 @@ def outcome_definition(summary: RunSummary, config: dict, task: str) -> dict:
     }
 
 
-def ceiling(summary: dict, task: str) -> dict | None:
+def ceiling(summary: RunSummary, task: str) -> dict[str, Any] | None:
     """The reliability ceiling: the best AUROC or R² the outcome's ICC allows, or None."""
-    c = summary.get("reliability_ceiling")
+    c = summary.reliability_ceiling
     if not c:
         return None
-    best = summary.get("best_model")
-    m = summary.get("models", {}).get(best, {}).get("metrics", {})
+    best = summary.models.get(summary.best_model)
+    m = best.metrics if best is not None else {}
     icc = c.get("icc")
     if task in ("classification", "multiclass"):
         value, ceil = m.get("auroc"), c.get("max_auroc")
@@ -157,9 +157,9 @@ def ceiling(summary: dict, task: str) -> dict | None:
     }
 
 
-def sample_size(summary: dict) -> dict:
+def sample_size(summary: RunSummary) -> dict[str, Any]:
     """The sample-size section: minimum sample size per criterion against those available."""
-    ss = summary.get("sample_size") or {}
+    ss = summary.sample_size or {}
     crit = ss.get("criteria", {})
     rows = [
         {

@@ -5,6 +5,8 @@ three-class run.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from eih_ml.report.formatting import (
@@ -18,15 +20,19 @@ from eih_ml.report.formatting import (
     with_ci,
 )
 
+if TYPE_CHECKING:
+    from eih_ml.run_record import RunSummary
 
-def headline(summary: dict, task: str, level: int) -> dict:
+
+def headline(summary: RunSummary, task: str, level: int) -> dict[str, Any]:
     """The headline: the best model's primary metric and calibration slope, with intervals."""
-    best = summary.get("best_model")
-    pm = summary.get("primary_metric") or {
+    best = summary.best_model
+    pm = summary.primary_metric or {
         "classification": "auroc",
         "multiclass": "auroc_macro",
     }.get(task, "r2")
-    m = summary.get("models", {}).get(best, {}).get("metrics", {})
+    evaluation = summary.models.get(best)
+    m = evaluation.metrics if evaluation is not None else {}
     d = metric_digits(pm, task)
     slope = "calibration_slope_hyperalgesic" if task == "multiclass" else "calibration_slope"
     value = num(m.get(pm), d)
@@ -60,15 +66,15 @@ def _metric_keys(task: str) -> tuple[list[str], list[str]]:
     return ["r2", "rmse", "mae"], ["calibration_intercept", "calibration_slope"]
 
 
-def performance(summary: dict, task: str, unit: str) -> dict:
+def performance(summary: RunSummary, task: str, unit: str) -> dict[str, Any]:
     """The performance tables: each model's metrics with intervals, and mean ± SD over repeats."""
     perf_keys, cal_keys = _metric_keys(task)
-    best = summary.get("best_model")
+    best = summary.best_model
 
-    def rows(keys):
+    def rows(keys: list[str]) -> list[dict[str, Any]]:
         out = []
-        for model, ev in summary.get("models", {}).items():
-            m = ev.get("metrics", {})
+        for model, ev in summary.models.items():
+            m = ev.metrics
             out.append(
                 {
                     "model": model,
@@ -80,8 +86,8 @@ def performance(summary: dict, task: str, unit: str) -> dict:
         return out
 
     repeats = []
-    for model, ev in summary.get("models", {}).items():
-        pr = ev.get("per_repeat") or {}
+    for model, ev in summary.models.items():
+        pr = ev.per_repeat or {}
         if pr:
             repeats.append(
                 {
@@ -107,15 +113,15 @@ def performance(summary: dict, task: str, unit: str) -> dict:
     }
 
 
-def calibration_sentences(summary: dict, task: str, unit: str, level: int) -> list[str]:
+def calibration_sentences(summary: RunSummary, task: str, unit: str, level: int) -> list[str]:
     """One sentence per model (per model and class of a three-class run) on slope and intercept."""
     out = []
     suffixes = [(f"_{k}", f", {name}") for k, name in CLASS_LABELS]
-    for model, ev in summary.get("models", {}).items():
+    for model, ev in summary.models.items():
         for suffix, who in suffixes if task == "multiclass" else [("", "")]:
             m = {
                 key.replace(suffix, "", 1) if suffix else key: v
-                for key, v in ev.get("metrics", {}).items()
+                for key, v in ev.metrics.items()
                 if key.startswith("calibration_") and (not suffix or suffix in key)
             }
             sentence = _calibration_sentence(m, task, unit)
@@ -124,7 +130,7 @@ def calibration_sentences(summary: dict, task: str, unit: str, level: int) -> li
     return out
 
 
-def _calibration_sentence(m: dict, task: str, unit: str) -> str | None:
+def _calibration_sentence(m: dict[str, Any], task: str, unit: str) -> str | None:
     """Calibration slope and intercept (keys ``calibration_slope``...) in words."""
     slope, lo, hi = (
         m.get("calibration_slope"),
@@ -177,11 +183,11 @@ def _calibration_sentence(m: dict, task: str, unit: str) -> str | None:
     )
 
 
-def confusion(summary: dict) -> list[dict]:
+def confusion(summary: RunSummary) -> list[dict[str, Any]]:
     """Observed x predicted class counts of every model at the most-probable-class rule."""
     out = []
-    for model, ev in summary.get("models", {}).items():
-        c = ev.get("confusion")
+    for model, ev in summary.models.items():
+        c = ev.get("confusion")  # an extra key of a three-class evaluation
         if not c:
             continue
         names = [name for _, name in CLASS_LABELS]
@@ -205,7 +211,9 @@ def confusion(summary: dict) -> list[dict]:
 
 def _ranges(thresholds: list[float], mask: list[bool]) -> list[str]:
     """Contiguous runs of thresholds where ``mask`` holds, as '0.20–0.35' strings."""
-    out, start, prev = [], None, None
+    out: list[tuple[float, float]] = []
+    start: float | None = None
+    prev = thresholds[0] if thresholds else 0.0
     for t, ok in zip(thresholds, mask, strict=True):
         if ok and start is None:
             start = t
@@ -218,11 +226,11 @@ def _ranges(thresholds: list[float], mask: list[bool]) -> list[str]:
     return [f"{a:.2f}" if a == b else f"{a:.2f}–{b:.2f}" for a, b in out]
 
 
-def decision_sentences(summary: dict) -> list[str]:
+def decision_sentences(summary: RunSummary) -> list[str]:
     """One sentence per model: thresholds where its net benefit beats treat-all and treat-none."""
     out = []
-    for model, ev in summary.get("models", {}).items():
-        dc = ev.get("curves", {}).get("decision_curve")
+    for model, ev in summary.models.items():
+        dc = ev.curves.get("decision_curve")
         if not dc:
             continue
         t = [float(x) for x in dc["threshold"]]

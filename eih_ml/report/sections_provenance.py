@@ -6,30 +6,33 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from eih_ml import __version__
 from eih_ml.report.formatting import num
 
+if TYPE_CHECKING:
+    from eih_ml.run_record import RunSummary
 
-def provenance(run_dir: Path, summary: dict) -> dict:
+
+def provenance(run_dir: Path, summary: RunSummary) -> dict[str, Any]:
     """The provenance table: toolkit version, git commit, config and data digests, MLflow run."""
     mlflow_info = {}
     if (run_dir / "mlflow_run.json").is_file():
         mlflow_info = json.loads((run_dir / "mlflow_run.json").read_text(encoding="utf-8"))
     tags = mlflow_info.get("tags", {})
-    commit = summary.get("git_commit") or tags.get("eih_ml.git_commit")
+    commit = summary.git_commit or tags.get("eih_ml.git_commit")
     commit_note = "recorded with the run"
     if not commit or commit == "unknown":
         commit, commit_note = _git_commit(), "of the toolkit checkout when this report was written"
-    data = summary.get("data", {})
     rows = [
-        ("Toolkit version", summary.get("toolkit_version", "–"), "that trained the models"),
+        ("Toolkit version", summary.toolkit_version, "that trained the models"),
         ("Report written by", f"eih_ml {__version__}", ""),
         ("Git commit", commit, commit_note),
-        ("Config digest", summary.get("config_digest", "–"), "of the resolved config below"),
-        ("Data digest", data.get("fingerprint", "–"), "of the analysed feature table"),
-        ("Experiment name", summary.get("name", "–"), ""),
-        ("Run time", f"{num(summary.get('seconds'), 0)} s", "training and validation"),
+        ("Config digest", summary.config_digest, "of the resolved config below"),
+        ("Data digest", summary.data.fingerprint, "of the analysed feature table"),
+        ("Experiment name", summary.name, ""),
+        ("Run time", f"{num(summary.seconds, 0)} s", "training and validation"),
     ]
     if mlflow_info:
         rows += [

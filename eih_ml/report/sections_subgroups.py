@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TYPE_CHECKING, Any
 
 from eih_ml.report.formatting import metric_digits, metric_label, num, with_ci
+
+if TYPE_CHECKING:
+    from eih_ml.run_record import RunSummary
 
 
 def _band_key(value: str) -> float:
@@ -29,17 +33,17 @@ def _band_label(value: str) -> str:
     return re.sub(r"(?<=\d)-(?=\d)", "–", v)
 
 
-def subgroups(summary: dict, task: str, unit: str) -> list[dict]:
+def subgroups(summary: RunSummary, task: str, unit: str) -> list[dict[str, Any]]:
     """The subgroup tables: each model's metrics per subgroup (sex, condition, age band, ...)."""
-    models = summary.get("models", {})
-    best = summary.get("best_model")
+    models = summary.models
+    best = summary.best_model
     main, extra = {
         "classification": ("auroc", ["calibration_intercept", "calibration_slope"]),
         "multiclass": ("auroc_macro", ["auroc_hyperalgesic", "calibration_slope_hyperalgesic"]),
     }.get(task, ("r2", ["rmse", "calibration_slope"]))
     dims: list[str] = []
     for ev in models.values():
-        for d in ev.get("subgroups", {}):
+        for d in ev.subgroups:
             if d not in dims:
                 dims.append(d)
     titles = {"sex": "Sex", "condition": "Condition", "age_band": "Age band (years)"}
@@ -47,7 +51,7 @@ def subgroups(summary: dict, task: str, unit: str) -> list[dict]:
     for dim in dims:
         values: list[str] = []
         for ev in models.values():
-            for v in ev.get("subgroups", {}).get(dim, {}):
+            for v in ev.subgroups.get(dim, {}):
                 if v not in values:
                     values.append(v)
         if dim == "age_band":
@@ -55,15 +59,14 @@ def subgroups(summary: dict, task: str, unit: str) -> list[dict]:
         rows = []
         for v in values:
             first = next(
-                ev["subgroups"][dim][v]
-                for ev in models.values()
-                if v in ev["subgroups"].get(dim, {})
+                ev.subgroups[dim][v] for ev in models.values() if v in ev.subgroups.get(dim, {})
             )
             cells, note = [], first.get("note")
             for ev in models.values():
-                entry = ev.get("subgroups", {}).get(dim, {}).get(v, {})
+                entry = ev.subgroups.get(dim, {}).get(v, {})
                 cells.append(with_ci(entry["metrics"], main) if "metrics" in entry else "–")
-            best_entry = models.get(best, {}).get("subgroups", {}).get(dim, {}).get(v, {})
+            best_ev = models.get(best)
+            best_entry = (best_ev.subgroups if best_ev else {}).get(dim, {}).get(v, {})
             for k in extra:
                 cells.append(
                     with_ci(best_entry["metrics"], k, metric_digits(k, task))
@@ -94,10 +97,10 @@ def subgroups(summary: dict, task: str, unit: str) -> list[dict]:
     return out
 
 
-def sites(summary: dict) -> list[dict]:
+def sites(summary: RunSummary) -> list[dict[str, Any]]:
     """Pooled leave-site-out estimates of the best model, as table rows."""
-    best = summary.get("models", {}).get(summary.get("best_model"), {})
-    pooled = (best.get("sites") or {}).get("pooled", {})
+    best = summary.models.get(summary.best_model)
+    pooled = ((best.sites if best else None) or {}).get("pooled", {})
     return [
         {
             "metric": key.replace("_", " "),

@@ -5,17 +5,21 @@ scheme in words, and the outer folds of the best model with their inner-loop sco
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 from eih_ml.report.formatting import ci_level, num
 
+if TYPE_CHECKING:
+    from eih_ml.run_record import RunSummary
 
-def validation_scheme(config: dict, summary: dict, task: str) -> dict:
+
+def validation_scheme(config: dict[str, Any], summary: RunSummary, task: str) -> dict[str, Any]:
     """The internal-validation section: the nested grouped CV in words and the outer folds."""
     cv = config.get("cv") or {}
     boot = config.get("bootstrap") or {}
     search = config.get("search") or {}
     scoring = search.get("scoring", "auroc")
-    choice = (summary.get("model_choice") or {}).get("rule", "the best primary metric")
+    choice = summary.model_choice.rule if summary.model_choice else "the best primary metric"
     strat = {
         "classification": "stratified on the responder label",
         "multiclass": "stratified on the three classes",
@@ -71,8 +75,8 @@ def validation_scheme(config: dict, summary: dict, task: str) -> dict:
         ),
     ]
     folds = []
-    best = summary.get("best_model")
-    for f in summary.get("models", {}).get(best, {}).get("folds", []):
+    best = summary.models.get(summary.best_model)
+    for f in best.folds if best is not None else []:
         folds.append(
             {
                 "repeat": f.get("repeat"),

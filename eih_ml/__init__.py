@@ -88,7 +88,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     """Import a public name on first use (and keep it, so the import happens once)."""
     module = _EXPORTS.get(name)
     if module is None:

@@ -7,6 +7,8 @@ without a traceback and exits with code 2.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class EihMlError(Exception):
     """Base class for errors caused by the user's input (data, dictionary, config)."""
@@ -30,7 +32,9 @@ class ModelError(EihMlError):
     """A model cannot be loaded or does not fit the input it is given."""
 
 
-def close_names(name: str, candidates, *, n: int = 1, cutoff: float = 0.75) -> list[str]:
+def close_names(
+    name: str, candidates: Iterable[str], *, n: int = 1, cutoff: float = 0.75
+) -> list[str]:
     """The ``n`` names of ``candidates`` closest to ``name`` (:func:`difflib.get_close_matches`).
 
     The one "did you mean" lookup of every message that names a close match (unknown columns,
@@ -46,7 +50,9 @@ def close_names(name: str, candidates, *, n: int = 1, cutoff: float = 0.75) -> l
     return difflib.get_close_matches(str(name), list(candidates), n=n, cutoff=cutoff)
 
 
-def did_you_mean(name: str, candidates, *, cutoff: float = 0.75, quote: bool = False) -> str:
+def did_you_mean(
+    name: str, candidates: Iterable[str], *, cutoff: float = 0.75, quote: bool = False
+) -> str:
     """`` (did you mean x?)`` naming the closest of ``candidates`` to ``name``, or "".
 
     ``quote`` writes the name as ``'x'``.

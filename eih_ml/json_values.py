@@ -8,12 +8,13 @@ plain Python values that :func:`json.dumps` writes as strict JSON (``allow_nan=F
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 
-def json_safe(value):
+def json_safe(value: object) -> Any:
     """Recursively turn numpy values into Python ones and NaN / infinities / ``pd.NA`` into None.
 
     Mappings get text keys, tuples, lists and arrays become lists; anything else is returned

@@ -22,10 +22,13 @@ calibration).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from eih_ml.features.profile import PROFILES
 from eih_ml.outcomes import TASKS
+
+if TYPE_CHECKING:
+    from mlflow.types import Schema
 
 #: How a column's values are typed: text, a real number, a flag, or the top factors (a JSON list
 #: of objects in the bundle's table and the pyfunc, a list of objects in the JSON API).
@@ -300,7 +303,7 @@ def ordered(columns: dict[str, list], task: str) -> dict[str, list]:
     return {name: columns[name] for name in names if name in columns}
 
 
-def mlflow_output_schema(task: str):
+def mlflow_output_schema(task: str) -> Schema:
     """The MLflow pyfunc's output schema of a model of ``task`` (:func:`columns_for`)."""
     from mlflow.types import ColSpec, Schema
 

@@ -65,8 +65,10 @@ def outcome_parts(name: str) -> tuple[str | None, str | None]:
 
 
 def outcome_unit(outcome: Mapping[str, Any]) -> str:
-    """The outcome's unit: kPa (absolute or rest-adjusted EIH), % (relative EIH or a programme's
-    percentage change), NRS points (a programme's pain change) or points (a questionnaire's).
+    """The outcome's unit: kPa, %, NRS points or points.
+
+    kPa for absolute or rest-adjusted EIH, % for relative EIH or a programme's percentage change,
+    NRS points for a programme's pain change, points for a questionnaire's.
 
     Examples
     --------

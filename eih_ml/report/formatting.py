@@ -1,5 +1,4 @@
-"""Formatting shared by the experiment report's sections: numbers, intervals, percentages and
-metric names.
+"""Formatting shared by the report's sections: numbers, intervals, percentages, metric names.
 
 Numbers get fixed digits per metric, a true minus sign and a dash when missing; the three classes
 of a three-class run and every metric have the name a reader knows. The Jinja filters of the

@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 
 
 def subplots(*grid: int, figsize: tuple[float, float]) -> tuple[Figure, Any]:
-    """A figure and its axes (``grid``: rows, columns), outside pyplot: no global backend is
-    touched (notebooks keep their inline plots) and nothing needs closing.
+    """A figure and its axes (``grid``: rows, columns), made outside pyplot.
+
+    No global backend is touched (notebooks keep their inline plots) and nothing needs closing.
     """
     from matplotlib.figure import Figure
 
@@ -208,8 +209,10 @@ def dependence_figure(values: pd.DataFrame, X: pd.DataFrame, feature: str, label
 
 
 def forest_figure(sites: dict, metric: str = "auroc", label: str = "AUROC") -> Figure:
-    """Forest plot of a leave-site-out metric: each site with its CI, the pooled random-effects
-    estimate (diamond) and the 95 % prediction interval for a new site (whiskers).
+    """Forest plot of a leave-site-out metric.
+
+    Each site with its CI, the pooled random-effects estimate (diamond) and the 95 % prediction
+    interval for a new site (whiskers).
     """
     scored = [s for s in sites["per_site"] if metric in s.get("metrics", {})]
     pooled = sites.get("pooled", {}).get(metric)

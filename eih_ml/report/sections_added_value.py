@@ -1,5 +1,6 @@
-"""The report's added-value section: what each feature block (demographics, QST, questionnaires,
-biomarkers, ...) adds beyond the other features, in a sentence and a table.
+"""The report's added-value section: what each feature block adds beyond the others.
+
+Each block (demographics, QST, questionnaires, biomarkers, ...) gets a sentence and a table.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""The report's explanations section: the SHAP importance of features and domains as tables, and
-the SHAP figures of the run folder (bar, beeswarm, dependence plots) as data URIs.
+"""The report's explanations section: SHAP importance tables and the SHAP figures.
+
+The SHAP importance of features and domains as tables, and the SHAP figures of the run folder
+(bar, beeswarm, dependence plots) as data URIs.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""The report's outcome sections: the outcome and its definition, the reliability ceiling of
-single-session EIH, and the sample size against the required minimum.
+"""The report's outcome sections: the outcome, its reliability ceiling and the sample size.
+
+The outcome and its definition, the reliability ceiling of single-session EIH, and the sample
+size against the required minimum.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""The report's performance sections: the headline, discrimination and calibration tables (pooled
-and per repeat), calibration and decision-curve sentences, and the confusion table of a
-three-class run.
+"""The report's performance sections: headline, discrimination, calibration, decision curve.
+
+The headline, the discrimination and calibration tables (pooled and per repeat), calibration
+and decision-curve sentences, and the confusion table of a three-class run.
 """
 
 from __future__ import annotations

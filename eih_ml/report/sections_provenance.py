@@ -1,5 +1,7 @@
-"""The report's provenance section: toolkit version, git commit, config and data digests, and the
-MLflow run the report was built from.
+"""The report's provenance section: versions, digests and the MLflow run.
+
+The toolkit version, git commit, config and data digests, and the MLflow run the report was
+built from.
 """
 
 from __future__ import annotations

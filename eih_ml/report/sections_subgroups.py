@@ -1,5 +1,7 @@
-"""The report's subgroup and site sections: performance per sex, condition and age band, and the
-pooled leave-site-out estimates of the best model.
+"""The report's subgroup and site sections.
+
+Performance per sex, condition and age band, and the pooled leave-site-out estimates of the
+best model.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The report's internal-validation section: the nested, participant-grouped cross-validation
-scheme in words, and the outer folds of the best model with their inner-loop scores.
+"""The report's internal-validation section: the nested grouped cross-validation in words.
+
+Also the outer folds of the best model with their inner-loop scores.
 """
 
 from __future__ import annotations
@@ -101,8 +102,9 @@ def validation_scheme(config: dict[str, Any], summary: RunSummary, task: str) ->
 
 
 def _inner_score(score: float | None, task: str, scoring: str = "auroc") -> str:
-    """The inner-loop score as a reader knows it: AUROC, log loss from its negative, or RMSE
-    from the negative MSE.
+    """The inner-loop score as a reader knows it.
+
+    AUROC as it is, log loss from its negative, or RMSE from the negative MSE.
     """
     if score is None:
         return "–"

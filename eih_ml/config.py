@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from eih_ml.errors import ConfigError
+from eih_ml.features.blocks import AddedValueBlock
 
 #: The registry of model families: the direct ones (a classifier or regressor each, built by
 #: eih_ml.models) ...
@@ -259,11 +260,7 @@ class EvaluationConfig(_Section):
     decision_thresholds: list[float] = Field(
         default_factory=lambda: [round(0.05 * i, 2) for i in range(2, 19)]
     )
-    added_value: list[
-        Literal[
-            "biomarker", "psychological", "qst", "clinical", "protocol", "programme", "acute_eih"
-        ]
-    ] = Field(default_factory=lambda: ["biomarker"])
+    added_value: list[AddedValueBlock] = Field(default_factory=lambda: ["biomarker"])
     added_value_model: ModelName | None = Field(
         None, description="Model used for added-value comparisons (default: the first model)"
     )

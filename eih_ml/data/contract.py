@@ -20,6 +20,11 @@ from typing import Literal
 
 Kind = Literal["id", "numeric", "category", "biomarker"]
 
+#: How every message, hint and description writes a non-detect given with its limit of detection
+#: (IL-6 below 0.7 pg/mL, as the simulator writes it); the validator, the server, the web form
+#: and :data:`eih_ml.data.inputs.NONDETECT_EXAMPLES` take it from here.
+NONDETECT_LOD_EXAMPLE = "<0.7"
+
 SITES = ("local", "remote")
 PPT_PHASES = ("pre", "post", "rest_pre", "rest_post")
 SEXES = ("female", "male", "other")
@@ -352,7 +357,7 @@ COLUMNS: tuple[ColumnSpec, ...] = (
         "biomarker",
         pattern=r"bio_[a-z0-9_]+?",
         valid_range=(0.0, float("inf")),
-        description="Biomarker concentration; '<LOD' or '<0.5' marks a non-detect",
+        description=f"Biomarker concentration; '<LOD' or '{NONDETECT_LOD_EXAMPLE}' marks a non-detect",
     ),
 )
 

@@ -15,7 +15,7 @@ number     int, float, numeric text (``"12.5"``, ``" 3 "``)      float
 category   a contract value in any case, spaces or hyphens for   the contract value
            ``_``, or a built-in synonym (F/M, LBP, OA, FM, WAD)
 biomarker  a number, numeric text or a non-detect                float + non-detect flag
-           (``"<LOD"``, ``"<0.5"``, ``"ND"``, ``"BLQ"``)          + limit of detection
+           (``"<LOD"``, ``"<0.7"``, ``"ND"``, ``"BLQ"``)          + limit of detection
 =========  ====================================================  =========================
 
 In every column a value is missing when it is ``None``, NaN, ``pd.NA`` or one of
@@ -56,7 +56,7 @@ MISSING_SPELLINGS: tuple[str, ...] = (
 )
 _MISSING = frozenset(MISSING_SPELLINGS)
 
-#: A biomarker below its limit of detection: ``<0.5`` (the LOD given), ``<LOD``, ``ND``, ``BLQ``
+#: A biomarker below its limit of detection: ``<0.7`` (the LOD given), ``<LOD``, ``ND``, ``BLQ``
 #: or ``<LLOQ`` (the LOD from the column dictionary). Written without inline flags so that the
 #: same text is a JSON-schema pattern (the web API) and a Python regular expression (the loader).
 NONDETECT_PATTERN = (
@@ -65,7 +65,7 @@ NONDETECT_PATTERN = (
 )
 NONDETECT = re.compile(NONDETECT_PATTERN)
 #: How messages and hints write a non-detect (the simulator writes both forms).
-NONDETECT_EXAMPLES = "<LOD or <0.7"
+NONDETECT_EXAMPLES = f"<LOD or {contract.NONDETECT_LOD_EXAMPLE}"
 
 #: Built-in spellings of canonical categories (after lower-casing and turning spaces into "_").
 CATEGORY_SYNONYMS: dict[str, dict[str, str]] = {
@@ -105,7 +105,9 @@ ACCEPTS: dict[str, str] = {
     "id": "text or a whole number",
     "number": "a number (integer, decimal or numeric text)",
     "category": "one of the listed values",
-    "biomarker": "a number, or a non-detect written as <LOD, <0.5, ND or BLQ",
+    "biomarker": (
+        f"a number, or a non-detect written as <LOD, {contract.NONDETECT_LOD_EXAMPLE}, ND or BLQ"
+    ),
 }
 
 

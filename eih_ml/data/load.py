@@ -3,7 +3,7 @@
 Reading is read-only and learns nothing from the cohort: columns are renamed to the data contract
 through a column dictionary, units are converted (e.g. PPT in kg/cm^2 to kPa, 1 kg/cm^2 = 98.0665
 kPa; EIH_REFERENCE.md section 1), category codes are recoded, REDCap events become sessions and
-biomarker non-detects (``<LOD``, ``<0.5``) are split into value, non-detect flag and LOD.
+biomarker non-detects (``<LOD``, ``<0.7``) are split into value, non-detect flag and LOD.
 Type and range checks are the job of :func:`eih_ml.data.validate.validate_cohort`: a cell that
 cannot be converted is kept as found so that validation can name it.
 

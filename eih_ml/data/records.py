@@ -18,7 +18,7 @@ Accepted records, all of them true of every record:
   the full path);
 * numbers (int or float, not bool) are finite or missing, within the contract's range for the
   column, whole where the contract says so; a biomarker is a number or a non-detect written as
-  the loader reads it (``"<0.5"``, or ``"<LOD"`` / ``"ND"`` with a declared LOD);
+  the loader reads it (``"<0.7"``, or ``"<LOD"`` / ``"ND"`` with a declared LOD);
 * categories are exactly one of the contract's values, or missing;
 * an exercise intensity has its unit and lies in that unit's range; CPM test stimuli have a
   test type and lie in its range;
@@ -278,7 +278,7 @@ def _declared_lod(marker: str, d: ColumnDictionary) -> float:
 
 
 def _nondetect(v: object, marker: str, d: ColumnDictionary) -> float | None:
-    """The LOD of a non-detect written as text ("<0.5", "<LOD", "ND"...), as the loader reads
+    """The LOD of a non-detect written as text ("<0.7", "<LOD", "ND"...), as the loader reads
     it; None when ``v`` is not such a text or no LOD is known (the full path reports it).
     """
     if not isinstance(v, str):

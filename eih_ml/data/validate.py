@@ -379,7 +379,9 @@ def _check_types(data: pd.DataFrame, col: _Collector, decimal: str = ".") -> pd.
             "dictionary",
         )
         expected = "expected a number" + (
-            " (or '<LOD' / '<0.5' for a non-detect)" if spec.kind == "biomarker" else ""
+            f" (or '<LOD' / '{contract.NONDETECT_LOD_EXAMPLE}' for a non-detect)"
+            if spec.kind == "biomarker"
+            else ""
         )
         col.add(
             bad, name, values, "type", lambda v, e=expected: f"{e}, found '{v}'{missing_hint(v)}"
@@ -595,7 +597,8 @@ def _check_biomarker_lod(data: pd.DataFrame, col: _Collector) -> None:
             name,
             pd.Series("<LOD", index=data.index),
             "lod_undeclared",
-            f"a non-detect needs a limit of detection: write '<0.5' with the value, or declare "
+            f"a non-detect needs a limit of detection: write '{contract.NONDETECT_LOD_EXAMPLE}' with "
+            "the value, or declare "
             f"'biomarkers: {{{marker}: {{lod: ...}}}}' in the column dictionary",
         )
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from eih_ml.data import contract, inputs
 from eih_ml.data.load import load_study
 from eih_ml.data.validate import CohortValidationError, validate_cohort
 from eih_ml.errors import DataError
@@ -155,6 +158,27 @@ def test_undeclared_lod_is_an_error_that_says_how_to_declare_it(tmp_path, cohort
     report = validate_cohort(study_from(tmp_path, cohort_frame), lenient=True)
     v = only_violation(report, "lod_undeclared")
     assert "biomarkers: {zonulin: {lod: ...}}" in v["message"]
+
+
+def _lod_examples(text: str) -> list[str]:
+    return re.findall(r"<\s*[0-9]*\.?[0-9]+", text)
+
+
+def test_every_message_writes_a_non_detect_as_the_server_and_web_form_do(tmp_path, cohort_frame):
+    """The example of a non-detect with its LOD is the one of inputs.NONDETECT_EXAMPLES (the
+    server's and the web form's) in the validator's messages, the accepted-values words and the
+    contract's description of a biomarker column."""
+    expected = _lod_examples(inputs.NONDETECT_EXAMPLES)
+    assert len(expected) == 1 and inputs.NONDETECT.fullmatch(expected[0])
+    cohort_frame["bio_zonulin"] = ["<LOD"] + ["1.0"] * 6 + ["lots"]
+    report = validate_cohort(study_from(tmp_path, cohort_frame), lenient=True)
+    texts = [only_violation(report, rule)["message"] for rule in ("lod_undeclared", "type")]
+    assert "found 'lots'" in texts[1]
+    spec = contract.spec_for("bio_zonulin")
+    assert spec is not None
+    texts += [inputs.ACCEPTS["biomarker"], spec.description]
+    for text in texts:
+        assert _lod_examples(text) == expected, text
 
 
 def test_cpm_rating_range_depends_on_test_type(tmp_path, cohort_frame):

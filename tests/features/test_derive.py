@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -281,3 +282,28 @@ def test_feature_block_names_are_the_configs():
     assert set(BLOCKS) | {LEARNED_BLOCK} == set(BlocksConfig.model_fields)
     added = get_args(get_args(EvaluationConfig.model_fields["added_value"].annotation)[0])
     assert set(added) <= set(BLOCKS)
+
+
+def test_the_configs_added_value_blocks_are_the_registrys():
+    """evaluation.added_value takes its blocks from the feature-block registry, in its order."""
+    from typing import get_args
+
+    from eih_ml.config import EvaluationConfig
+    from eih_ml.features.blocks import ADDED_VALUE_BLOCKS
+    from eih_ml.features.derive import BLOCKS
+
+    added = get_args(get_args(EvaluationConfig.model_fields["added_value"].annotation)[0])
+    assert added == ADDED_VALUE_BLOCKS
+    assert set(ADDED_VALUE_BLOCKS) < set(BLOCKS)
+
+
+def test_an_added_value_block_outside_the_registry_is_named_with_the_allowed_ones():
+    from eih_ml.config import load_config
+
+    default = Path(__file__).resolve().parents[2] / "configs" / "default.yaml"
+    with pytest.raises(ConfigError) as err:
+        load_config(default, ["evaluation.added_value=[demographic]"])
+    assert (
+        "evaluation.added_value.0: Input should be 'biomarker', 'psychological', 'qst', "
+        "'clinical', 'protocol', 'programme' or 'acute_eih' (found 'demographic')"
+    ) in str(err.value)

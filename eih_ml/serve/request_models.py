@@ -12,6 +12,7 @@ the ``PredictRequest`` body, whose sizes are capped by :data:`MAX_PATIENTS` and
 from __future__ import annotations
 
 import math
+import re
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -32,6 +33,36 @@ from eih_ml.serve.fields import ID_PATTERN, InputField
 MAX_PATIENTS = 1000
 #: Most patients for which one API request may ask for the full explanation (about 0.5 s each).
 MAX_EXPLAIN = 20
+#: A named group of a Python pattern: ``(?P<lod>``.
+_NAMED_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
+
+
+def _json_pattern(pattern: str) -> str:
+    """A Python pattern of the input contract as a JSON-schema (ECMA-262) pattern.
+
+    Python's named groups ``(?P<name>...)`` are not ECMAScript (which writes ``(?<name>...)``,
+    a syntax error for Python's ``re``); the schema writes them as non-capturing groups, which
+    every JSON-schema validator reads and which match the same strings.
+
+    Examples
+    --------
+    >>> _json_pattern(r"^<(?P<lod>[0-9]+)$")
+    '^<(?:[0-9]+)$'
+    """
+    return _NAMED_GROUP.sub("(?:", pattern)
+
+
+#: The non-detect spellings as the schema documents them and the model checks them.
+_NONDETECT = _json_pattern(inputs.NONDETECT_PATTERN)
+
+
+def _json_patterns(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with each ``anyOf`` branch's ``pattern`` written by :func:`_json_pattern`."""
+    branches = [
+        {**b, "pattern": _json_pattern(b["pattern"])} if "pattern" in b else b
+        for b in schema.get("anyOf", [])
+    ]
+    return {**schema, "anyOf": branches} if "anyOf" in schema else schema
 
 
 def _annotation(f: InputField) -> Any:
@@ -50,12 +81,14 @@ def _annotation(f: InputField) -> Any:
     # documents what is accepted.
     coerce = BeforeValidator(partial(inputs.coerce, f.name))
     schema = WithJsonSchema(
-        inputs.json_schema(
-            f.kind if f.kind != "integer" else "number",
-            low=f.low,
-            high=f.high,
-            whole=f.kind == "integer",
-            id_pattern=ID_PATTERN,
+        _json_patterns(
+            inputs.json_schema(
+                f.kind if f.kind != "integer" else "number",
+                low=f.low,
+                high=f.high,
+                whole=f.kind == "integer",
+                id_pattern=ID_PATTERN,
+            )
         )
     )
     if f.kind == "id":
@@ -65,9 +98,7 @@ def _annotation(f: InputField) -> Any:
         return Annotated[Literal[tuple(c for c, _ in f.choices)] | None, coerce, Field(**common)]
     if f.kind == "biomarker":
         number = Annotated[float, Field(strict=True, ge=f.low, allow_inf_nan=False)]
-        nondetect = Annotated[
-            str, StringConstraints(pattern=inputs.NONDETECT_PATTERN, max_length=20)
-        ]
+        nondetect = Annotated[str, StringConstraints(pattern=_NONDETECT, max_length=20)]
         return Annotated[number | nondetect | None, coerce, schema, Field(**common)]
     bounds: dict[str, Any] = {}
     if f.low is not None:

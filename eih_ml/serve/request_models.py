@@ -97,9 +97,9 @@ def _annotation(f: InputField) -> Any:
     if f.kind == "category":
         return Annotated[Literal[tuple(c for c, _ in f.choices)] | None, coerce, Field(**common)]
     if f.kind == "biomarker":
-        number = Annotated[float, Field(strict=True, ge=f.low, allow_inf_nan=False)]
+        measured = Annotated[float, Field(strict=True, ge=f.low, allow_inf_nan=False)]
         nondetect = Annotated[str, StringConstraints(pattern=_NONDETECT, max_length=20)]
-        return Annotated[number | nondetect | None, coerce, schema, Field(**common)]
+        return Annotated[measured | nondetect | None, coerce, schema, Field(**common)]
     bounds: dict[str, Any] = {}
     if f.low is not None:
         bounds["ge"] = f.low
@@ -118,6 +118,7 @@ def patient_model(fields: list[InputField]) -> type[BaseModel]:
     prediction and listed in the answer (:func:`ignored_fields`), as the loader lists a file's
     unmapped columns: never an error.
     """
+    field_types: dict[str, Any] = {f.name: _annotation(f) for f in fields}
     return create_model(
         "Patient",
         __config__=ConfigDict(
@@ -130,24 +131,22 @@ def patient_model(fields: list[InputField]) -> type[BaseModel]:
                 "listed in the answer's ignored_fields."
             },
         ),
-        **{f.name: _annotation(f) for f in fields},
+        **field_types,
     )
 
 
 def request_model(patient: type[BaseModel]) -> type[BaseModel]:
     """The ``PredictRequest`` body: ``{"patients": [...], "explain": false}``."""
-    return create_model(
-        "PredictRequest",
-        __config__=ConfigDict(extra="forbid", title="PredictRequest"),
-        patients=Annotated[
-            list[patient],
+    body: dict[str, Any] = {
+        "patients": Annotated[
+            list[patient],  # type: ignore[valid-type]  # the bundle's model, made at run time
             Field(
                 min_length=1,
                 max_length=MAX_PATIENTS,
                 description=f"One to {MAX_PATIENTS} patients.",
             ),
         ],
-        explain=Annotated[
+        "explain": Annotated[
             bool,
             Field(
                 default=False,
@@ -156,7 +155,7 @@ def request_model(patient: type[BaseModel]) -> type[BaseModel]:
                 f"what-if table (at most {MAX_EXPLAIN} patients).",
             ),
         ],
-        confidence_level=Annotated[
+        "confidence_level": Annotated[
             float | None,
             Field(
                 default=None,
@@ -167,4 +166,7 @@ def request_model(patient: type[BaseModel]) -> type[BaseModel]:
                 "default the model's confidence_level.",
             ),
         ],
+    }
+    return create_model(
+        "PredictRequest", __config__=ConfigDict(extra="forbid", title="PredictRequest"), **body
     )

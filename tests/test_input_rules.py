@@ -144,3 +144,29 @@ def test_the_form_checks_non_detects_with_the_loaders_pattern():
     for text, nondetect in (("<0.7", True), ("< LOD", True), ("nd", True), ("BLQ", True),
                             ("<lloq", True), ("0.7", False), ("LOD", False)):  # fmt: skip
         assert (python.match(text) is not None) is nondetect, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<0.7",
+        "< 0.5",
+        "<.5",
+        "<1e-3",
+        " <LOD ",
+        "<lod",
+        "ND",
+        "nd",
+        "BLQ",
+        "<LLOQ",
+        "LOD",
+        "<",
+        "<0.5x",
+        "N D",
+        "<-1",
+        "ND BLQ",
+        "<0.7 pg",
+    ],  # fmt: skip
+)
+def test_the_api_accepts_the_loaders_non_detect_spellings_and_no_other_text(text):
+    assert api_accepts("bio_il6", text) is (inputs.NONDETECT.match(text) is not None)

@@ -8,14 +8,25 @@ validates every answer against it). Bad input answers 422, each problem naming i
 (:func:`problems_json`).
 """
 
+from typing import Protocol, cast
+
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from eih_ml.json_values import json_safe
 from eih_ml.serve.request_models import MAX_EXPLAIN
 from eih_ml.serve.response_models import ErrorResponse, PredictResponse
 from eih_ml.serve.service import InputProblems, Service
 from eih_ml.serve.validation import FieldError, cross_check, ignored_fields
+
+
+class _PredictBody(Protocol):
+    """What the route reads of a ``PredictRequest`` (a model made at run time for the bundle)."""
+
+    patients: list[BaseModel]
+    explain: bool
+    confidence_level: float | None
 
 
 def problems_json(errors: list[FieldError]) -> JSONResponse:
@@ -48,14 +59,17 @@ def add_api_routes(app: FastAPI, service: Service) -> None:
         response_model_exclude_unset=True,
         responses={422: {"model": ErrorResponse, "description": "Each problem names its field"}},
     )
+    # FastAPI reads the body's model from the annotation: the bundle's class, made at run time
     def api_predict(body: PredictRequest) -> dict | JSONResponse:  # type: ignore[valid-type]
         """Prediction, uncertainty, top factors and out-of-distribution flag per patient."""
-        ignored = ignored_fields(body.patients, service.fields)
+        request = cast(_PredictBody, body)
+        ignored = ignored_fields(request.patients, service.fields)
         patients = [
-            p.model_dump(exclude_none=True, exclude=set(p.model_extra or ())) for p in body.patients
+            p.model_dump(exclude_none=True, exclude=set(p.model_extra or ()))
+            for p in request.patients
         ]
         errors = cross_check(patients, service.fields, ("body",))
-        if body.explain and len(patients) > MAX_EXPLAIN:
+        if request.explain and len(patients) > MAX_EXPLAIN:
             errors.append(
                 FieldError(
                     ("body", "explain"),
@@ -68,12 +82,12 @@ def add_api_routes(app: FastAPI, service: Service) -> None:
         if errors:
             return problems_json(errors)
         try:
-            if body.explain:
+            if request.explain:
                 records = []
                 ids = service._with_ids(patients)
                 for i, p in enumerate(ids):
                     data = service.explain(
-                        p, prefix=("body", "patients", i), level=body.confidence_level
+                        p, prefix=("body", "patients", i), level=request.confidence_level
                     )
                     rec = data["record"]
                     rec["explanation"] = data["explanation"]
@@ -92,7 +106,7 @@ def add_api_routes(app: FastAPI, service: Service) -> None:
                     )
                     records.append(rec)
             else:
-                records = service.predict(patients, level=body.confidence_level)
+                records = service.predict(patients, level=request.confidence_level)
         except InputProblems as exc:
             return problems_json(exc.errors)
         return {

@@ -48,6 +48,7 @@ is assembled from:
 
 from collections.abc import Sequence
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -73,6 +74,9 @@ from eih_ml.serve.security import (
 from eih_ml.serve.service import SMALL_CELL, InputProblems, Service
 from eih_ml.serve.validation import translate
 from eih_ml.serve.views import Pages
+
+if TYPE_CHECKING:
+    from eih_ml.bundle import ModelBundle
 
 __all__ = [  # the settings stay importable from here, where the CLI and the tests find them
     "API_BODY_LIMIT",
@@ -122,7 +126,7 @@ def log_config(level: str = "info") -> dict:
 
 
 def create_app(
-    bundle,
+    bundle: "ModelBundle",
     token: str | None = None,
     *,
     model_uri: str | None = None,

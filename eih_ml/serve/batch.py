@@ -69,10 +69,25 @@ def _read_csv(data: bytes) -> tuple[list[str], list[dict[str, str]]]:
         )
     frame.columns = header[: len(frame.columns)]
     rows = [  # the input contract's missing spellings (NA, N/A, -, ...) become blank
-        {k: ("" if is_missing_text(str(v)) else str(v)) for k, v in r.items()}
+        {str(k): ("" if is_missing_text(str(v)) else str(v)) for k, v in r.items()}
         for r in frame.to_dict(orient="records")
     ]
     return header, rows
+
+
+def _row_where(e: FieldError, name: str) -> str:
+    """``row 3 (line 4), name`` for a problem of one CSV row; ``name`` when it is not one row's."""
+    return name if e.patient is None else f"row {e.patient + 1} (line {e.patient + 2}), {name}"
+
+
+def _ignored_notes(ignored: list[str], known: list[str]) -> list[str]:
+    """The note on the columns the model does not use (none when there are none)."""
+    if not ignored:
+        return []
+    shown = ", ".join(c + suggest(c, known) for c in ignored[:15]) + (
+        " ..." if len(ignored) > 15 else ""
+    )
+    return [f"{len(ignored)} column(s) this model does not use were ignored: {shown}."]
 
 
 def _csv_download(records: list[dict]) -> str:
@@ -119,7 +134,8 @@ def add_batch_routes(app: FastAPI, service: Service, pages: Pages) -> None:
             for name, msg in problems.items():
                 where = f"row {i + 1} (line {i + 2})"
                 errors.append(FieldError(("file", i, name), f"{where}, {name}", msg, "csv", i))
-            patients.append(patient)
+            if patient is not None:  # None only with problems, which are raised below
+                patients.append(patient)
         if errors:
             raise InputProblems(errors)
         dupes = [
@@ -134,7 +150,7 @@ def add_batch_routes(app: FastAPI, service: Service, pages: Pages) -> None:
                 [
                     FieldError(
                         e.loc,
-                        f"row {e.patient + 1} (line {e.patient + 2}), session_id",
+                        _row_where(e, "session_id"),
                         e.msg,
                         e.type,
                     )
@@ -148,24 +164,16 @@ def add_batch_routes(app: FastAPI, service: Service, pages: Pages) -> None:
                 [
                     FieldError(
                         e.loc,
-                        f"row {e.patient + 1} (line {e.patient + 2}), {e.field}"
-                        if e.patient is not None
-                        else e.field,
+                        _row_where(e, e.field),
                         e.msg,
                         e.type,
                     )
                     for e in exc.errors
                 ]
             ) from None
-        notes = []
-        if ignored:
-            shown = ", ".join(c + suggest(c, list(known)) for c in ignored[:15]) + (
-                " ..." if len(ignored) > 15 else ""
-            )
-            notes.append(f"{len(ignored)} column(s) this model does not use were ignored: {shown}.")
         return {
             "rows": [batch_row(r, service.task) for r in records],
             "download": _csv_download(records),
-            "notes": notes,
+            "notes": _ignored_notes(ignored, list(known)),
             "n_ood": sum(r["ood"] for r in records),
         }

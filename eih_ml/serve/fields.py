@@ -15,11 +15,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from eih_ml.data import contract
 from eih_ml.data.inputs import NONDETECT_EXAMPLES, NONDETECT_PATTERN, ecma_pattern
 from eih_ml.features.metadata import CATEGORY_LABELS, feature_info
+
+if TYPE_CHECKING:
+    from eih_ml.bundle import ModelBundle
 
 #: Identifiers: pseudonymous codes, not names.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._:/-]{0,63}$"
@@ -198,7 +201,7 @@ class Section:
 
 
 # ------------------------------------------------------------------------------------ the fields
-def model_inputs(bundle) -> list[str]:
+def model_inputs(bundle: ModelBundle) -> list[str]:
     """Canonical raw columns the loaded model reads (ids first).
 
     :func:`eih_ml.pyfunc.input_columns`, with TSK-11 items when the model scores the TSK-11.
@@ -312,7 +315,7 @@ def describe_field(col: str, meta: dict | None = None) -> InputField:  # noqa: C
     )
 
 
-def _range_text(low, high, unit: str) -> str:
+def _range_text(low: float | None, high: float | None, unit: str) -> str:
     if low is None:
         return unit
     if high is None:
@@ -321,7 +324,7 @@ def _range_text(low, high, unit: str) -> str:
     return f"{number_text(low)}-{number_text(high)} {unit_text}".strip()
 
 
-def describe_inputs(bundle) -> list[InputField]:
+def describe_inputs(bundle: ModelBundle) -> list[InputField]:
     """The :class:`InputField` of every raw input the model reads, ids first."""
     return [describe_field(c, bundle.meta) for c in model_inputs(bundle)]
 

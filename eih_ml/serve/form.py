@@ -8,6 +8,8 @@ predicted and explained in a worker thread, and the result is shown above the fo
 the values entered.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
@@ -18,8 +20,11 @@ from eih_ml.serve.service import InputProblems, Service
 from eih_ml.serve.validation import validate_text_row
 from eih_ml.serve.views import Pages, result_view
 
+if TYPE_CHECKING:
+    from eih_ml.bundle import ModelBundle
 
-def _form_level(text, bundle) -> tuple[float | None, str]:
+
+def _form_level(text: object, bundle: "ModelBundle") -> tuple[float | None, str]:
     """The form's confidence level (None: the model's own) and a problem, if any."""
     if not isinstance(text, str) or not text.strip():
         return None, ""
@@ -39,7 +44,7 @@ def add_form_routes(app: FastAPI, service: Service, pages: Pages) -> None:
     """Add ``GET /`` and ``POST /predict`` to ``app`` (pages: left out of the API schema)."""
     html = pages.html
 
-    def index(values: dict, errors: dict, status: int = 200, **extra) -> HTMLResponse:
+    def index(values: dict, errors: dict, status: int = 200, **extra: Any) -> HTMLResponse:
         return html(
             "index.html.j2",
             status,
@@ -67,7 +72,7 @@ def add_form_routes(app: FastAPI, service: Service, pages: Pages) -> None:
         patient, problems = validate_text_row(values, service.fields, service.Patient)
         if level_problem:
             problems = {**problems, "confidence_level": level_problem}
-        if problems:
+        if problems or patient is None:  # no patient without a problem
             return index(values, problems, 422, level=level)
         try:
             data = await run_in_threadpool(service.explain, patient, (), level)

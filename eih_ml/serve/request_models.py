@@ -12,6 +12,7 @@ the ``PredictRequest`` body, whose sizes are capped by :data:`MAX_PATIENTS` and
 from __future__ import annotations
 
 import math
+import re
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -32,6 +33,36 @@ from eih_ml.serve.fields import ID_PATTERN, InputField
 MAX_PATIENTS = 1000
 #: Most patients for which one API request may ask for the full explanation (about 0.5 s each).
 MAX_EXPLAIN = 20
+#: A named group of a Python pattern: ``(?P<lod>``.
+_NAMED_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
+
+
+def _json_pattern(pattern: str) -> str:
+    """A Python pattern of the input contract as a JSON-schema (ECMA-262) pattern.
+
+    Python's named groups ``(?P<name>...)`` are not ECMAScript (which writes ``(?<name>...)``,
+    a syntax error for Python's ``re``); the schema writes them as non-capturing groups, which
+    every JSON-schema validator reads and which match the same strings.
+
+    Examples
+    --------
+    >>> _json_pattern(r"^<(?P<lod>[0-9]+)$")
+    '^<(?:[0-9]+)$'
+    """
+    return _NAMED_GROUP.sub("(?:", pattern)
+
+
+#: The non-detect spellings as the schema documents them and the model checks them.
+_NONDETECT = _json_pattern(inputs.NONDETECT_PATTERN)
+
+
+def _json_patterns(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with each ``anyOf`` branch's ``pattern`` written by :func:`_json_pattern`."""
+    branches = [
+        {**b, "pattern": _json_pattern(b["pattern"])} if "pattern" in b else b
+        for b in schema.get("anyOf", [])
+    ]
+    return {**schema, "anyOf": branches} if "anyOf" in schema else schema
 
 
 def _annotation(f: InputField) -> Any:
@@ -50,12 +81,14 @@ def _annotation(f: InputField) -> Any:
     # documents what is accepted.
     coerce = BeforeValidator(partial(inputs.coerce, f.name))
     schema = WithJsonSchema(
-        inputs.json_schema(
-            f.kind if f.kind != "integer" else "number",
-            low=f.low,
-            high=f.high,
-            whole=f.kind == "integer",
-            id_pattern=ID_PATTERN,
+        _json_patterns(
+            inputs.json_schema(
+                f.kind if f.kind != "integer" else "number",
+                low=f.low,
+                high=f.high,
+                whole=f.kind == "integer",
+                id_pattern=ID_PATTERN,
+            )
         )
     )
     if f.kind == "id":
@@ -64,11 +97,9 @@ def _annotation(f: InputField) -> Any:
     if f.kind == "category":
         return Annotated[Literal[tuple(c for c, _ in f.choices)] | None, coerce, Field(**common)]
     if f.kind == "biomarker":
-        number = Annotated[float, Field(strict=True, ge=f.low, allow_inf_nan=False)]
-        nondetect = Annotated[
-            str, StringConstraints(pattern=inputs.NONDETECT_PATTERN, max_length=20)
-        ]
-        return Annotated[number | nondetect | None, coerce, schema, Field(**common)]
+        measured = Annotated[float, Field(strict=True, ge=f.low, allow_inf_nan=False)]
+        nondetect = Annotated[str, StringConstraints(pattern=_NONDETECT, max_length=20)]
+        return Annotated[measured | nondetect | None, coerce, schema, Field(**common)]
     bounds: dict[str, Any] = {}
     if f.low is not None:
         bounds["ge"] = f.low
@@ -87,6 +118,7 @@ def patient_model(fields: list[InputField]) -> type[BaseModel]:
     prediction and listed in the answer (:func:`ignored_fields`), as the loader lists a file's
     unmapped columns: never an error.
     """
+    field_types: dict[str, Any] = {f.name: _annotation(f) for f in fields}
     return create_model(
         "Patient",
         __config__=ConfigDict(
@@ -99,24 +131,22 @@ def patient_model(fields: list[InputField]) -> type[BaseModel]:
                 "listed in the answer's ignored_fields."
             },
         ),
-        **{f.name: _annotation(f) for f in fields},
+        **field_types,
     )
 
 
 def request_model(patient: type[BaseModel]) -> type[BaseModel]:
     """The ``PredictRequest`` body: ``{"patients": [...], "explain": false}``."""
-    return create_model(
-        "PredictRequest",
-        __config__=ConfigDict(extra="forbid", title="PredictRequest"),
-        patients=Annotated[
-            list[patient],
+    body: dict[str, Any] = {
+        "patients": Annotated[
+            list[patient],  # type: ignore[valid-type]  # the bundle's model, made at run time
             Field(
                 min_length=1,
                 max_length=MAX_PATIENTS,
                 description=f"One to {MAX_PATIENTS} patients.",
             ),
         ],
-        explain=Annotated[
+        "explain": Annotated[
             bool,
             Field(
                 default=False,
@@ -125,7 +155,7 @@ def request_model(patient: type[BaseModel]) -> type[BaseModel]:
                 f"what-if table (at most {MAX_EXPLAIN} patients).",
             ),
         ],
-        confidence_level=Annotated[
+        "confidence_level": Annotated[
             float | None,
             Field(
                 default=None,
@@ -136,4 +166,7 @@ def request_model(patient: type[BaseModel]) -> type[BaseModel]:
                 "default the model's confidence_level.",
             ),
         ],
+    }
+    return create_model(
+        "PredictRequest", __config__=ConfigDict(extra="forbid", title="PredictRequest"), **body
     )

@@ -12,7 +12,7 @@ prediction and its uncertainty, the pain-modulation profile, the top factors
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -93,12 +93,13 @@ class PrescriptionCandidate(_Strict):
     rank: float | None = Field(None, description="1 = best; null for an extrapolation.")
 
 
-def _annotation(column: OutputColumn):
+def _annotation(column: OutputColumn) -> Any:
     """The API type of a prediction column (:mod:`eih_ml.prediction`)."""
+    base: Any
     if column.kind == "factors":
         base = list[Factor]
     elif column.choices is not None:
-        base = Literal[column.choices]  # type: ignore[valid-type]
+        base = Literal[column.choices]
     else:
         base = {"string": str, "double": float, "boolean": bool}[column.kind]
     return base if column.required else base | None

@@ -27,6 +27,8 @@ from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TOKEN_ENV = "EIH_ML_API_TOKEN"
 COOKIE_NAME = "eih_ml_session"
@@ -81,20 +83,22 @@ def _wants_json(path: str) -> bool:
 class Guard:
     """Pure ASGI middleware: token, body size, security headers, generic 500, access log."""
 
-    def __init__(self, app, *, token: str | None, page: Callable[[str, int, dict], bytes]):
+    def __init__(
+        self, app: ASGIApp, *, token: str | None, page: Callable[[str, int, dict], bytes]
+    ) -> None:
         self.app = app
         self.token = token
         self.session = session_value(token) if token else None
         self.page = page
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         state = {"status": 0, "started": False}
 
-        async def send_secure(message) -> None:
+        async def send_secure(message: Message) -> None:
             if message["type"] == "http.response.start":
                 state["status"], state["started"] = message["status"], True
                 names = {k for k, _ in SECURITY_HEADERS}
@@ -138,11 +142,11 @@ class Guard:
             )
 
     @staticmethod
-    def _route(scope) -> str:
+    def _route(scope: Scope) -> str:
         route = scope.get("route")
         return getattr(route, "path", None) or "(no route)"
 
-    def _error(self, path: str, status: int, message: str, headers: dict | None = None):
+    def _error(self, path: str, status: int, message: str, headers: dict | None = None) -> Response:
         if _wants_json(path):
             return JSONResponse({"detail": message}, status_code=status, headers=headers)
         try:
@@ -151,7 +155,7 @@ class Guard:
             body = message.encode()
         return HTMLResponse(body, status_code=status, headers=headers)
 
-    def _check(self, scope):
+    def _check(self, scope: Scope) -> Response | None:
         """A response to send instead of the app's (auth, size), or None."""
         path = scope.get("path", "")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

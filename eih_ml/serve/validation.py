@@ -23,7 +23,7 @@ Every error names its field and says what was expected and what was found.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -128,7 +128,7 @@ def field_message(f: InputField, err_type: str, value: Any) -> str:
 
 
 def translate(
-    errors: list[dict], fields: dict[str, InputField], prefix: tuple = ()
+    errors: Sequence[Mapping[str, Any]], fields: dict[str, InputField], prefix: tuple = ()
 ) -> list[FieldError]:
     """Pydantic errors -> one readable :class:`FieldError` per field.
 
@@ -176,7 +176,7 @@ def translate(
     return list(out.values())
 
 
-def _body_error(loc: tuple, rel: tuple, etype: str, value: Any, e: dict) -> FieldError:
+def _body_error(loc: tuple, rel: tuple, etype: str, value: Any, e: Mapping[str, Any]) -> FieldError:
     name = str(rel[0]) if rel else "body"
     if name == "body" and etype == "missing":
         msg = 'required: a JSON body such as {"patients": [{"age": 54}]}'
@@ -250,7 +250,10 @@ def cross_check(  # noqa: C901 - a sequence of independent checks or steps; spli
                     "missing",
                 )
             else:
-                lo, hi = contract.spec_for(name).range_by.ranges[unit]
+                spec = contract.spec_for(name)
+                rule = spec.range_by if spec is not None else None
+                assert rule is not None, name  # INTENSITY_COLUMNS: ranges picked by the unit
+                lo, hi = rule.ranges[unit]
                 if not lo <= intensity <= hi:
                     err(
                         name,

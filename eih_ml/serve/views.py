@@ -7,12 +7,19 @@ SVG geometry, in 0-100 units), the protocol what-if table and a programme model'
 explorer; :func:`batch_row` is one row of the CSV upload's table. Nothing here calls the model.
 """
 
+from __future__ import annotations
+
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi.responses import HTMLResponse
 
 from eih_ml import __version__
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from eih_ml.serve.service import Service
 
 
 class Pages:
@@ -26,7 +33,7 @@ class Pages:
         Whether the server runs with a token (the pages then offer to sign out).
     """
 
-    def __init__(self, service, *, token_enabled: bool):
+    def __init__(self, service: Service, *, token_enabled: bool) -> None:
         from jinja2 import Environment, PackageLoader
 
         bundle = service.bundle
@@ -45,7 +52,7 @@ class Pages:
         """``template`` rendered with ``context`` (the caller sends it with ``status``)."""
         return self.env.get_template(template).render(**self.common, **(context or {})).encode()
 
-    def html(self, template: str, status: int = 200, **context) -> HTMLResponse:
+    def html(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         """``template`` rendered as an HTML response with ``status``."""
         return HTMLResponse(self.page(template, status, context), status_code=status)
 
@@ -270,7 +277,7 @@ def result_view(data: dict, task: str, meta: dict) -> dict:
     return view
 
 
-def _prescription_view(grid, task: str, meta: dict) -> dict | None:
+def _prescription_view(grid: pd.DataFrame | None, task: str, meta: dict) -> dict | None:
     """The prescription explorer as a grid per modality and the ten best candidates."""
     if grid is None or not len(grid):
         return None

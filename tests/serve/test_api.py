@@ -10,6 +10,9 @@ import io
 import json
 import logging
 import math
+import re
+import shutil
+import subprocess
 import warnings
 
 import numpy as np
@@ -209,6 +212,91 @@ def test_openapi_documents_the_answer_of_predict_by_its_real_model(client):
     }
     profile = prediction["properties"]["pain_modulation_profile"]
     assert profile["description"].startswith("Efficient or inefficient CPM")
+
+
+#: Regular-expression syntax of Python's ``re`` that ECMA-262 (JSON Schema's dialect, the
+#: browser's RegExp) does not read: named groups and back-references, atomic groups, inline
+#: flags, conditionals, comments, string anchors and possessive quantifiers.
+PYTHON_ONLY = re.compile(r"\(\?P[<=>]|\(\?>|\(\?[aiLmsux-]+[:)]|\(\?\(|\(\?#|\\[AZz]|[*+?}]\+")
+
+
+def ecma_problems(pattern: str) -> list[str]:
+    """The Python-only constructs of ``pattern`` outside escapes and character classes."""
+    outside, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            token = pattern[i : i + 2]
+            outside.append(token if token in ("\\A", "\\Z", "\\z") and not in_class else "__")
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+            outside.append("_")
+        else:
+            in_class = ch == "["
+            outside.append(ch)
+        i += 1
+    return PYTHON_ONLY.findall("".join(outside))
+
+
+def openapi_patterns(spec) -> list[str]:
+    if isinstance(spec, dict):
+        own = [spec["pattern"]] if isinstance(spec.get("pattern"), str) else []
+        return own + [p for v in spec.values() for p in openapi_patterns(v)]
+    if isinstance(spec, list):
+        return [p for v in spec for p in openapi_patterns(v)]
+    return []
+
+
+def test_the_checker_finds_python_only_regex_syntax():
+    assert ecma_problems(r"^(?P<lod>[0-9]+)$") == ["(?P<"]
+    assert ecma_problems(r"\A(?>a)(?i)b++\Z") == ["\\A", "(?>", "(?i)", "++", "\\Z"]
+    assert ecma_problems(r"^[-+]?(?:[0-9]+|\.[0-9]+)[A\Z+]\++$") == []
+
+
+def test_every_openapi_pattern_is_ecma_regex_and_accepts_what_the_server_does(apps):
+    from eih_ml.data import inputs
+
+    patterns = set()
+    for app in apps.values():
+        patterns |= set(openapi_patterns(make_client(app).get("/openapi.json").json()))
+    nondetect = [p for p in patterns if "[Bb][Ll][Qq]" in p]
+    assert len(patterns) >= 2 and len(nondetect) == 1  # the id and the non-detect patterns
+    for pattern in sorted(patterns):
+        assert ecma_problems(pattern) == [], pattern
+        re.compile(pattern)  # JSON-schema validators in Python read it too
+
+    # the documented non-detect pattern matches exactly the loader's non-detect spellings
+    samples = ["<0.7", "< 0.5", "<.5", "<1e-3", " <LOD ", "<lod", "ND", "nd", "BLQ", "<LLOQ",
+               "0.7", "LOD", "<", "<0.5x", "N D", "<-1", "", "ND BLQ"]  # fmt: skip
+    documented = re.compile(nondetect[0])
+    for text in samples:
+        assert bool(documented.match(text)) is bool(inputs.NONDETECT.match(text)), text
+
+    # and a browser reads every pattern, with the same matches (JSON-schema validators in
+    # JavaScript compile with the "u" flag)
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the patterns were checked in Python only")
+    script = (
+        "const [patterns, samples] = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "console.log(JSON.stringify(patterns.map(p => samples.map("
+        "s => new RegExp(p, 'u').test(s)))));"
+    )
+    ordered = sorted(patterns)
+    run = subprocess.run(
+        [node, "-e", script],
+        input=json.dumps([ordered, samples]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    for pattern, matches in zip(ordered, json.loads(run.stdout), strict=True):
+        python = re.compile(pattern)
+        assert matches == [bool(python.search(s)) for s in samples], pattern
 
 
 def assert_valid_answer(answer: dict, task: str) -> None:

@@ -9,6 +9,12 @@ Each stage prints what it did and writes its files under the output folder.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from eih_ml.experiment import ExperimentResult
 
 
 def run_demo(
@@ -16,10 +22,10 @@ def run_demo(
     *,
     n_participants: int = 300,
     seed: int = 0,
-    console=None,
-    track=None,
+    console: Console | None = None,
+    track: bool | None = None,
     overrides: list[str] | tuple[str, ...] = (),
-):
+) -> ExperimentResult:
     """Run the demo; returns the experiment result.
 
     ``overrides`` are ``key.path=value`` config overrides (the tests use a smaller search).
@@ -61,7 +67,7 @@ def run_demo(
     )
     with RichProgress(console) as progress:
         result = run_experiment(config, output_dir=out / "run", progress=progress, track=track)
-    print_summary(result.summary, console)
+    print_summary(result.require_summary(), console)
     console.print(f"Results in {out / 'run'}")
     if result.run_id:
         console.print(f"MLflow run {result.run_id} ('make ui' shows it)")
@@ -77,6 +83,6 @@ def run_demo(
     console.print(as_text(explained["explanation"]), markup=False)
     if len(explained["whatif"]):
         console.print(explained["whatif"].round(3).to_string(index=False), markup=False)
-    report = write_patient_report(result.bundle, new, pid, out / "patient_report.html")
-    console.print(f"Patient report: {report}")
+    report_path = write_patient_report(result.bundle, new, pid, out / "patient_report.html")
+    console.print(f"Patient report: {report_path}")
     return result

@@ -45,11 +45,21 @@ expected EIH in kPa (SHAP of ``mu``, which the probability follows monotonically
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Self
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from eih_ml.config import DIST_SUFFIX
 from eih_ml.errors import ModelError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import ArrayLike
+    from sklearn.model_selection import RandomizedSearchCV
+    from sklearn.pipeline import Pipeline
+
+    from eih_ml.evaluation.nested_cv import InnerSplits
 
 #: Suffix of a distributional family: ``xgboost_dist`` is XGBoost's regressor of EIH.
 SUFFIX = DIST_SUFFIX
@@ -123,19 +133,19 @@ class ExceedanceClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        regressor=None,
+        regressor: BaseEstimator | None = None,
         threshold: float = 0.0,
         target: str = "hypoalgesia",
         scale_folds: int = 3,
         random_state: int = 0,
-    ):
+    ) -> None:
         self.regressor = regressor
         self.threshold = threshold
         self.target = target
         self.scale_folds = scale_folds
         self.random_state = random_state
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> Self:
         """Fit ``mu`` on all rows and ``sigma`` from cross-validated residuals.
 
         Raises
@@ -171,8 +181,8 @@ class ExceedanceClassifier(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def from_fitted(
-        cls, regressor, scale: float, threshold: float, target: str = "hypoalgesia"
-    ) -> ExceedanceClassifier:
+        cls, regressor: BaseEstimator, scale: float, threshold: float, target: str = "hypoalgesia"
+    ) -> Self:
         """Wrap an already fitted regressor and a ``sigma`` estimated outside (the nested CV)."""
         model = cls(regressor=regressor, threshold=threshold, target=target)
         model.regressor_ = regressor
@@ -182,16 +192,16 @@ class ExceedanceClassifier(ClassifierMixin, BaseEstimator):
             model.n_features_in_ = regressor.n_features_in_
         return model
 
-    def predict_mean(self, X) -> np.ndarray:
+    def predict_mean(self, X: ArrayLike) -> np.ndarray:
         """The expected EIH ``mu(x)``."""
         return np.asarray(self.regressor_.predict(X), dtype=float)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """``[1 - p, p]`` with p the probability of label 1."""
         p = exceedance_probability(self.predict_mean(X), self.scale_, self.threshold, self.target)
         return np.column_stack([1.0 - p, p])
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Label 1 where its probability is at least 0.5."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
@@ -207,8 +217,12 @@ def residual_scale(y: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def random_intercept_fit(
-    estimator, X, y: np.ndarray, groups: np.ndarray, iterations: int = 3
-) -> tuple[object, dict]:
+    estimator: BaseEstimator,
+    X: ArrayLike,
+    y: ArrayLike,
+    groups: ArrayLike,
+    iterations: int = 3,
+) -> tuple[BaseEstimator, dict]:
     """Fit ``estimator`` as the fixed part of a random-intercept model of sessions.
 
     The alternating algorithm of mixed-effects random forests (Hajjem et al. 2014): fit on
@@ -273,9 +287,9 @@ def random_intercept_fit(
 
 def tune_distributional(
     model: str,
-    X,
+    X: pd.DataFrame,
     values: np.ndarray,
-    inner_splits: list,
+    inner_splits: InnerSplits,
     *,
     threshold: float,
     target: str,
@@ -287,7 +301,7 @@ def tune_distributional(
     groups: np.ndarray | None = None,
     participant_effect: str = "independent",
     iterations: int = 3,
-):
+) -> tuple[Pipeline, RandomizedSearchCV]:
     """Tune a distributional family on the continuous EIH; return the classifier pipeline.
 
     The regressor of :func:`base_family` is tuned by random search on the given (participant-

@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,16 @@ from eih_ml.errors import ConfigError, DataError, close_names
 from eih_ml.outcomes import Outcome, ResponderRule, define_outcome, reliability_ceiling
 from eih_ml.run_files import write_run_files
 from eih_ml.run_record import ModelChoice, RunSummary
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.data.visits import VisitsTable
+    from eih_ml.evaluation.nested_cv import CVRun, ModelCV
+    from eih_ml.evaluation.sample_size import SampleSizeResult
+    from eih_ml.explain.eih_interval import IntervalCalibration, QuantileBand
+    from eih_ml.explain.global_explain import GlobalExplanation
 
 
 class Progress:
@@ -52,26 +63,35 @@ class ExperimentResult:
     features: list[str]
     X: pd.DataFrame
     groups: np.ndarray
-    cvs: dict = field(default_factory=dict)
-    evaluations: dict = field(default_factory=dict)
-    added_value: dict = field(default_factory=dict)
+    cvs: dict[str, ModelCV] = field(default_factory=dict)
+    evaluations: dict[str, dict] = field(default_factory=dict)
+    added_value: dict[str, dict] = field(default_factory=dict)
     #: Distributional vs direct models on identical folds (paired differences with CIs).
-    model_comparisons: dict = field(default_factory=dict)
+    model_comparisons: dict[str, dict] = field(default_factory=dict)
     sample_size: dict = field(default_factory=dict)
     best_model: str = ""
-    final_model: object | None = None
+    final_model: BaseEstimator | None = None
     final_params: dict = field(default_factory=dict)
     #: The run record (:class:`~eih_ml.run_record.RunSummary`), set once the models are evaluated.
     summary: RunSummary | None = None
     rows: np.ndarray | None = None
-    explanations: object | None = None
-    bundle: object | None = None
+    explanations: GlobalExplanation | None = None
+    bundle: ModelBundle | None = None
     output_dir: Path | None = None
     run_id: str | None = None
     #: Extra MLflow tags of the experiment run (a sweep's grid id, cell and key).
-    tags: dict = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
     #: (QuantileBand, IntervalCalibration) of the EIH prediction interval, or None.
-    eih_interval: tuple | None = None
+    eih_interval: tuple[QuantileBand, IntervalCalibration] | None = None
+
+    def require_summary(self) -> RunSummary:
+        """The run record; a ``ValueError`` if the experiment has not been evaluated yet."""
+        if self.summary is None:
+            raise ValueError(
+                f"The experiment {self.config.name!r} has no run summary yet: it is set once "
+                "run_experiment has evaluated the models."
+            )
+        return self.summary
 
     def __repr__(self) -> str:
         pm = self.config.primary_metric
@@ -105,14 +125,15 @@ def load_cohort(config: ExperimentConfig) -> tuple[CohortReport, dict]:
     return report, source
 
 
-def load_data(config: ExperimentConfig) -> tuple[CohortReport, dict, object | None]:
+def load_data(config: ExperimentConfig) -> tuple[CohortReport, dict, VisitsTable | None]:
     """:func:`load_cohort` and, for a programme outcome, the validated visits table."""
     from eih_ml.data.load import load_frame, load_study
     from eih_ml.data.validate import validate_cohort
     from eih_ml.data.visits import load_visits, validate_visits
 
     d = config.data
-    visits = None
+    simulated_visits: pd.DataFrame | None = None
+    visits: VisitsTable | None = None
     if d.path:
         study = load_study(d.path, d.dictionary)
         source = {"kind": "file", "path": str(Path(d.path).name)}
@@ -127,7 +148,7 @@ def load_data(config: ExperimentConfig) -> tuple[CohortReport, dict, object | No
             from eih_ml.data.simulate_programme import simulate_programme
 
             prog = simulate_programme(sim)
-            frame, visits = prog.cohort, prog.visits
+            frame, simulated_visits = prog.cohort, prog.visits
         study = load_frame(frame, d.dictionary, source=f"simulated:{d.simulate.scenario}")
         source = {"kind": "simulated", **d.simulate.model_dump()}
     report = validate_cohort(study, lenient=d.lenient)
@@ -136,12 +157,14 @@ def load_data(config: ExperimentConfig) -> tuple[CohortReport, dict, object | No
         if d.visits:
             visits = load_visits(d.visits, d.dictionary, ids)
             source["visits"] = str(Path(d.visits).name)
-        else:
-            visits = validate_visits(visits, "simulated visits", ids)
+        elif simulated_visits is not None:
+            visits = validate_visits(simulated_visits, "simulated visits", ids)
     return report, source, visits
 
 
-def programme_table(config: ExperimentConfig, table: pd.DataFrame, visits) -> tuple:
+def programme_table(
+    config: ExperimentConfig, table: pd.DataFrame, visits: VisitsTable | pd.DataFrame | None
+) -> tuple[pd.DataFrame, Outcome]:
     """The baseline session of each participant with its programme outcome (an Outcome).
 
     ``outcome.source: programme`` (:mod:`eih_ml.programme`): one row per participant; the
@@ -150,6 +173,11 @@ def programme_table(config: ExperimentConfig, table: pd.DataFrame, visits) -> tu
     """
     from eih_ml.programme import ProgrammeSpec, baseline_sessions, flow_notes, programme_outcome
 
+    if visits is None:
+        raise ConfigError(
+            "outcome.source: programme reads a visits table: set data.visits to its file, or "
+            "data.simulate.programme: true on simulated data."
+        )
     o = config.outcome
     spec = ProgrammeSpec(**o.programme.model_dump())
     base = baseline_sessions(table)
@@ -204,12 +232,16 @@ def count_parameters(X: pd.DataFrame) -> int:
     return int(p)
 
 
-def sample_size(config: ExperimentConfig, outcome: Outcome, X: pd.DataFrame, groups) -> dict:
+def sample_size(
+    config: ExperimentConfig, outcome: Outcome, X: pd.DataFrame, groups: np.ndarray
+) -> dict:
     """Riley et al. minimum sample size against the participants available."""
     from eih_ml.evaluation.sample_size import sample_size_binary, sample_size_continuous
 
     p = count_parameters(X)
     n_avail = int(len(np.unique(groups)))
+    res: SampleSizeResult
+    extra: dict[str, object]
     if config.outcome.task == "multiclass":
         return _sample_size_multiclass(config, outcome, p, n_avail)
     if config.outcome.task == "classification":
@@ -260,7 +292,9 @@ def sample_size(config: ExperimentConfig, outcome: Outcome, X: pd.DataFrame, gro
     }
 
 
-def _sample_size_multiclass(config: ExperimentConfig, outcome: Outcome, p: int, n_avail: int):
+def _sample_size_multiclass(
+    config: ExperimentConfig, outcome: Outcome, p: int, n_avail: int
+) -> dict:
     """Riley's binary criteria for each class against the others; the largest n is required.
 
     Pate et al. (2023, Stat Methods Med Res 32:555) derive multinomial criteria from the binary
@@ -271,7 +305,9 @@ def _sample_size_multiclass(config: ExperimentConfig, outcome: Outcome, p: int, 
     from eih_ml.outcomes import CLASS_NAMES
 
     y = outcome.y.dropna().to_numpy(int)
-    per_class, required = {}, {}
+    per_class: dict[str, dict[str, float | int]] = {}
+    required: dict[str, SampleSizeResult] = {}
+    events: dict[str, int] = {}
     for j, name in enumerate(CLASS_NAMES):
         phi = float(np.mean(y == j))
         if not 0 < phi < 1:
@@ -280,11 +316,12 @@ def _sample_size_multiclass(config: ExperimentConfig, outcome: Outcome, p: int, 
         r2_cs = config.evaluation.anticipated_r2_cs or 0.15 * max_r2
         res = sample_size_binary(p, phi, r2_cs=r2_cs, available_n=n_avail)
         required[name] = res
+        events[name] = int(round(phi * n_avail))
         per_class[name] = {
             "prevalence": phi,
             "anticipated_r2_cs": r2_cs,
             "n_required": int(res.n_required),
-            "events_available": int(round(phi * n_avail)),
+            "events_available": events[name],
         }
     limiting = max(required, key=lambda c: required[c].n_required)
     res = required[limiting]
@@ -294,7 +331,7 @@ def _sample_size_multiclass(config: ExperimentConfig, outcome: Outcome, p: int, 
         "n_available": n_avail,
         "criteria": {k: int(v) for k, v in res.criteria.items()},
         "adequate": bool(n_avail >= res.n_required),
-        "verdict": res.verdict(n_avail, per_class[limiting]["events_available"]),
+        "verdict": res.verdict(n_avail, events[limiting]),
         "limiting_class": limiting,
         "per_class": per_class,
         "note": "Riley's binary criteria applied to each class against the other two (Pate et "
@@ -349,7 +386,9 @@ def fit_final_model(
     return fitted, best_params(search), threshold
 
 
-def added_value_runs(config: ExperimentConfig, features: list[str]) -> tuple[list, dict]:
+def added_value_runs(
+    config: ExperimentConfig, features: list[str]
+) -> tuple[list[tuple[str, CVRun]], dict[str, dict]]:
     """The base-model CVs the added-value comparisons need, and notes for blocks that have none.
 
     Returns
@@ -366,7 +405,8 @@ def added_value_runs(config: ExperimentConfig, features: list[str]) -> tuple[lis
         raise ConfigError(
             f"evaluation.added_value_model {model!r} is not among the models {config.models}."
         )
-    runs, notes = [], {}
+    runs: list[tuple[str, CVRun]] = []
+    notes: dict[str, dict] = {}
     for block in config.evaluation.added_value:
         cols = [f for f in features if block_of(f) == block]
         if not cols:
@@ -381,8 +421,11 @@ def added_value_runs(config: ExperimentConfig, features: list[str]) -> tuple[lis
 
 
 def added_value(
-    config: ExperimentConfig, result: ExperimentResult, base_cvs: dict, notes: dict
-) -> dict:
+    config: ExperimentConfig,
+    result: ExperimentResult,
+    base_cvs: dict[str, ModelCV],
+    notes: dict[str, dict],
+) -> dict[str, dict]:
     """Base vs extended model on identical folds, for each configured feature block.
 
     ``base_cvs``: block -> the nested CV of the model without that block; ``notes``: block ->
@@ -391,7 +434,7 @@ def added_value(
     """
     from eih_ml.evaluation.evaluate import clean_dict, paired_oof_comparison
 
-    out = {}
+    out: dict[str, dict] = {}
     for block in config.evaluation.added_value:
         if block in notes:
             out[block] = notes[block]
@@ -414,7 +457,7 @@ def added_value(
     return out
 
 
-def model_comparisons(config: ExperimentConfig, result: ExperimentResult) -> dict:
+def model_comparisons(config: ExperimentConfig, result: ExperimentResult) -> dict[str, dict]:
     """Each distributional model against its direct counterpart, paired on identical folds.
 
     ``xgboost_dist`` is compared with ``xgboost`` when both were trained, else with the best
@@ -429,7 +472,7 @@ def model_comparisons(config: ExperimentConfig, result: ExperimentResult) -> dic
     if not direct:
         return {}
     best_direct = _best_model(config, {m: result.evaluations[m] for m in direct})
-    out = {}
+    out: dict[str, dict] = {}
     for model in config.models:
         if not is_distributional(model):
             continue
@@ -676,7 +719,7 @@ def run_experiment(  # noqa: C901 - a sequence of independent checks or steps; s
 
         y_all = (
             label(values, final_threshold, task, config.outcome.target).astype(int)
-            if task == "classification"
+            if task == "classification" and final_threshold is not None
             else values
         )
         optimism = harrell_optimism(
@@ -738,7 +781,7 @@ def run_experiment(  # noqa: C901 - a sequence of independent checks or steps; s
     return result
 
 
-def abstention_counts(bundle, X: pd.DataFrame, groups: np.ndarray) -> dict:
+def abstention_counts(bundle: ModelBundle, X: pd.DataFrame, groups: np.ndarray) -> dict:
     """How many training sessions and participants the bundle's minimum-information rule abstains.
 
     Aggregates only (no participant is named): the experiment report and MLflow show them, so a
@@ -766,7 +809,7 @@ def abstention_counts(bundle, X: pd.DataFrame, groups: np.ndarray) -> dict:
     }
 
 
-def uncertainty_summary(bundle) -> dict:
+def uncertainty_summary(bundle: ModelBundle) -> dict:
     """What the final model's uncertainty is made of, as aggregates (no participant rows).
 
     The levels a clinician can choose, the conformal set's method, the Venn-Abers calibration
@@ -809,11 +852,11 @@ def _check_feature_names(config: ExperimentConfig, table: pd.DataFrame) -> None:
                 )
 
 
-def _best_model(config: ExperimentConfig, evaluations: dict) -> str:
+def _best_model(config: ExperimentConfig, evaluations: dict[str, dict]) -> str:
     return model_choice(config, evaluations)["chosen"]
 
 
-def model_choice(config: ExperimentConfig, evaluations: dict) -> dict:
+def model_choice(config: ExperimentConfig, evaluations: dict[str, dict]) -> dict:
     """The final model by the stated rule, with the rule and the numbers it read.
 
     The rule: the best out-of-fold primary metric wins; models within
@@ -947,31 +990,34 @@ def model_specification(config: ExperimentConfig) -> dict:
     from eih_ml.distributional import base_family, is_distributional
     from eih_ml.models import make_pipeline, search_space
 
-    out = {}
+    out: dict[str, dict[str, object]] = {}
     for model in config.models:
         base, task = base_family(model), config.outcome.task
         dist = is_distributional(model)
         pipe = make_pipeline(base, ["age"], "regression" if dist else task, seed=config.seed)
         space = search_space(base, "regression" if dist else task)
         estimator = type(pipe.named_steps["model"]).__name__
-        out[model] = {
-            "estimator": estimator,
-            "missing_values": HANDLING[base],
-            "search_space": {k.removeprefix("model__"): _describe(v) for k, v in space.items()},
-            "search": f"random search, {config.search.n_iter} candidates, "
-            f"{config.cv.inner_folds} participant-grouped inner folds",
-        }
+        search = (
+            f"random search, {config.search.n_iter} candidates, "
+            f"{config.cv.inner_folds} participant-grouped inner folds"
+        )
         if task != "regression" and not dist:
-            out[model]["search"] += (
+            search += (
                 ", scored by the log loss"
                 if config.search.scoring == "log_loss"
                 else ", scored by the AUROC"
             )
         elif not dist:
-            out[model]["search"] += ", scored by the mean squared error"
+            search += ", scored by the mean squared error"
+        else:
+            search += ", scored by the mean squared error of EIH"
+        out[model] = {
+            "estimator": f"ExceedanceClassifier({estimator})" if dist else estimator,
+            "missing_values": HANDLING[base],
+            "search_space": {k.removeprefix("model__"): _describe(v) for k, v in space.items()},
+            "search": search,
+        }
         if dist:
-            out[model]["estimator"] = f"ExceedanceClassifier({estimator})"
-            out[model]["search"] += ", scored by the mean squared error of EIH"
             out[model]["distribution"] = (
                 f"EIH ~ Normal(mu(x), sigma^2) with mu from the {estimator} of EIH and sigma the "
                 "RMSE of its cross-validated predictions on the inner folds; the responder "
@@ -987,7 +1033,7 @@ def model_specification(config: ExperimentConfig) -> dict:
     return out
 
 
-def _describe(dist) -> str:
+def _describe(dist: object) -> str:
     if isinstance(dist, list):
         return "one of " + ", ".join(map(str, dist))
     name = getattr(getattr(dist, "dist", None), "name", type(dist).__name__)

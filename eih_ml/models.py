@@ -29,6 +29,9 @@ import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
+    from numpy.typing import ArrayLike
+    from sklearn.base import BaseEstimator
+    from sklearn.compose import ColumnTransformer
     from sklearn.model_selection import RandomizedSearchCV
     from sklearn.pipeline import Pipeline
 
@@ -57,7 +60,7 @@ class FeatureLayout:
         return cls(cat, bio, num)
 
 
-def _categorical_branch():
+def _categorical_branch() -> Pipeline:
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder
@@ -84,7 +87,7 @@ def make_preprocessor(
     biomarkers: dict | None = None,
     phenotypes: dict | None = None,
     seed: int = 0,
-):
+) -> ColumnTransformer:
     """The ColumnTransformer of a model family (see the module docstring).
 
     ``phenotypes`` (the ``features.phenotype`` settings) adds a branch of
@@ -150,7 +153,7 @@ def _unknown_model(model: str) -> ConfigError:
     )
 
 
-def make_estimator(model: str, task: Task, seed: int = 0):
+def make_estimator(model: str, task: Task, seed: int = 0) -> BaseEstimator:
     """The final estimator of a model family with sensible defaults (tuned by the search)."""
     if model == "elastic_net":
         if task in CLASSIFIER_TASKS:
@@ -204,7 +207,7 @@ def make_pipeline(
     seed: int = 0,
     biomarkers: dict | None = None,
     phenotypes: dict | None = None,
-):
+) -> Pipeline:
     """A Pipeline ``prep -> model`` for one model family.
 
     Parameters
@@ -260,7 +263,7 @@ def search_space(model: str, task: Task) -> dict:
     raise _unknown_model(model)
 
 
-def predict_scores(pipeline, X, task: Task) -> np.ndarray:
+def predict_scores(pipeline: BaseEstimator, X: ArrayLike, task: Task) -> np.ndarray:
     """Probability of the positive class (classification), the three class probabilities
     (multiclass: rows x :data:`eih_ml.outcomes.CLASS_NAMES`) or the predicted EIH (regression).
     """
@@ -347,7 +350,7 @@ def random_search(
     return search.fit(X, y)
 
 
-def model_matrix(table, features: list[str]):
+def model_matrix(table: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     """The model input: categoricals as object with NaN for missing, everything else float.
 
     Parameters

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from eih_ml.data.visits import FUNCTION_SCORES, nearest_visit, visits_frame
+from eih_ml.data.visits import FUNCTION_SCORES, VisitsTable, nearest_visit, visits_frame
 from eih_ml.errors import ConfigError, DataError
 
 #: IMMPACT responder rules (Dworkin 2008; Farrar 2001).
@@ -113,7 +113,9 @@ class ProgrammeOutcome:
         return self.table.set_index("participant_id")[self.spec.column]
 
 
-def programme_outcome(baseline: pd.DataFrame, visits, spec: ProgrammeSpec) -> ProgrammeOutcome:
+def programme_outcome(
+    baseline: pd.DataFrame, visits: VisitsTable | pd.DataFrame, spec: ProgrammeSpec
+) -> ProgrammeOutcome:
     """The programme outcome of every participant of ``baseline`` (one row per participant).
 
     Parameters

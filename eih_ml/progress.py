@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from eih_ml.experiment import Progress
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from rich.console import Console
+    from rich.progress import TaskID
 
 
 class RichProgress(Progress):
     """Shows the current stage and one bar per model (outer folds done / total)."""
 
-    def __init__(self, console):
+    def __init__(self, console: Console) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as _Bar
 
@@ -20,15 +28,20 @@ class RichProgress(Progress):
             console=console,
             transient=False,
         )
-        self._tasks: dict[str, int] = {}
-        self._stage = None
+        self._tasks: dict[str, TaskID] = {}
+        self._stage: TaskID | None = None
 
     def __enter__(self) -> RichProgress:
         self._bar.__enter__()
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._bar.__exit__(*exc)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._bar.__exit__(exc_type, exc, tb)
 
     def stage(self, text: str) -> None:
         if self._stage is None:

@@ -31,9 +31,10 @@ def write_run_files(result: ExperimentResult, folder: Path) -> Path:
 
     from eih_ml.report import plots
 
+    summary = result.require_summary()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "summary.json").write_text(result.summary.to_json() + "\n", encoding="utf-8")
-    metrics_table(result.summary).to_csv(folder / "metrics.csv", index=False, lineterminator="\n")
+    (folder / "summary.json").write_text(summary.to_json() + "\n", encoding="utf-8")
+    metrics_table(summary).to_csv(folder / "metrics.csv", index=False, lineterminator="\n")
     (folder / "config.yaml").write_text(
         yaml.safe_dump(result.config.model_dump(mode="json"), sort_keys=False), encoding="utf-8"
     )
@@ -42,7 +43,7 @@ def write_run_files(result: ExperimentResult, folder: Path) -> Path:
         "notes": result.cohort.notes,
     }
     (folder / "cohort_report.json").write_text(to_json(cohort) + "\n", encoding="utf-8")
-    curves_by_model = {m: e.curves for m, e in result.summary.models.items()}
+    curves_by_model = {m: e.curves for m, e in summary.models.items()}
     task = result.config.outcome.task
     oofs = {m: cv.oof for m, cv in result.cvs.items()}
     if task == "classification":
@@ -65,6 +66,6 @@ def write_run_files(result: ExperimentResult, folder: Path) -> Path:
     return folder
 
 
-def to_json(value) -> str:
+def to_json(value: object) -> str:
     """Strict JSON (no NaN) of a summary."""
     return json.dumps(json_safe(value), indent=2, allow_nan=False)

@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from eih_ml.run_record import RunSummary
+    from eih_ml.sweep import SweepResult
 
 CLASSIFICATION_COLUMNS = (
     "auroc",
@@ -118,7 +120,7 @@ def added_value_text(av: dict) -> str:
     return "; ".join(parts)
 
 
-def sweep_table(result):
+def sweep_table(result: SweepResult) -> Table:
     """A rich table of a sweep: one row per cell, its axis values, status and score with CI."""
     from rich.table import Table
     from rich.text import Text

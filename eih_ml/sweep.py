@@ -33,6 +33,7 @@ import itertools
 import json
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +43,9 @@ import yaml
 from eih_ml.errors import ConfigError
 
 if TYPE_CHECKING:
+    from distributed import LocalCluster
+
+    from eih_ml.config import DataConfig, ExperimentConfig
     from eih_ml.experiment import ExperimentResult
 
 
@@ -52,7 +56,7 @@ class Cell:
     index: int
     values: dict[str, object]
     overrides: list[str]
-    config: object  # ExperimentConfig
+    config: ExperimentConfig
     key: str
 
     @property
@@ -137,12 +141,14 @@ def read_grid(path: str | Path, extra_overrides: list[str] | tuple[str, ...] = (
     return grid
 
 
-def _absolute_paths(data, grid_path: Path, index: int, overrides: list[str]):
+def _absolute_paths(
+    data: DataConfig, grid_path: Path, index: int, overrides: list[str]
+) -> DataConfig:
     """The cell's data files as absolute paths (workers may start elsewhere); missing: an error.
 
     A relative path is looked up from the working folder, then the grid file's folder.
     """
-    update = {}
+    update: dict[str, str] = {}
     for key in ("path", "dictionary", "visits"):
         value = getattr(data, key)
         if not value:
@@ -167,7 +173,7 @@ def _yaml(value: object) -> str:
     return text.removesuffix("\n...").removesuffix("...").strip()
 
 
-def data_digest(config) -> str:
+def data_digest(config: ExperimentConfig) -> str:
     """A digest of the data files a config reads (simulated data: its settings, in the config)."""
     h = hashlib.sha256()
     for path in (config.data.path, config.data.visits, config.data.dictionary):
@@ -177,7 +183,7 @@ def data_digest(config) -> str:
     return h.hexdigest()[:16]
 
 
-def cell_key(config) -> str:
+def cell_key(config: ExperimentConfig) -> str:
     """Config digest + data digest: the same key means the same experiment."""
     dump = config.model_copy(update={"name": ""})
     return hashlib.sha256(f"{dump.digest()}|{data_digest(config)}".encode()).hexdigest()[:16]
@@ -227,7 +233,7 @@ def run_sweep(  # noqa: C901 - a sequence of independent checks or steps; split 
     scheduler: str | None = None,
     workers: int | None = None,
     track: bool | None = None,
-    on_cell=None,
+    on_cell: Callable[[dict], None] | None = None,
 ) -> SweepResult:
     """Run every cell not done yet; see the module docstring.
 
@@ -251,7 +257,7 @@ def run_sweep(  # noqa: C901 - a sequence of independent checks or steps; split 
     manifest = _read_manifest(out)
     done = {r["key"]: r for r in manifest if r.get("status") == "finished"}
     rows: dict[int, dict] = {}
-    pending = []
+    pending: list[Cell] = []
     for cell in grid.cells:
         tracking = cell.config.tracking.enabled if track is None else track
         previous = done.get(cell.key)
@@ -301,7 +307,7 @@ def run_sweep(  # noqa: C901 - a sequence of independent checks or steps; split 
     return SweepResult(grid, [rows[i] for i in sorted(rows)], out)
 
 
-def local_cluster(workers: int):
+def local_cluster(workers: int) -> LocalCluster:
     """A :class:`distributed.LocalCluster` of single-threaded worker processes on 127.0.0.1.
 
     No dashboard, and the scheduler's HTTP routes on a free port (not 8787, which another
@@ -318,7 +324,13 @@ def local_cluster(workers: int):
     )
 
 
-def _run_distributed(pending, payloads, finish, scheduler, workers) -> None:
+def _run_distributed(
+    pending: list[Cell],
+    payloads: dict[int, dict],
+    finish: Callable[[Cell, dict], None],
+    scheduler: str | None,
+    workers: int | None,
+) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError:  # pragma: no cover - an optional extra
@@ -328,6 +340,8 @@ def _run_distributed(pending, payloads, finish, scheduler, workers) -> None:
         ) from None
     cluster = None
     if scheduler is None:
+        if workers is None:
+            raise ValueError("A Dask backend needs a scheduler address or a number of workers.")
         cluster = local_cluster(workers)
         client = Client(cluster)
     else:
@@ -378,7 +392,7 @@ def _row(cell: Cell) -> dict:
 
 
 def _scores(result: ExperimentResult) -> dict:
-    s = result.summary
+    s = result.require_summary()
     pm = s.primary_metric
     m = s.best.metrics
     return {
@@ -391,7 +405,7 @@ def _scores(result: ExperimentResult) -> dict:
     }
 
 
-def _track(result, grid: Grid, cell: Cell) -> str:
+def _track(result: ExperimentResult, grid: Grid, cell: Cell) -> str:
     from eih_ml.tracking import track_experiment
 
     result.tags = {

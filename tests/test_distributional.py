@@ -70,6 +70,22 @@ def test_configs_a_distributional_model_cannot_serve_are_refused(overrides, mess
         load_config(ROOT / "configs" / "default.yaml", overrides)
 
 
+def test_a_distributional_model_of_a_regression_task_is_a_clear_error_outside_a_config_too():
+    # nested_cross_validate called directly (no config to refuse it): a regression task has no
+    # responder threshold; this was a TypeError from float(None) before the check.
+    from eih_ml.evaluation.nested_cv import nested_cross_validate, outer_splits
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat([f"P{i:02d}" for i in range(24)], 2)
+    X = pd.DataFrame({"ppt_local_pre": rng.normal(size=48), "pain_nrs": rng.normal(size=48)})
+    values = rng.normal(size=48)
+    splits = outer_splits(np.zeros(48, dtype=int), groups, n_splits=2)
+    with pytest.raises(ConfigError, match="xgboost_dist .* needs task classification"):
+        nested_cross_validate(
+            X, values, groups, splits, model="xgboost_dist", task="regression", n_iter=1
+        )
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     from eih_ml.experiment import run_experiment

@@ -13,16 +13,18 @@ that of "hyperalgesic vs not", and its calibration curves are drawn per class.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
-from eih_ml.evaluation.bootstrap import bootstrap_metrics
+from eih_ml.evaluation.bootstrap import MetricFn, PairedBootstrapResult, bootstrap_metrics
 from eih_ml.evaluation.metrics import classification_metrics, regression_metrics
 from eih_ml.json_values import json_safe
 from eih_ml.outcomes import CLASS_NAMES, PROBABILITY_COLUMNS
 
 
-def metric_fn(task: str):
+def metric_fn(task: str) -> MetricFn:
     """The metric function of a task."""
     if task == "multiclass":
         from eih_ml.evaluation.multiclass import multiclass_metrics
@@ -101,7 +103,7 @@ def paired_oof_comparison(
     n_boot: int = 500,
     alpha: float = 0.05,
     seed: int = 0,
-):
+) -> PairedBootstrapResult:
     """Extended minus base on identical rows and folds, with a paired participant bootstrap.
 
     Both frames are :attr:`ModelCV.oof` of the same outer splits; rows are matched on (repeat,
@@ -153,7 +155,7 @@ def curves(oof: pd.DataFrame, task: str, thresholds: list[float], seed: int = 0)
     dc = decision_curve(
         y, p, thresholds, groups=oof["participant_id"].to_numpy(), n_boot=200, seed=seed
     )
-    out = {
+    out: dict[str, object] = {
         "decision_curve": dc.to_dict(orient="list"),
         "calibration": calibration_curve(y, p, n_bins=10).to_dict(orient="list"),
     }
@@ -191,9 +193,11 @@ def _multiclass_curves(oof: pd.DataFrame, thresholds: list[float], seed: int) ->
     }
 
 
-def subgroup_labels(table: pd.DataFrame, subgroups: list[str], age_bands: list[float]) -> dict:
+def subgroup_labels(
+    table: pd.DataFrame, subgroups: Sequence[str], age_bands: Sequence[float]
+) -> dict[str, pd.Series]:
     """Per analysed row, the subgroup it belongs to (sex, condition, age band)."""
-    out = {}
+    out: dict[str, pd.Series] = {}
     for name in subgroups:
         if name == "age_band":
             if "age" not in table.columns:

@@ -13,14 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from eih_ml.errors import DataError
+from eih_ml.errors import ConfigError, DataError
 from eih_ml.json_values import json_safe
 from eih_ml.models import (
     CLASSIFIER_TASKS,
+    Task,
     make_pipeline,
     predict_scores,
     random_search,
@@ -28,6 +30,14 @@ from eih_ml.models import (
     search_space,
 )
 from eih_ml.outcomes import CLASS_NAMES, PROBABILITY_COLUMNS, ResponderRule, class_name, label
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import RandomizedSearchCV
+
+#: Inner (tuning) folds: (training positions, test positions) pairs.
+InnerSplits = list[tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,7 @@ class FoldFit:
     threshold: float | None
     n_train_participants: int
     n_test_participants: int
-    pipeline: object | None = None
+    pipeline: BaseEstimator | None = None
 
 
 @dataclass
@@ -65,7 +75,7 @@ class ModelCV:
     """
 
     model: str
-    task: str
+    task: Task
     features: list[str]
     oof: pd.DataFrame
     folds: list[FoldFit] = field(default_factory=list)
@@ -83,7 +93,7 @@ def check_cv_feasible(
     groups: np.ndarray,
     outer_folds: int,
     inner_folds: int,
-    task: str = "classification",
+    task: Task = "classification",
 ) -> None:
     """Raise a clear error when the cohort is too small for the chosen folds.
 
@@ -120,7 +130,7 @@ def check_cv_feasible(
         )
     per_class = pd.DataFrame({"y": y_labels, "g": groups}).groupby("y")["g"].nunique()
     if per_class.min() < outer_folds:
-        minority = class_name(task, per_class.idxmin())
+        minority = class_name(task, per_class.index.to_numpy(float)[per_class.argmin()])
         if task == "multiclass":
             minority = f"class {minority}"
         raise DataError(
@@ -172,7 +182,7 @@ def grouped_folds(
     return list(cv.split(np.zeros(len(groups)), None, groups))
 
 
-def strat_labels(values: np.ndarray, task: str, rule: ResponderRule | None) -> np.ndarray:
+def strat_labels(values: np.ndarray, task: Task, rule: ResponderRule | None) -> np.ndarray:
     """Labels to stratify outer folds on: the responder label or class, or outcome quintiles."""
     if task in CLASSIFIER_TASKS:
         rule = rule or ResponderRule()
@@ -180,7 +190,9 @@ def strat_labels(values: np.ndarray, task: str, rule: ResponderRule | None) -> n
     return pd.qcut(values, q=5, labels=False, duplicates="drop").astype(int)
 
 
-def inner_cv(y: np.ndarray, groups: np.ndarray, task: str, n_splits: int, seed: int):
+def inner_cv(
+    y: np.ndarray, groups: np.ndarray, task: Task, n_splits: int, seed: int
+) -> InnerSplits:
     """Inner (tuning) folds inside an outer training set: grouped, stratified for classification."""
     return grouped_folds(y, groups, n_splits, seed, stratify=task in CLASSIFIER_TASKS)
 
@@ -191,9 +203,9 @@ def tune_model(
     y: np.ndarray,
     values: np.ndarray,
     groups: np.ndarray,
-    inner: list,
+    inner: InnerSplits,
     *,
-    task: str,
+    task: Task,
     threshold: float | None,
     target: str,
     n_iter: int,
@@ -206,7 +218,7 @@ def tune_model(
     participant_effect: str = "independent",
     effect_iterations: int = 3,
     n_jobs: int = 1,
-):
+) -> tuple[BaseEstimator, RandomizedSearchCV]:
     """The one tuning step of an outer fold and of the final model: random search on ``inner``.
 
     A direct family is tuned on the labels ``y`` (scored by :func:`search_scoring`) and, for a
@@ -222,6 +234,11 @@ def tune_model(
     from eih_ml.distributional import is_distributional, tune_distributional
 
     if is_distributional(model):  # a regression of EIH, tuned on the continuous values
+        if threshold is None:
+            raise ConfigError(
+                f"{model} gives the probability of a responder label from a regression of EIH: "
+                f"it needs task classification and a responder threshold (task is {task})."
+            )
         return tune_distributional(
             model,
             X,
@@ -258,7 +275,7 @@ def tune_model(
     return fitted, search
 
 
-def best_params(search) -> dict:
+def best_params(search: RandomizedSearchCV) -> dict:
     """A fitted search's best parameters without the Pipeline prefix, as plain values."""
     return {k.removeprefix("model__"): json_safe(v) for k, v in search.best_params_.items()}
 
@@ -270,7 +287,7 @@ def fit_fold(
     groups: np.ndarray,
     *,
     model: str,
-    task: str,
+    task: Task,
     rule: ResponderRule | None,
     inner_folds: int,
     n_iter: int,
@@ -335,7 +352,17 @@ def fit_fold(
     )
 
 
-def _fold_result(split, search, fitted, threshold, groups, X_te, task, keep_model, y_te):
+def _fold_result(
+    split: Split,
+    search: RandomizedSearchCV,
+    fitted: BaseEstimator,
+    threshold: float | None,
+    groups: np.ndarray,
+    X_te: pd.DataFrame,
+    task: Task,
+    keep_model: bool,
+    y_te: np.ndarray,
+) -> tuple[FoldFit, np.ndarray, np.ndarray]:
     """The FoldFit, test labels and test predictions of one tuned outer fold."""
     tr, te = split.train, split.test
     g_tr = groups[tr]
@@ -353,7 +380,13 @@ def _fold_result(split, search, fitted, threshold, groups, X_te, task, keep_mode
     return fit, y_te, pred
 
 
-def grouped_calibration(estimator, X, y, inner_splits, method: str):
+def grouped_calibration(
+    estimator: BaseEstimator,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    inner_splits: InnerSplits,
+    method: str,
+) -> CalibratedClassifierCV:
     """Recalibrate probabilities on grouped inner out-of-fold predictions.
 
     ``CalibratedClassifierCV(ensemble=False)`` fits the calibrator on cross-validated predictions
@@ -375,7 +408,7 @@ def nested_cross_validate(
     splits: list[Split],
     *,
     model: str,
-    task: str,
+    task: Task,
     rule: ResponderRule | None = None,
     inner_folds: int = 3,
     n_iter: int = 8,
@@ -440,9 +473,11 @@ class CVRun:
     keep_models: bool = True
 
 
-def _timed_fit_fold(*args, **kwargs):
+def _timed_fit_fold(
+    split: Split, X: pd.DataFrame, values: np.ndarray, groups: np.ndarray, **kwargs: Any
+) -> tuple[float, tuple[FoldFit, np.ndarray, np.ndarray]]:
     start = time.perf_counter()
-    out = fit_fold(*args, **kwargs)
+    out = fit_fold(split, X, values, groups, **kwargs)
     return time.perf_counter() - start, out
 
 
@@ -470,7 +505,7 @@ def nested_cross_validate_many(
     splits: list[Split],
     runs: list[CVRun],
     *,
-    task: str,
+    task: Task,
     rule: ResponderRule | None = None,
     inner_folds: int = 3,
     n_iter: int = 8,

@@ -10,6 +10,8 @@ size); the correction is therefore slightly optimistic, which the report states.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -22,9 +24,12 @@ from eih_ml.evaluation.evaluate import clean_dict, metric_fn
 from eih_ml.evaluation.metrics import UndefinedMetricError
 from eih_ml.outcomes import Task
 
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
 
 def harrell_optimism(
-    pipeline,
+    pipeline: BaseEstimator,
     X: pd.DataFrame,
     y: np.ndarray,
     groups: np.ndarray,

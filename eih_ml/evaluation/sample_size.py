@@ -429,7 +429,7 @@ def sample_size_binary(
             "sample_size_binary needs exactly one of r2_cs (anticipated Cox-Snell R²) and "
             f"c_statistic; found r2_cs={r2_cs!r}, c_statistic={c_statistic!r}. Fix: give one."
         )
-    if r2_cs is None:
+    if c_statistic is not None:  # and r2_cs is None: exactly one of them is given
         r2 = round(r2_cs_from_c_statistic(float(c_statistic), phi, seed=seed), 4)
     else:
         r2 = _check_fraction("r2_cs", r2_cs, "Give an anticipated Cox-Snell R².")

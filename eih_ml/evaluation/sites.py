@@ -15,6 +15,8 @@ a new site say how well the model travels.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -65,7 +67,10 @@ def site_splits(sites: np.ndarray, groups: np.ndarray) -> list:
     return splits
 
 
-def _metric_plan(task: str) -> dict[str, tuple]:
+_Transform = Callable[[float], float]
+
+
+def _metric_plan(task: str) -> dict[str, tuple[_Transform, _Transform]]:
     """metric -> (transform to the pooling scale, back-transform)."""
 
     def logit(p: float) -> float:
@@ -75,7 +80,7 @@ def _metric_plan(task: str) -> dict[str, tuple]:
     def expit(x: float) -> float:
         return 1 / (1 + math.exp(-x))
 
-    same = (lambda x: x, lambda x: x)
+    same: tuple[_Transform, _Transform] = (lambda x: x, lambda x: x)
     if task == "classification":
         return {
             "auroc": (logit, expit),
@@ -84,6 +89,13 @@ def _metric_plan(task: str) -> dict[str, tuple]:
             "observed_expected": (math.log, math.exp),
         }
     return {"r2": same, "calibration_slope": same, "mean_error": same}
+
+
+def _poolable(value: float | None, metric: str) -> TypeGuard[float]:
+    """A finite value that has a pooling scale (an observed/expected ratio must be positive)."""
+    return (
+        value is not None and math.isfinite(value) and (metric != "observed_expected" or value > 0)
+    )
 
 
 def _site_metrics(y: np.ndarray, pred: np.ndarray, task: str) -> dict[str, float]:
@@ -121,7 +133,9 @@ def site_results(  # noqa: C901 - a sequence of independent checks or steps; spl
 
     site_of = np.asarray(sites, dtype=object)[oof["position"].to_numpy()]
     plan = _metric_plan(task)
-    per_site, scale = [], {k: ([], []) for k in plan}
+    per_site: list[dict] = []
+    # metric -> (per-site estimates, their bootstrap variances), on the pooling scale
+    scale: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in plan}
     for name in sorted(set(site_of)):
         sub = oof[site_of == name]
         y, pred = sub["y"].to_numpy(float), sub["pred"].to_numpy(float)
@@ -135,7 +149,7 @@ def site_results(  # noqa: C901 - a sequence of independent checks or steps; spl
             per_site.append(entry)
             continue
         metrics = _site_metrics(y, pred, task)
-        boots = {k: [] for k in plan}
+        boots: dict[str, list[float]] = {k: [] for k in plan}
         groups = sub["participant_id"].to_numpy()
         for idx in participant_resamples(groups, n_boot=n_boot, seed=seed):
             if task == "classification" and len(np.unique(y[idx])) < 2:
@@ -146,12 +160,11 @@ def site_results(  # noqa: C901 - a sequence of independent checks or steps; spl
                 continue
             for k, (fwd, _) in plan.items():
                 v = b.get(k)
-                if v is not None and math.isfinite(v) and (k != "observed_expected" or v > 0):
+                if _poolable(v, k):
                     boots[k].append(fwd(v))
         for k, (fwd, _) in plan.items():
             v = metrics.get(k)
-            ok = v is not None and math.isfinite(v) and (k != "observed_expected" or v > 0)
-            if ok and len(boots[k]) >= 20:
+            if _poolable(v, k) and len(boots[k]) >= 20:
                 var = float(np.var(boots[k], ddof=1))
                 if var > 0:
                     scale[k][0].append(fwd(v))
@@ -161,7 +174,7 @@ def site_results(  # noqa: C901 - a sequence of independent checks or steps; spl
                     metrics[f"{k}_ci_low"], metrics[f"{k}_ci_high"] = back(lo), back(hi)
         entry["metrics"] = clean_dict(metrics)
         per_site.append(entry)
-    pooled = {}
+    pooled: dict[str, dict] = {}
     for k, (estimates, variances) in scale.items():
         if len(estimates) < 2:
             continue

@@ -577,11 +577,11 @@ def evaluate(
     result = external_validation(bundle, study, n_boot=bootstrap, development=dev)
     paths = write_external_validation(result, out, model_uri=model)
     s = result.summary
-    m = s["metrics"]
+    m = s.metrics
     lines = [
         f"{bundle!r}",
-        f"Validation cohort: {s['cohort']['n_participants']} participants, "
-        f"{s['cohort']['n_sessions']} sessions; {100 * s['ood_share']:.0f} % flagged out of "
+        f"Validation cohort: {s.cohort.n_participants} participants, "
+        f"{s.cohort.n_sessions} sessions; {100 * s.ood_share:.0f} % flagged out of "
         "distribution.",
     ]
     for key in (
@@ -600,10 +600,10 @@ def evaluate(
                 f"  {key}: {m[key]:.3f} ({m.get(key + '_ci_low') or float('nan'):.3f} to "
                 f"{m.get(key + '_ci_high') or float('nan'):.3f})"
             )
-    if "recommended" in s["updating"]:
-        lines.append(f"Recommended update: {s['updating']['recommended']}.")
+    if s.updating.recommended is not None:
+        lines.append(f"Recommended update: {s.updating.recommended}.")
     else:
-        lines.append(s["updating"]["note"])
+        lines.append(s.updating.note)
     run_id = None
     if track:
         run_id = track_external_validation(s, model, tracking_uri=tracking_uri)
@@ -622,9 +622,7 @@ def _write_update(bundle, result, update, model, out, run_id, tracking_uri) -> l
         raise ConfigError(
             f"--update must be recommended, {', '.join(UPDATE_METHODS)}; found {update!r}."
         )
-    method = (
-        result.summary.get("updating", {}).get("recommended") if update == "recommended" else update
-    )
+    method = result.summary.updating.recommended if update == "recommended" else update
     if method in (None, "none"):
         return ["No update written: no update improved the model on this cohort."]
     new = updated_bundle(bundle, result, method, model_uri=model, validation_run=run_id)

@@ -26,12 +26,15 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from eih_ml import __version__
 from eih_ml.errors import ConfigError
+from eih_ml.external_record import ExternalSummary
 from eih_ml.provenance import artifact_root, git_commit, is_local, resolve_tracking_uri
 
 CHAMPION = "champion"
@@ -618,7 +621,7 @@ def compare_runs(
 
 
 def track_external_validation(
-    summary: dict,
+    summary: ExternalSummary | Mapping[str, Any],
     model_uri: str,
     *,
     tracking_uri: str | None = None,
@@ -631,7 +634,13 @@ def track_external_validation(
     artifact (no participant-level data). A registered model version (``models:/NAME/V`` or
     ``models:/NAME@alias``) gets the run id as its tag ``eih_ml.external_validation.<run>``, so the
     version lists every cohort it was validated on. Returns the run id.
+
+    Raises
+    ------
+    DataError
+        ``summary`` is a mapping that is not an external validation's summary.
     """
+    summary = ExternalSummary.from_mapping(summary)
     mlflow = import_mlflow()
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -640,27 +649,25 @@ def track_external_validation(
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
     exp_id = ensure_experiment(client, experiment, uri)
-    cohort = summary.get("cohort", {})
+    cohort = summary.cohort
     tags = {
         "eih_ml.version": __version__,
         "eih_ml.git_commit": git_commit(),
         "eih_ml.role": "external_validation",
         "eih_ml.model_uri": model_uri,
-        "eih_ml.outcome": str(summary.get("model", {}).get("outcome")),
-        "eih_ml.participants": str(cohort.get("n_participants")),
-        "eih_ml.sessions": str(cohort.get("n_sessions")),
-        "eih_ml.updating_recommended": str(
-            summary.get("updating", {}).get("recommended", "not available")
-        ),
+        "eih_ml.outcome": str(summary.model.outcome),
+        "eih_ml.participants": str(cohort.n_participants),
+        "eih_ml.sessions": str(cohort.n_sessions),
+        "eih_ml.updating_recommended": str(summary.updating.recommended or "not available"),
         "mlflow.note.content": f"External validation of {model_uri}",
     }
     with mlflow.start_run(experiment_id=exp_id, run_name="external-validation", tags=tags) as run:
-        metrics = {f"external_{k}": v for k, v in _metrics(summary.get("metrics", {})).items()}
-        metrics["external_ood_share"] = float(summary.get("ood_share", 0.0))
-        if "membership_auroc" in summary.get("case_mix", {}):
-            metrics["external_membership_auroc"] = float(summary["case_mix"]["membership_auroc"])
+        metrics = {f"external_{k}": v for k, v in _metrics(summary.metrics).items()}
+        metrics["external_ood_share"] = float(summary.ood_share)
+        if summary.case_mix.membership_auroc is not None:
+            metrics["external_membership_auroc"] = float(summary.case_mix.membership_auroc)
         mlflow.log_metrics(metrics)
-        mlflow.log_dict(summary, "external_validation.json")
+        mlflow.log_text(summary.to_json(), "external_validation.json")  # as the file is written
         run_id = run.info.run_id
     name, version, alias = _registered(model_uri)
     if name:
@@ -670,7 +677,7 @@ def track_external_validation(
                 name,
                 str(version),
                 f"eih_ml.external_validation.{run_id}",
-                str(cohort.get("source")),
+                cohort.source,
             )
         except MlflowException as exc:  # a missing version must not lose the run
             client.set_tag(run_id, "eih_ml.model_version_link", f"not linked: {exc}")

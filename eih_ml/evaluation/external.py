@@ -32,12 +32,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from eih_ml.errors import DataError
-from eih_ml.json_values import json_safe
+from eih_ml.external_record import (
+    CaseMix,
+    ExternalSummary,
+    ModelUpdating,
+    ValidatedModel,
+    ValidationCohort,
+)
 
 #: Subgroup axes of an external validation.
 SUBGROUPS = ("sex", "condition", "age_band", "pain_modulation_profile")
@@ -50,9 +57,10 @@ class ExternalValidation:
 
     Attributes
     ----------
-    summary : dict
-        Aggregates only (JSON-safe): metrics with CIs, curves, subgroups, case mix, OOD share,
-        updating, notes.
+    summary : ExternalSummary
+        Aggregates only (:class:`eih_ml.external_record.ExternalSummary`): metrics with CIs,
+        curves, subgroups, case mix, OOD share, updating, notes. It also reads like the dict it
+        replaces (``summary["metrics"]["auroc"]``).
     predictions : pandas.DataFrame
         One row per scored session: participant_id, session_id, y, pred, ood, and the
         cross-validated prediction of each update (``pred_intercept``, ``pred_logistic``,
@@ -62,7 +70,7 @@ class ExternalValidation:
         The validation cohort's model matrix (participant-level), for :mod:`updating`.
     """
 
-    summary: dict
+    summary: ExternalSummary
     predictions: pd.DataFrame = field(repr=False)
     X: pd.DataFrame | None = field(default=None, repr=False)
 
@@ -174,41 +182,30 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
             y, pred, groups, task, n_boot=min(n_boot, 200), seed=seed, pipeline=bundle.pipeline, X=X
         )
         updated = updating.pop("cross_validated_predictions")  # participant-level: kept apart
-    summary: dict = {
-        "model": {"task": task, "outcome": name, "target": outcome.get("target")},
-        "cohort": {
-            "source": getattr(raw, "source", "<DataFrame>"),
-            "n_participants": int(len(np.unique(groups))),
-            "n_sessions": len(y),
-        },
-        "threshold": threshold,
-        "metrics": clean_dict(metrics.as_dict()),
-        "curves": curves(oof, task, list(thresholds), seed=seed),
-        "subgroups": evaluate_subgroups(
-            oof,
-            subgroup_labels(table, list(subgroups), list(age_bands)),
-            task,
-            min_participants=min_subgroup_participants,
-            n_boot=min(n_boot, 200),
-            alpha=alpha,
-            seed=seed,
-        ),
-        "case_mix": case_mix(bundle.reference, X, groups),
-        "ood_share": float(np.mean(rows["ood"].to_numpy(bool))),
-        "updating": updating
-        if task != "multiclass"
-        else {
+    else:
+        updating = {
             "note": "Model updating of a three-class model (multinomial recalibration, Van "
             "Hoorde 2014) is not implemented; its per-class calibration is reported above."
-        },
-        "notes": notes,
-    }
+        }
+    summary_metrics = clean_dict(metrics.as_dict())
+    if task == "classification":
+        summary_metrics["observed_expected"] = float(np.sum(y) / max(np.sum(pred), _EPS))
+    mix = case_mix(bundle.reference, X, groups)
+    if development is not None:
+        _, dev_table = bundle.derive(development, require_outcome=False)
+        _, X_dev, _ = bundle.matrix(dev_table)
+        mix["membership_auroc"] = membership_auroc(
+            X_dev,
+            X,
+            dev_table["participant_id"].astype(str).to_numpy(),
+            groups,
+            seed=seed,
+        )
+    parts: dict[str, Any] = {}
     if task == "multiclass":
         from eih_ml.evaluation.multiclass import confusion
 
-        summary["confusion"] = confusion(y, pred)
-    if task == "classification":
-        summary["metrics"]["observed_expected"] = float(np.sum(y) / max(np.sum(pred), _EPS))
+        parts["confusion"] = confusion(y, pred)
     if task == "multiclass" and "site" in table.columns and table["site"].nunique() > 1:
         notes.append(
             "Per-site results (random-effects pooling) are not available for three-class models: "
@@ -217,20 +214,37 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
     elif "site" in table.columns and table["site"].nunique() > 1:
         from eih_ml.evaluation.sites import site_results
 
-        summary["sites"] = site_results(
+        parts["sites"] = site_results(
             oof, table["site"].astype("string").to_numpy(dtype=object), task,
             n_boot=min(n_boot, 200), alpha=alpha, seed=seed,
         )  # fmt: skip
-    if development is not None:
-        _, dev_table = bundle.derive(development, require_outcome=False)
-        _, X_dev, _ = bundle.matrix(dev_table)
-        summary["case_mix"]["membership_auroc"] = membership_auroc(
-            X_dev,
-            X,
-            dev_table["participant_id"].astype(str).to_numpy(),
-            groups,
+    summary = ExternalSummary(
+        model=ValidatedModel(task=task, outcome=name, target=outcome.get("target")),
+        cohort=ValidationCohort(
+            source="<DataFrame>"
+            if isinstance(raw, pd.DataFrame)
+            else str(getattr(raw, "source", "<DataFrame>")),
+            n_participants=int(len(np.unique(groups))),
+            n_sessions=len(y),
+        ),
+        threshold=threshold,
+        metrics=summary_metrics,
+        curves=curves(oof, task, list(thresholds), seed=seed),
+        subgroups=evaluate_subgroups(
+            oof,
+            subgroup_labels(table, list(subgroups), list(age_bands)),
+            task,
+            min_participants=min_subgroup_participants,
+            n_boot=min(n_boot, 200),
+            alpha=alpha,
             seed=seed,
-        )
+        ),
+        case_mix=CaseMix.model_validate(mix),
+        ood_share=float(np.mean(rows["ood"].to_numpy(bool))),
+        updating=ModelUpdating.model_validate(updating),
+        notes=notes,
+        **parts,
+    )
     predictions = oof.drop(columns=["repeat", "position"]).assign(ood=rows["ood"].to_numpy(bool))
     for method, values in updated.items():
         if method != "none":
@@ -533,16 +547,14 @@ def write_external_validation(result: ExternalValidation, out_dir, model_uri: st
 
     Returns the paths written.
     """
-    import json
-
     from eih_ml.atomic_io import atomic_path, output_folder, write_text
 
     out = output_folder(out_dir)
-    summary = {**result.summary, "model_uri": model_uri}
+    summary = ExternalSummary.from_mapping(result.summary).model_copy(
+        update={"model_uri": model_uri}
+    )
     paths = {
-        "summary": write_text(
-            out / "external_validation.json", json.dumps(json_safe(summary), indent=2, default=str)
-        ),
+        "summary": write_text(out / "external_validation.json", summary.to_json()),
         "report": write_text(out / "external_validation.html", validation_html(summary)),
     }
     with atomic_path(out / "predictions.csv") as tmp:

@@ -28,6 +28,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from eih_ml.errors import ModelError
+from eih_ml.external_record import ExternalSummary
 
 __all__ = ["UPDATE_METHODS", "RecalibratedModel", "updated_bundle"]
 
@@ -133,8 +134,8 @@ def updated_bundle(bundle, result, method: str, *, model_uri: str = "", validati
     from eih_ml.explain.conformal import ConformalCalibration
     from eih_ml.explain.reference import CohortReference
 
-    summary = result.summary
-    methods = summary.get("updating", {}).get("methods", {})
+    summary = ExternalSummary.from_mapping(result.summary)
+    methods = summary.updating.methods
     if method not in UPDATE_METHODS:
         raise ModelError(f"Unknown update {method!r}; updates: {', '.join(UPDATE_METHODS)}.")
     column = f"pred_{method}"
@@ -171,7 +172,7 @@ def updated_bundle(bundle, result, method: str, *, model_uri: str = "", validati
         if task == "classification" and bundle.venn_abers is not None
         else None
     )
-    cohort = summary["cohort"]
+    cohort = summary.cohort
     meta = {
         **bundle.meta,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -179,16 +180,16 @@ def updated_bundle(bundle, result, method: str, *, model_uri: str = "", validati
         "conformal_levels": {k: c.to_dict() for k, c in conformal_levels.items()},
         "venn_abers": None if venn is None else venn.to_dict(),
         "eih_interval": None,
-        "performance": methods[method]["cross_validated"],
+        "performance": methods[method].cross_validated,
         "update": {
             "method": method,
             "from": model_uri or "(a model bundle)",
             "from_created": bundle.meta.get("created"),
-            "parameters": methods[method].get("parameters", {}),
+            "parameters": methods[method].parameters,
             "validation_cohort": {
-                "source": str(cohort.get("source")),
-                "n_participants": cohort.get("n_participants"),
-                "n_sessions": cohort.get("n_sessions"),
+                "source": cohort.source,
+                "n_participants": cohort.n_participants,
+                "n_sessions": cohort.n_sessions,
             },
             "validation_run": validation_run,
             "performance_basis": "cross-validated on the validation cohort",
@@ -199,7 +200,7 @@ def updated_bundle(bundle, result, method: str, *, model_uri: str = "", validati
             **bundle.meta["training_cohort"],
             "n_participants": reference.n_participants,
             "n_sessions": reference.n_sessions,
-            "source": {"kind": "external validation cohort", "path": str(cohort.get("source"))},
+            "source": {"kind": "external validation cohort", "path": cohort.source},
             "conditions": reference.categories.get("condition", {}),
             "sex": reference.categories.get("sex", {}),
         }

@@ -137,6 +137,70 @@ def test_external_validation_on_a_new_cohort(bundle):
     assert all(isinstance(r["standardized_difference"], float) for r in s["case_mix"]["numeric"])
 
 
+def test_the_written_summary_reads_back_typed_and_rewrites_byte_identical(bundle, tmp_path):
+    """One serializer: external_validation.json read back and written again is the same text,
+    and it is the old writer's output (json_safe of the dict, indent 2) of the same summary."""
+    from eih_ml.data.simulate import simulate_cohort
+    from eih_ml.evaluation.external import write_external_validation
+    from eih_ml.external_record import CaseMix, ExternalSummary, UpdateComparison
+    from eih_ml.json_values import json_safe
+
+    cohort = simulate_cohort(60, seed=82).cohort
+    result = external_validation(
+        bundle, cohort, n_boot=50, development=simulate_cohort(60, seed=83).cohort
+    )
+    paths = write_external_validation(result, tmp_path / "ext", model_uri="runs:/abc/model")
+    text = Path(paths["summary"]).read_text(encoding="utf-8")
+    back = ExternalSummary.read(paths["summary"])
+    assert back.to_json() == text
+    old = {**result.summary.to_dict(), "model_uri": "runs:/abc/model"}
+    assert text == json.dumps(json_safe(old), indent=2, default=str)
+    assert list(json.loads(text))[-1] == "model_uri" and "model_uri" not in result.summary
+    assert isinstance(back.case_mix, CaseMix) and back.case_mix.membership_auroc is not None
+    assert isinstance(back.updating.methods["logistic"], UpdateComparison)
+    assert back.updating.methods["logistic"]["brier_gain"] == pytest.approx(
+        result.summary["updating"]["methods"]["logistic"]["brier_gain"]
+    )  # the gains are kept (extra keys) and read like the dict
+    assert back.cohort.n_participants == 60 == result.summary["cohort"]["n_participants"]
+
+
+def test_a_file_that_is_not_an_external_validation_is_a_clear_error(tmp_path):
+    from eih_ml.external_record import ExternalSummary
+
+    cases = {
+        "run.json": ({"name": "a run summary", "data": {}}, "has no 'model'"),
+        "partial.json": (
+            {
+                "model": {"task": "classification", "outcome": "eih_abs_local"},
+                "cohort": {"source": "x.csv", "n_participants": 3, "n_sessions": 3},
+                "threshold": 0.5,
+                "metrics": {},
+                "case_mix": {},
+                "ood_share": 0.0,
+            },
+            "has no 'updating'",
+        ),
+        "wrong.json": (
+            {
+                "model": {"task": "classification", "outcome": "eih_abs_local"},
+                "cohort": {"source": "x.csv", "n_participants": "many", "n_sessions": 3},
+            },
+            "has a wrong .* 'cohort.n_participants'",
+        ),
+        "list.json": ([1, 2], "holds list"),
+    }
+    for name, (data, message) in cases.items():
+        (tmp_path / name).write_text(json.dumps(data), encoding="utf-8")
+        with pytest.raises(DataError, match=message) as info:
+            ExternalSummary.read(tmp_path / name)
+        assert name in str(info.value) and "not an eih_ml external validation" in str(info.value)
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(DataError, match="is not JSON"):
+        ExternalSummary.read(tmp_path / "bad.json")
+    with pytest.raises(DataError, match="does not exist"):
+        ExternalSummary.read(tmp_path / "missing.json")
+
+
 def test_a_shifted_algometer_shows_in_the_case_mix_and_the_membership_model(bundle):
     from eih_ml.data.simulate import simulate_cohort
 

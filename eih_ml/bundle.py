@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -73,6 +74,19 @@ def _load(path: Path):
             f"{', '.join(refused)}. It was not written by eih_ml; refusing to load it."
         )
     return sio.load(path, trusted=untrusted)
+
+
+@dataclass(frozen=True)
+class PreparedPrediction:
+    """Predictions with the model matrix they were scored from (:meth:`ModelBundle.predict_prepared`)."""
+
+    #: :meth:`ModelBundle.predict`'s columns, one row per scored input row.
+    table: pd.DataFrame
+    #: The model matrix of the same rows in the same order (the model's features as columns).
+    matrix: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.table)
 
 
 @dataclass
@@ -553,6 +567,64 @@ class ModelBundle:
         }
         return self._explain_columns(columns, n, ids, top_k)
 
+    def predict_prepared(
+        self,
+        raw: object,
+        top_k: int = 5,
+        *,
+        derived: bool = False,
+        select: Callable[[pd.DataFrame], Sequence[int]] | None = None,
+    ) -> PreparedPrediction:
+        """:meth:`predict` by its frame path, answering the model matrix with the predictions.
+
+        For callers that need the prepared matrix for more than the prediction: the SHAP
+        waterfall, what-if and prescriptions of a patient explanation
+        (:func:`eih_ml.report.patient.explain_patient`), an external validation's metrics and
+        model updating (:mod:`eih_ml.evaluation.external`). The rows always take the frame path
+        (``path="frame"``): the short records path builds no matrix. The predictions equal
+        :meth:`predict`'s, column for column.
+
+        Parameters
+        ----------
+        raw : pandas.DataFrame, StudyTable or list of dict
+            Rows in the data contract's canonical columns, as :meth:`predict` takes them; with
+            ``derived=True``, a feature table from :meth:`derive` instead.
+        top_k : int
+            How many top factors per row.
+        derived : bool
+            ``raw`` is a derived feature table (:meth:`derive`): only the model matrix is built.
+        select : callable, optional
+            Given the prepared ids (participant_id, session_id, pain_modulation_profile, one
+            row per input row), the positions of the rows to score; the others are neither
+            scored nor explained. It may raise to refuse the input (e.g. an unknown patient).
+
+        Returns
+        -------
+        PreparedPrediction
+            ``table``: :meth:`predict`'s columns; ``matrix``: the model matrix of the same rows,
+            in the same order (with the index of :meth:`prepare`'s matrix).
+
+        Raises
+        ------
+        DataError
+            Values out of range, text in number fields, unknown categories: every problem named
+            with its row and column.
+        """
+        if derived:
+            if not isinstance(raw, pd.DataFrame):
+                raise TypeError(
+                    f"derived=True takes the feature table of derive(); found {type(raw).__name__}."
+                )
+            ids, X, _ = self.matrix(raw)
+        else:
+            if isinstance(raw, list | tuple):
+                raw = pd.DataFrame.from_records(list(raw))
+            ids, X, _ = self.prepare(raw)
+        if select is not None:
+            rows = list(select(ids))
+            ids, X = ids.iloc[rows], X.iloc[rows]
+        return PreparedPrediction(self.predict_matrix(X, ids, top_k=top_k), X)
+
     def predict_matrix(
         self,
         X: pd.DataFrame,
@@ -562,8 +634,10 @@ class ModelBundle:
     ) -> pd.DataFrame:
         """The second half of :meth:`predict`'s frame path, on an already prepared model matrix.
 
-        For callers that keep the prepared matrix for more (the SHAP waterfall and the what-if of
-        a patient report, an external validation's metrics). The preprocessing runs once; the
+        For callers that hold a model matrix already (the what-if grid of
+        :mod:`eih_ml.explain.whatif`); one that starts from input rows calls
+        :meth:`predict_prepared`, which answers the matrix with the predictions. The
+        preprocessing runs once; the
         model and the SHAP explainer both read its output. ``missing`` is accepted for
         compatibility: the count of inputs not measured is read from ``X``, which holds them as
         missing.

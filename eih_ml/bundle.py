@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from pydantic import PrivateAttr, ValidationError
 
 from eih_ml import __version__
 from eih_ml.errors import DataError, ModelError
@@ -42,6 +44,7 @@ from eih_ml.features.profile import COLUMN as PROFILE
 from eih_ml.features.profile import ProfileRule, profile_array
 from eih_ml.frame_mode import python_string_storage, to_python_strings
 from eih_ml.prediction import EMPTIED_ON_ABSTAIN, ordered
+from eih_ml.run_record import Record
 
 if TYPE_CHECKING:  # the interval module imports scikit-learn: loaded when a bundle has one
     from eih_ml.explain.eih_interval import IntervalCalibration
@@ -75,13 +78,139 @@ def _load(path: Path):
     return sio.load(path, trusted=untrusted)
 
 
+class BundleMeta(Record):
+    """A bundle's metadata, as ``bundle.json`` holds it (without the cohort reference).
+
+    Born in :meth:`ModelBundle.build`; written and read only by :meth:`to_json` and
+    :meth:`read`. It reads like the dict it replaces (``meta["outcome"]["target"]``,
+    ``meta.get("abstain")``) for code and notebooks written against it; the package reads
+    attributes. Keys are written in the order they were set (a bundle read from disk keeps its
+    file's order), so a bundle saved again writes the same bytes. A bundle saved before a
+    field existed leaves it unset: the attribute is then its default, the mapping view has no
+    such key and it is not written back. Unknown keys (a newer version's) are kept.
+    """
+
+    format: int
+    toolkit_version: str | None = None
+    #: When the model was bundled, ``YYYY-MM-DDTHH:MM:SSZ`` (UTC).
+    created: str | None = None
+    #: The chosen model family (``xgboost``, ``elastic_net``...) and its tuned hyperparameters.
+    model: str = "model"
+    params: dict[str, Any] = {}
+    task: str
+    features: list[str]
+    #: Per feature: label, domain, unit... (:func:`eih_ml.features.metadata.feature_info`).
+    feature_info: dict[str, dict[str, Any]] = {}
+    #: The minimum-information rule (:meth:`eih_ml.explain.abstain.AbstainRule.to_dict`).
+    abstain: dict[str, Any] | None = None
+    #: The outcome's definition (:meth:`eih_ml.run_record.OutcomeSummary.to_dict`).
+    outcome: dict[str, Any]
+    threshold: float | int | None = None
+    confidence_level: float | int
+    levels: list[float | int] = []
+    conformal: dict[str, Any] | None = None
+    conformal_levels: dict[str, dict[str, Any]] = {}
+    venn_abers: dict[str, Any] | None = None
+    eih_interval: dict[str, Any] | None = None
+    primary_metric: str | None = None
+    performance: dict[str, Any] = {}
+    #: The feature derivation's options (questionnaires, ts_last_index, rpe_scale, profile).
+    derive: dict[str, Any] = {}
+    training_cohort: dict[str, Any] = {}
+    reliability_ceiling: dict[str, Any] | None = {}
+    protocol_randomized: bool = False
+    #: The column dictionary the training file was read through (its rules, no data), or None.
+    dictionary: dict[str, Any] | None = None
+    background_mean: list[float] | None = None
+    #: The lineage of an updated model (:mod:`eih_ml.evaluation.updating`).
+    update: dict[str, Any] | None = None
+
+    _order: list[str] = PrivateAttr(default_factory=list)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str = "the bundle") -> BundleMeta:
+        """Metadata from its JSON form, keeping its key order.
+
+        Raises
+        ------
+        ModelError
+            ``data`` is not an eih_ml bundle's metadata (the message names ``source`` and the
+            first key that is missing or wrong).
+        """
+        try:
+            meta = cls.model_validate(dict(data))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            problem = "has no" if first["type"] == "missing" else f"has a wrong ({first['msg']})"
+            raise ModelError(
+                f"{source} {problem} {where!r}: it is not the metadata of an eih_ml model bundle."
+            ) from None
+        meta._order = list(data)
+        return meta
+
+    def keys(self) -> list[str]:
+        """The keys that were set: in the order they were read, then the others."""
+        present = super().keys()
+        first = [k for k in self._order if k in present]
+        return first + [k for k in present if k not in first]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The metadata as plain Python, with only the keys that were set, in :meth:`keys` order."""
+        dumped = super().to_dict()
+        return {k: dumped[k] for k in self.keys()}
+
+    def to_json(self, reference: Mapping[str, Any]) -> str:
+        """``bundle.json``'s text: the metadata, then the training cohort's ``reference``."""
+        return json.dumps({**self.to_dict(), "reference": dict(reference)}, indent=2)
+
+    @classmethod
+    def read(cls, path: Path) -> tuple[BundleMeta, dict[str, Any]]:
+        """Read ``bundle.json`` -> (metadata, the reference's dict).
+
+        Raises
+        ------
+        ModelError
+            The file is not JSON, or not a bundle of this format.
+        """
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{path} is not JSON ({exc}); it is not an eih_ml bundle.") from exc
+        if not isinstance(data, dict):
+            raise ModelError(f"{path} holds {type(data).__name__}, not an eih_ml bundle.")
+        if data.get("format") != BUNDLE_FORMAT:
+            raise ModelError(
+                f"{path.parent}: bundle format {data.get('format')} is not {BUNDLE_FORMAT}; "
+                "retrain the model with this version of eih_ml."
+            )
+        reference = data.pop("reference", None)
+        if not isinstance(reference, dict):
+            raise ModelError(f"{path} has no 'reference': it is not an eih_ml model bundle.")
+        return cls.from_mapping(data, str(path)), reference
+
+
+@dataclass(frozen=True)
+class PreparedPrediction:
+    """Predictions with the model matrix they were scored from (:meth:`ModelBundle.predict_prepared`)."""
+
+    #: :meth:`ModelBundle.predict`'s columns, one row per scored input row.
+    table: pd.DataFrame
+    #: The model matrix of the same rows in the same order (the model's features as columns).
+    matrix: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
 @dataclass
 class ModelBundle:
     """A fitted model with its uncertainty, reference cohort and metadata."""
 
     pipeline: object
     conformal: ConformalCalibration | None
-    meta: dict
+    #: The bundle's metadata; a plain mapping given here is read into :class:`BundleMeta`.
+    meta: BundleMeta
     reference: CohortReference = field(default_factory=CohortReference)
     #: Venn-Abers interval of the responder probability (binary models), or None.
     venn_abers: VennAbersCalibration | None = None
@@ -92,21 +221,25 @@ class ModelBundle:
     _attributor: object | None = field(default=None, repr=False)
     _questionnaire_scoring: object | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.meta, BundleMeta):
+            self.meta = BundleMeta.from_mapping(self.meta)
+
     # ------------------------------------------------------------------------------- properties
     @property
     def task(self) -> str:
         """classification, multiclass or regression."""
-        return self.meta["task"]
+        return self.meta.task
 
     @property
     def features(self) -> list[str]:
         """Model input features, in order."""
-        return list(self.meta["features"])
+        return list(self.meta.features)
 
     def __repr__(self) -> str:
-        o = self.meta["outcome"]
+        o = self.meta.outcome
         return (
-            f"<ModelBundle {self.meta['model']}: {self.task} of {o['outcome']}, "
+            f"<ModelBundle {self.meta.model}: {self.task} of {o['outcome']}, "
             f"{len(self.features)} features, trained on {self.reference.n_participants} "
             "participants>"
         )
@@ -118,7 +251,7 @@ class ModelBundle:
             from eih_ml.features.questionnaires import QuestionnaireScoring
 
             self._questionnaire_scoring = QuestionnaireScoring.from_options(
-                **self.meta["derive"]["questionnaires"]
+                **self.meta.derive["questionnaires"]
             )
         return self._questionnaire_scoring
 
@@ -128,7 +261,7 @@ class ModelBundle:
         if self._attributor is None:
             from eih_ml.explain.attribution import Attributor
 
-            mean = self.meta.get("background_mean")
+            mean = self.meta.background_mean
             self._attributor = Attributor(
                 self.pipeline, self.task, None if mean is None else np.asarray(mean)
             )
@@ -174,33 +307,33 @@ class ModelBundle:
             info,
             None if explanations is None else explanations.importance["mean_abs_shap"].to_dict(),
         )
-        meta = {
-            "format": BUNDLE_FORMAT,
-            "toolkit_version": __version__,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "model": result.best_model,
-            "params": result.final_params,
-            "task": task,
-            "features": list(result.X.columns),
-            "feature_info": info,
-            "abstain": rule.to_dict(),
-            "outcome": summary.outcome.to_dict(),
-            "threshold": threshold,
-            "confidence_level": level,
-            "levels": list(levels),
-            "conformal": conformal.to_dict(),
-            "conformal_levels": {k: c.to_dict() for k, c in conformal_levels.items()},
-            "venn_abers": None if venn is None else venn.to_dict(),
-            "eih_interval": None if eih_cal is None else eih_cal.to_dict(),
-            "primary_metric": config.primary_metric,
-            "performance": summary.models[result.best_model].metrics,
-            "derive": {
+        meta = BundleMeta(
+            format=BUNDLE_FORMAT,
+            toolkit_version=__version__,
+            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            model=result.best_model,
+            params=result.final_params,
+            task=task,
+            features=list(result.X.columns),
+            feature_info=info,
+            abstain=rule.to_dict(),
+            outcome=summary.outcome.to_dict(),
+            threshold=threshold,
+            confidence_level=level,
+            levels=list(levels),
+            conformal=conformal.to_dict(),
+            conformal_levels={k: c.to_dict() for k, c in conformal_levels.items()},
+            venn_abers=None if venn is None else venn.to_dict(),
+            eih_interval=None if eih_cal is None else eih_cal.to_dict(),
+            primary_metric=config.primary_metric,
+            performance=summary.models[result.best_model].metrics,
+            derive={
                 "questionnaires": config.features.questionnaires.model_dump(),
                 "ts_last_index": config.features.ts_last_index,
                 "rpe_scale": config.features.rpe_scale,
                 "profile": config.features.profile.model_dump(),
             },
-            "training_cohort": {
+            training_cohort={
                 "n_participants": reference.n_participants,
                 "n_sessions": reference.n_sessions,
                 "source": summary.data.source,
@@ -208,11 +341,11 @@ class ModelBundle:
                 "conditions": reference.categories.get("condition", {}),
                 "sex": reference.categories.get("sex", {}),
             },
-            "reliability_ceiling": summary.reliability_ceiling,
-            "protocol_randomized": bool(config.data.protocol_randomized),
+            reliability_ceiling=summary.reliability_ceiling,
+            protocol_randomized=bool(config.data.protocol_randomized),
             # the column dictionary the training file was read through (its mapping rules, no
             # data): predict, explain and evaluate read files through it unless told otherwise
-            "dictionary": (
+            dictionary=(
                 {
                     "source": Path(str(config.data.dictionary)).name,
                     **dictionary.model_dump(mode="json"),
@@ -220,12 +353,12 @@ class ModelBundle:
                 if config.data.dictionary
                 else None
             ),
-            "background_mean": (
+            background_mean=(
                 background_mean(result.final_model, result.X).tolist()
                 if result.best_model in ("elastic_net", "elastic_net_dist")
                 else None
             ),
-        }
+        )
         return cls(result.final_model, conformal, meta, reference, venn, heads, eih_cal)
 
     # -------------------------------------------------------------------------------- save/load
@@ -236,8 +369,8 @@ class ModelBundle:
         _dump(self.pipeline, directory / "pipeline.skops")
         if self.eih_heads is not None:
             _dump(self.eih_heads, directory / "eih_interval.skops")
-        meta = {**self.meta, "reference": self.reference.to_dict()}
-        (directory / "bundle.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        text = self.meta.to_json(self.reference.to_dict())
+        (directory / "bundle.json").write_text(text, encoding="utf-8")
         return directory
 
     @classmethod
@@ -250,25 +383,16 @@ class ModelBundle:
                 f"{directory} is not an eih_ml model bundle (no bundle.json). Pass the folder "
                 "written by 'eih-ml train', or a models:/ or runs:/ URI."
             )
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != BUNDLE_FORMAT:
-            raise ModelError(
-                f"{directory}: bundle format {meta.get('format')} is not {BUNDLE_FORMAT}; "
-                "retrain the model with this version of eih_ml."
-            )
-        reference = CohortReference.from_dict(meta.pop("reference"))
-        conformal = (
-            ConformalCalibration.from_dict(meta["conformal"]) if meta.get("conformal") else None
-        )
-        venn = (
-            VennAbersCalibration.from_dict(meta["venn_abers"]) if meta.get("venn_abers") else None
-        )
+        meta, reference_dict = BundleMeta.read(meta_path)
+        reference = CohortReference.from_dict(reference_dict)
+        conformal = ConformalCalibration.from_dict(meta.conformal) if meta.conformal else None
+        venn = VennAbersCalibration.from_dict(meta.venn_abers) if meta.venn_abers else None
         heads = eih_cal = None
-        if meta.get("eih_interval") and (directory / "eih_interval.skops").is_file():
+        if meta.eih_interval and (directory / "eih_interval.skops").is_file():
             from eih_ml.explain.eih_interval import IntervalCalibration
 
             heads = _load(directory / "eih_interval.skops")
-            eih_cal = IntervalCalibration.from_dict(meta["eih_interval"])
+            eih_cal = IntervalCalibration.from_dict(meta.eih_interval)
         return cls(
             _load(directory / "pipeline.skops"), conformal, meta, reference, venn, heads, eih_cal
         )
@@ -286,9 +410,9 @@ class ModelBundle:
             ``level`` was not calibrated at training time (``prediction.levels``).
         """
         level = float(level)
-        if abs(level - float(self.meta["confidence_level"])) < 1e-9:
+        if abs(level - float(self.meta.confidence_level)) < 1e-9:
             return self
-        calibrated = self.meta.get("conformal_levels") or {}
+        calibrated = self.meta.conformal_levels
         key = f"{level:g}"
         if key not in calibrated:
             offered = ", ".join(f"{100 * float(v):g} %" for v in self.offered_levels)
@@ -300,7 +424,7 @@ class ModelBundle:
         return replace(
             self,
             conformal=ConformalCalibration.from_dict(calibrated[key]),
-            meta={**self.meta, "confidence_level": level},
+            meta=self.meta.model_copy(update={"confidence_level": level}),
         )
 
     @property
@@ -308,7 +432,7 @@ class ModelBundle:
         """The :class:`~eih_ml.data.dictionary.ColumnDictionary` the model was trained through,
         or None (canonical column names).
         """
-        kept = self.meta.get("dictionary")
+        kept = self.meta.dictionary
         if not kept:
             return None
         from eih_ml.data.dictionary import ColumnDictionary
@@ -321,7 +445,7 @@ class ModelBundle:
     @property
     def offered_levels(self) -> tuple[float, ...]:
         """The confidence levels this model was calibrated at."""
-        return tuple(self.meta.get("levels") or (self.meta["confidence_level"],))
+        return tuple(self.meta.levels or (self.meta.confidence_level,))
 
     # ------------------------------------------------------------------------------- prediction
     def prepare(self, raw) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
@@ -378,8 +502,8 @@ class ModelBundle:
         table = derive_features(
             report.data,
             scoring=self._scoring,
-            ts_last_index=self.meta["derive"]["ts_last_index"],
-            rpe_scale=self.meta["derive"]["rpe_scale"],
+            ts_last_index=self.meta.derive["ts_last_index"],
+            rpe_scale=self.meta.derive["rpe_scale"],
             profile=self._profile_rule,
         )
         return report, table
@@ -525,7 +649,7 @@ class ModelBundle:
             return None
         pids, sids, src = typed
         n = src.n
-        derive = self.meta["derive"]
+        derive = self.meta.derive
         table = feature_arrays(
             src,
             scoring=self._scoring,
@@ -553,6 +677,64 @@ class ModelBundle:
         }
         return self._explain_columns(columns, n, ids, top_k)
 
+    def predict_prepared(
+        self,
+        raw: object,
+        top_k: int = 5,
+        *,
+        derived: bool = False,
+        select: Callable[[pd.DataFrame], Sequence[int]] | None = None,
+    ) -> PreparedPrediction:
+        """:meth:`predict` by its frame path, answering the model matrix with the predictions.
+
+        For callers that need the prepared matrix for more than the prediction: the SHAP
+        waterfall, what-if and prescriptions of a patient explanation
+        (:func:`eih_ml.report.patient.explain_patient`), an external validation's metrics and
+        model updating (:mod:`eih_ml.evaluation.external`). The rows always take the frame path
+        (``path="frame"``): the short records path builds no matrix. The predictions equal
+        :meth:`predict`'s, column for column.
+
+        Parameters
+        ----------
+        raw : pandas.DataFrame, StudyTable or list of dict
+            Rows in the data contract's canonical columns, as :meth:`predict` takes them; with
+            ``derived=True``, a feature table from :meth:`derive` instead.
+        top_k : int
+            How many top factors per row.
+        derived : bool
+            ``raw`` is a derived feature table (:meth:`derive`): only the model matrix is built.
+        select : callable, optional
+            Given the prepared ids (participant_id, session_id, pain_modulation_profile, one
+            row per input row), the positions of the rows to score; the others are neither
+            scored nor explained. It may raise to refuse the input (e.g. an unknown patient).
+
+        Returns
+        -------
+        PreparedPrediction
+            ``table``: :meth:`predict`'s columns; ``matrix``: the model matrix of the same rows,
+            in the same order (with the index of :meth:`prepare`'s matrix).
+
+        Raises
+        ------
+        DataError
+            Values out of range, text in number fields, unknown categories: every problem named
+            with its row and column.
+        """
+        if derived:
+            if not isinstance(raw, pd.DataFrame):
+                raise TypeError(
+                    f"derived=True takes the feature table of derive(); found {type(raw).__name__}."
+                )
+            ids, X, _ = self.matrix(raw)
+        else:
+            if isinstance(raw, list | tuple):
+                raw = pd.DataFrame.from_records(list(raw))
+            ids, X, _ = self.prepare(raw)
+        if select is not None:
+            rows = list(select(ids))
+            ids, X = ids.iloc[rows], X.iloc[rows]
+        return PreparedPrediction(self.predict_matrix(X, ids, top_k=top_k), X)
+
     def predict_matrix(
         self,
         X: pd.DataFrame,
@@ -562,8 +744,10 @@ class ModelBundle:
     ) -> pd.DataFrame:
         """The second half of :meth:`predict`'s frame path, on an already prepared model matrix.
 
-        For callers that keep the prepared matrix for more (the SHAP waterfall and the what-if of
-        a patient report, an external validation's metrics). The preprocessing runs once; the
+        For callers that hold a model matrix already (the what-if grid of
+        :mod:`eih_ml.explain.whatif`); one that starts from input rows calls
+        :meth:`predict_prepared`, which answers the matrix with the predictions. The
+        preprocessing runs once; the
         model and the SHAP explainer both read its output. ``missing`` is accepted for
         compatibility: the count of inputs not measured is read from ``X``, which holds them as
         missing.
@@ -635,7 +819,7 @@ class ModelBundle:
                 bounds = self.conformal.intervals(scores)
                 out["interval_low"] = bounds[:, 0].tolist()
                 out["interval_high"] = bounds[:, 1].tolist()
-        level = float(self.meta["confidence_level"])
+        level = float(self.meta.confidence_level)
         if self.venn_abers is not None and self.task == "classification":
             bounds = self.venn_abers.interval(scores)
             out["probability_low"] = bounds[:, 0].tolist()
@@ -674,7 +858,7 @@ class ModelBundle:
     @property
     def target(self) -> str:
         """What the probability is of: "hypoalgesia" (a responder) or "hyperalgesia"."""
-        return self.meta["outcome"].get("target") or "hypoalgesia"
+        return self.meta.outcome.get("target") or "hypoalgesia"
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -686,7 +870,7 @@ class ModelBundle:
     @property
     def risk_threshold(self) -> float:
         """The hyperalgesic probability from which "risk of more pain" is flagged."""
-        return float(self.meta["outcome"].get("risk_threshold") or 0.5)
+        return float(self.meta.outcome.get("risk_threshold") or 0.5)
 
     @cached_property
     def abstain_rule(self) -> AbstainRule:
@@ -694,15 +878,15 @@ class ModelBundle:
 
         A bundle saved before the rule existed names what is missing but never abstains.
         """
-        d = self.meta.get("abstain")
+        d = self.meta.abstain
         if d is None:
-            return AbstainRule.unruled(self.features, self.meta.get("feature_info", {}))
+            return AbstainRule.unruled(self.features, self.meta.feature_info)
         return AbstainRule.from_dict(d)
 
     @cached_property
     def _profile_rule(self) -> ProfileRule:
         """The profile's cut-offs the model was trained with (defaults for older bundles)."""
-        return ProfileRule.from_dict(self.meta.get("derive", {}).get("profile"))
+        return ProfileRule.from_dict(self.meta.derive.get("profile"))
 
     @property
     def _clinical_inputs(self) -> list[str]:
@@ -746,7 +930,7 @@ class ModelBundle:
             shown_ok[j] &= np.asarray(columns[PROFILE], dtype=object) != "not_assessable"
         strength[~shown_ok.T] = -1.0
         order = np.argsort(-strength, axis=1, kind="stable")[:, :top_k]
-        info = self.meta["feature_info"]
+        info = self.meta.feature_info
         shown: dict[str, list] = {}
         percentiles: dict[str, np.ndarray] = {}
         for f in {names[j] for j in np.unique(order)}:

@@ -153,8 +153,8 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
             )
     else:
         threshold, y = None, values
-    ids, X, missing = bundle.matrix(table)
-    rows = bundle.predict_matrix(X, ids, missing)
+    scored = bundle.predict_prepared(table, derived=True)
+    rows, X = scored.table, scored.matrix
     groups = table["participant_id"].astype(str).to_numpy()
     frame = {
         "participant_id": groups,

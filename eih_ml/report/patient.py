@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -38,20 +39,9 @@ def explain_patient(bundle, raw, participant_id: str, session_id: str | None = N
     from eih_ml.features.metadata import feature_info
     from eih_ml.report.figures import domain_figure, to_data_uri, waterfall_figure
 
-    ids, X, missing = bundle.prepare(raw)
-    mask = ids["participant_id"] == str(participant_id)
-    if session_id is not None:
-        mask &= ids["session_id"] == str(session_id)
-    if not mask.any():
-        known = ", ".join(sorted(ids["participant_id"].unique())[:10])
-        raise DataError(
-            f"No row for participant {participant_id!r}"
-            + (f" and session {session_id!r}" if session_id else "")
-            + f" in the input; participants found: {known}."
-        )
-    i = int(mask.to_numpy().nonzero()[0][0])
-    X_row = X.iloc[[i]]
-    row = bundle.predict_matrix(X_row, ids.iloc[[i]], [missing[i]]).iloc[0].to_dict()
+    scored = bundle.predict_prepared(raw, select=_patient_row(participant_id, session_id))
+    X_row = scored.matrix
+    row = scored.table.iloc[0].to_dict()
     explanation = patient_explanation(row, bundle.meta, bundle.task)
     if row.get("abstained"):  # too little measured: a reason, nothing to explain or compare
         return {
@@ -110,6 +100,31 @@ def explain_patient(bundle, raw, participant_id: str, session_id: str | None = N
         "rule": bundle.abstain_rule.describe(),
         "prescriptions": prescriptions,
     }
+
+
+def _patient_row(
+    participant_id: str, session_id: str | None
+) -> Callable[[pd.DataFrame], list[int]]:
+    """The row picker of :meth:`~eih_ml.bundle.ModelBundle.predict_prepared` for one patient.
+
+    It picks the first row of the participant (and session); none is a :class:`DataError`
+    naming the participants found.
+    """
+
+    def pick(ids: pd.DataFrame) -> list[int]:
+        mask = ids["participant_id"] == str(participant_id)
+        if session_id is not None:
+            mask &= ids["session_id"] == str(session_id)
+        if not mask.any():
+            known = ", ".join(sorted(ids["participant_id"].unique())[:10])
+            raise DataError(
+                f"No row for participant {participant_id!r}"
+                + (f" and session {session_id!r}" if session_id else "")
+                + f" in the input; participants found: {known}."
+            )
+        return [int(mask.to_numpy().nonzero()[0][0])]
+
+    return pick
 
 
 def render_patient_report(bundle, raw, participant_id: str, session_id: str | None = None) -> str:

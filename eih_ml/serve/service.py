@@ -53,10 +53,10 @@ class Service:
         self.Patient = patient_model(self.field_list)
         self.PredictRequest = request_model(self.Patient)
         self.output_columns = columns_for(self.task)
-        meta = {k: v for k, v in self.meta.items() if k != "reference"}
+        meta = self.meta.to_dict()  # the keys of bundle.json but its reference
         digest = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode())
         self.version = digest.hexdigest()[:12]
-        self.name = str(self.meta.get("model", "model"))
+        self.name = str(self.meta.model)
         # One prediction at a time: pyplot (in the explanation) is not thread-safe, and the
         # work is CPU-bound under the GIL anyway.
         self.lock = threading.Lock()
@@ -159,7 +159,7 @@ class Service:
 
     def is_default_level(self, level: float) -> bool:
         """Is ``level`` the model's own confidence level."""
-        return abs(float(level) - float(self.bundle.meta["confidence_level"])) < 1e-9
+        return abs(float(level) - float(self.bundle.meta.confidence_level)) < 1e-9
 
     def at_level(self, level: float | None, prefix: tuple = ("body",)):
         """The bundle at ``level`` (None: the model's own); a level not calibrated is a 422."""
@@ -251,8 +251,8 @@ class Service:
         """The outcome definition in words (:func:`eih_ml.outcome_words.outcome_in_words`)."""
         from eih_ml.outcome_words import outcome_in_words
 
-        thr = self.meta.get("threshold")
-        return outcome_in_words(self.meta["outcome"], thr if isinstance(thr, int | float) else None)
+        thr = self.meta.threshold
+        return outcome_in_words(self.meta.outcome, thr if isinstance(thr, int | float) else None)
 
     def abstain_rule(self) -> dict:
         """The model's minimum-information rule (eih_ml.explain.abstain), for GET /api/model."""
@@ -270,7 +270,7 @@ class Service:
     def model_info(self) -> dict:
         """Aggregates only: no participant-level value, no percentile grid, no file path."""
         m = self.meta
-        cohort = m.get("training_cohort", {})
+        cohort = m.training_cohort
         source = cohort.get("source", {}) or {}
 
         def cells(counts: dict) -> dict:
@@ -283,22 +283,22 @@ class Service:
             "name": self.name,
             "version": self.version,
             "uri": self.model_uri,
-            "created": m.get("created"),
-            "toolkit_version": m.get("toolkit_version"),
+            "created": m.created,
+            "toolkit_version": m.toolkit_version,
             "task": self.task,
             "outcome": {
-                "name": m["outcome"].get("outcome"),
+                "name": m.outcome.get("outcome"),
                 "definition": self.outcome_text(),
-                "rule": m["outcome"].get("rule"),
-                "threshold": m.get("threshold"),
-                "prevalence": m["outcome"].get("prevalence"),
+                "rule": m.outcome.get("rule"),
+                "threshold": m.threshold,
+                "prevalence": m.outcome.get("prevalence"),
             },
-            "confidence_level": m.get("confidence_level"),
+            "confidence_level": m.confidence_level,
             "levels": list(self.bundle.offered_levels),
             "uncertainty": {
-                "prediction_set": (m.get("conformal") or {}).get("method"),
-                "probability_range": (m.get("venn_abers") or {}).get("method"),
-                "eih_interval": (m.get("eih_interval") or {}).get("method"),
+                "prediction_set": (m.conformal or {}).get("method"),
+                "probability_range": (m.venn_abers or {}).get("method"),
+                "eih_interval": (m.eih_interval or {}).get("method"),
             },
             "pain_modulation_profile": {
                 "source": "Yarnitsky 2014 (Pain 155:663)",
@@ -324,10 +324,10 @@ class Service:
                     "domain": info.get("domain", ""),
                     "unit": info.get("unit", ""),
                 }
-                for name, info in m.get("feature_info", {}).items()
+                for name, info in m.feature_info.items()
             ],
-            "performance": m.get("performance", {}),
-            "reliability_ceiling": m.get("reliability_ceiling", {}),
+            "performance": m.performance,
+            "reliability_ceiling": m.reliability_ceiling,
             "training_cohort": {
                 "n_participants": cohort.get("n_participants"),
                 "n_sessions": cohort.get("n_sessions"),

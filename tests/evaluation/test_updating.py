@@ -19,48 +19,12 @@ from eih_ml.errors import ModelError
 from eih_ml.evaluation.updating import RecalibratedModel, updated_bundle
 from tests.helpers import run_cli
 
-FAST = [
-    "cv.outer_folds=3",
-    "cv.inner_folds=2",
-    "search.n_iter=2",
-    "bootstrap.n_resamples=50",
-    "models=[elastic_net]",
-    "evaluation.added_value=[]",
-]
-
-
-def pooled(seed: int) -> pd.DataFrame:
-    from eih_ml.data.simulate_sites import four_sites_one_shifted, simulate_sites
-
-    return simulate_sites(four_sites_one_shifted(150, post_offset_kpa=-40.0), seed=seed).cohort
-
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    """Development file (sites 1-3), validation file (site 4), a fresh site-4 sample, a store."""
-    from eih_ml.config import load_config
-    from eih_ml.experiment import run_experiment
-    from eih_ml.tracking import track_experiment
-
-    tmp = tmp_path_factory.mktemp("updating")
-    data = pooled(101)
-    dev, val = tmp / "dev.csv", tmp / "site4.csv"
-    data[data["site"] != "site_4"].to_csv(dev, index=False)
-    data[data["site"] == "site_4"].to_csv(val, index=False)
-    fresh = pooled(202)
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    config = load_config(
-        "configs/default.yaml", [f"data.path={dev}", f"tracking.tracking_uri={uri}", *FAST]
-    )
-    result = run_experiment(config, output_dir=tmp / "run", track=False)
-    track_experiment(result)
-    return {
-        "tmp": tmp,
-        "uri": uri,
-        "bundle": result.bundle,
-        "val": val,
-        "fresh": fresh[fresh["site"] == "site_4"].reset_index(drop=True),
-    }
+def study(three_site_study):
+    """Development model (sites 1-3), validation file (site 4), a fresh site-4 sample, a store:
+    the session's (tests/evaluation/conftest.py), read only."""
+    return three_site_study
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +33,14 @@ def validation(study):
     from eih_ml.evaluation.external import external_validation
 
     return external_validation(study["bundle"], load_study(study["val"]), n_boot=100)
+
+
+@pytest.fixture(scope="module")
+def original(study):
+    """The development model's metrics on the fresh site-4 sample (the same for every method)."""
+    from eih_ml.evaluation.external import external_validation
+
+    return external_validation(study["bundle"], study["fresh"], n_boot=50).summary["metrics"]
 
 
 def test_recalibrated_model_equals_an_independent_logistic_fit():
@@ -112,12 +84,11 @@ def test_the_validation_compares_refit_and_keeps_rows_out_of_the_summary(validat
 
 @pytest.mark.parametrize("method", ["intercept", "logistic", "refit"])
 def test_an_updated_model_is_calibrated_on_new_participants_of_that_site(
-    study, validation, method, tmp_path
+    study, validation, original, method, tmp_path
 ):
     from eih_ml.bundle import ModelBundle
     from eih_ml.evaluation.external import external_validation
 
-    original = external_validation(study["bundle"], study["fresh"], n_boot=50).summary["metrics"]
     assert original["calibration_intercept"] < -0.6  # the shifted site, as validated
     new = updated_bundle(study["bundle"], validation, method, model_uri="dev-model")
     new.save(tmp_path / "m")

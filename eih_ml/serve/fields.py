@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from eih_ml.data import contract
 from eih_ml.data.inputs import NONDETECT_EXAMPLES, NONDETECT_PATTERN, ecma_pattern
@@ -209,7 +210,7 @@ def model_inputs(bundle: ModelBundle) -> list[str]:
     from eih_ml.pyfunc import input_columns
 
     cols = input_columns(bundle.features)
-    q = bundle.meta.get("derive", {}).get("questionnaires", {})
+    q = bundle.meta.derive.get("questionnaires", {})
     if q.get("tsk_form") == "tsk11":
         n = contract.QUESTIONNAIRES["tsk11"].n_items
         cols = [c for c in cols if not re.fullmatch(r"tsk_[0-9]+", c)]
@@ -223,14 +224,14 @@ def number_text(x: float) -> str:
     return f"{x:g}"
 
 
-def describe_field(col: str, meta: dict | None = None) -> InputField:  # noqa: C901 - one branch per kind of input (id, category, biomarker, integer, number), each a few lines
+def describe_field(col: str, infos: Mapping[str, Mapping[str, Any]] | None = None) -> InputField:  # noqa: C901 - one branch per kind of input (id, category, biomarker, integer, number), each a few lines
     """The :class:`InputField` of one canonical column: its range, unit, kind and pattern read
     from the data contract's declaration (:func:`eih_ml.data.contract.spec_for`).
 
-    ``meta`` is a model bundle's metadata (its ``feature_info`` names biomarkers and their
-    units); without it, the built-in feature metadata is used.
+    ``infos`` is a model bundle's ``meta.feature_info`` (it names biomarkers and their units);
+    without it, the built-in feature metadata is used.
     """
-    meta = meta or {}
+    infos = infos or {}
     spec = contract.spec_for(col)
     if spec is None:  # pragma: no cover - input_columns only returns contract columns
         raise ValueError(f"{col} is not a data-contract column")
@@ -253,7 +254,7 @@ def describe_field(col: str, meta: dict | None = None) -> InputField:  # noqa: C
         choices = tuple((c, names.get(c, c.replace("_", " "))) for c in spec.categories)
     elif spec.kind == "biomarker":
         kind = "biomarker"
-        info = meta.get("feature_info", {}).get(col) or feature_info(col).as_dict()
+        info = infos.get(col) or feature_info(col).as_dict()
         label, unit = info.get("label", col), info.get("unit", "")
         group, group_title = "biomarkers", "Biomarkers"
     elif spec.integer:
@@ -326,7 +327,7 @@ def _range_text(low: float | None, high: float | None, unit: str) -> str:
 
 def describe_inputs(bundle: ModelBundle) -> list[InputField]:
     """The :class:`InputField` of every raw input the model reads, ids first."""
-    return [describe_field(c, bundle.meta) for c in model_inputs(bundle)]
+    return [describe_field(c, bundle.meta.feature_info) for c in model_inputs(bundle)]
 
 
 def build_sections(fields: list[InputField]) -> list[Section]:

@@ -29,11 +29,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from eih_ml.features.columns import is_missing
+
+if TYPE_CHECKING:
+    from eih_ml.config import AbstainConfig
 
 #: Features that are computed from other inputs, not measured: never counted or named.
 DERIVED = frozenset({"pain_modulation_profile", "bio_panel_missing", "phenotype_membership"})
@@ -93,7 +97,7 @@ def _measure_of(feature: str, feature_info: Mapping[str, dict]) -> tuple[str, st
     for prefix, key, label in _MEASURES:
         if feature.startswith(prefix):
             return key, label
-    label = (feature_info.get(feature) or {}).get("label")
+    label = (feature_info.get(feature) or {}).get("label") or ""
     if not label:
         from eih_ml.features.metadata import feature_info as known
 
@@ -201,7 +205,7 @@ class AbstainRule:
     @classmethod
     def fit(
         cls,
-        settings,
+        settings: AbstainConfig,
         X: pd.DataFrame,
         feature_info: Mapping[str, dict],
         importance: Mapping[str, float] | None = None,
@@ -329,7 +333,14 @@ class AbstainRule:
             self._cache[names] = (W, R)
         return self._cache[names]
 
-    def _reason(self, i, absent, missing, k, by_key) -> str:
+    def _reason(
+        self,
+        i: int,
+        absent: list[KeyMeasurement],
+        missing: list[str],
+        k: int,
+        by_key: Mapping[str, Measurement],
+    ) -> str:
         problems, ask = [], [r.label for r in absent]
         need = self.n_needed
         if absent:

@@ -32,12 +32,20 @@ direction and ranking of contributions are unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from eih_ml.explain.preprocess import apply_branches
 from eih_ml.features.metadata import source_feature
+
+if TYPE_CHECKING:
+    import xgboost
+    from sklearn.base import BaseEstimator
+    from sklearn.pipeline import Pipeline
+
+    from eih_ml.explain.compiled_prep import CompiledPreprocessor
 
 
 @dataclass
@@ -62,7 +70,7 @@ class Attribution:
     output_space: str
 
 
-def unwrap(fitted):
+def unwrap(fitted: BaseEstimator) -> Pipeline:
     """The fitted Pipeline inside a recalibrated model (or the pipeline itself).
 
     A recalibrated model is a ``CalibratedClassifierCV`` (``cv.calibration``) or an
@@ -90,7 +98,9 @@ class Attributor:
         interventional linear SHAP. Stored in the model bundle (an aggregate, not patient data).
     """
 
-    def __init__(self, pipeline, task: str, background_mean: np.ndarray | None = None):
+    def __init__(
+        self, pipeline: BaseEstimator, task: str, background_mean: np.ndarray | None = None
+    ) -> None:
         self.pipeline = unwrap(pipeline)
         self.task = task
         self.prep = self.pipeline[:-1]
@@ -118,9 +128,11 @@ class Attributor:
         #: The class whose output is explained: the responder (binary), the hyperalgesic class.
         self.explained_class = 0 if task == "multiclass" else 1
         self.background_mean = None if background_mean is None else np.asarray(background_mean)
-        self._tree = None
-        self._booster = None
-        self._compiled: object = False  # compiled preprocessing, built on first use
+        # shap.TreeExplainer and xgboost.Booster: libraries without type information
+        self._tree: Any = None
+        self._booster: Any = None
+        #: The compiled preprocessing, built on first use (None: it cannot be compiled).
+        self._compiled: CompiledPreprocessor | None | Literal[False] = False
         if self._kind == "tree" and hasattr(self.model, "get_booster"):
             # XGBoost's own TreeSHAP (pred_contribs, by shap's author): the values of
             # shap.TreeExplainer (tested to 1e-6; identical on our machines), without its
@@ -205,7 +217,7 @@ class Attributor:
         summed, base = self.contributions(Xt)
         return self.predict_transformed(Xt), summed, base
 
-    def _xgboost_contributions(self, dm) -> tuple[np.ndarray, float]:
+    def _xgboost_contributions(self, dm: xgboost.DMatrix) -> tuple[np.ndarray, float]:
         raw = np.asarray(self._booster.predict(dm, pred_contribs=True), dtype=float)
         if raw.ndim == 3:  # multi:softprob: (rows, classes, features + 1); the explained class
             raw = raw[:, self.explained_class, :]
@@ -256,13 +268,15 @@ class Attributor:
         return values, base
 
 
-def background_mean(pipeline, X: pd.DataFrame) -> np.ndarray:
+def background_mean(pipeline: BaseEstimator, X: pd.DataFrame) -> np.ndarray:
     """Mean of the transformed training features (the linear SHAP reference point)."""
     prep = unwrap(pipeline)[:-1]
     return np.asarray(prep.transform(X), dtype=float).mean(axis=0)
 
 
-def model_output(pipeline, X: pd.DataFrame, task: str, output_space: str) -> np.ndarray:
+def model_output(
+    pipeline: BaseEstimator, X: pd.DataFrame, task: str, output_space: str
+) -> np.ndarray:
     """The model's output in ``output_space`` (to check additivity)."""
     inner = unwrap(pipeline)
     if task == "regression":

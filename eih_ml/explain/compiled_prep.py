@@ -40,9 +40,16 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import StandardScaler
 
 Step = Callable[[np.ndarray], np.ndarray]
 
@@ -79,7 +86,7 @@ class _Impute:
         else:
             np.copyto(values, X.take(self.keep, axis=1))
             np.copyto(values, self.statistics, where=mask.take(self.keep, axis=1))
-        if n_ind:
+        if self.indicator is not None and n_ind:
             out[:, len(self.statistics) :] = mask.take(self.indicator, axis=1)
         return out
 
@@ -102,7 +109,7 @@ class _Scale:
         return X
 
 
-def _compile_imputer(imp, width: int) -> tuple[Step, int]:
+def _compile_imputer(imp: SimpleImputer, width: int) -> tuple[Step, int]:
     if imp.strategy not in ("median", "mean", "constant") or not _is_nan(imp.missing_values):
         raise _NotCompilable("SimpleImputer strategy or missing_values")
     stats = np.asarray(imp.statistics_)
@@ -130,7 +137,7 @@ def _compile_imputer(imp, width: int) -> tuple[Step, int]:
     return _Impute(stats, keep, indicator), n_out
 
 
-def _compile_scaler(scaler, width: int) -> tuple[Step, int]:
+def _compile_scaler(scaler: StandardScaler, width: int) -> tuple[Step, int]:
     if scaler.n_features_in_ != width:
         raise _NotCompilable("StandardScaler width")
     mean = np.asarray(scaler.mean_, dtype=np.float64) if scaler.with_mean else None
@@ -138,7 +145,7 @@ def _compile_scaler(scaler, width: int) -> tuple[Step, int]:
     return _Scale(mean, scale), width
 
 
-def _compile_step(step, width: int) -> tuple[Step | None, int]:
+def _compile_step(step: BaseEstimator, width: int) -> tuple[Step | None, int]:
     """One step of a numeric chain: (function, or None for the identity; output width)."""
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
@@ -177,7 +184,7 @@ class _NumericBranch:
         return X
 
 
-def _compile_numeric(branch, cols: tuple[str, ...]) -> _NumericBranch:
+def _compile_numeric(branch: BaseEstimator | str, cols: tuple[str, ...]) -> _NumericBranch:
     from sklearn.pipeline import Pipeline
 
     if isinstance(branch, str):  # "passthrough" (apply_branches: the columns as floats)
@@ -215,7 +222,8 @@ class _ColumnTable:
         """Row of the table for one value: str -> its row; None/NaN -> missing; else unknown."""
         if isinstance(value, str):
             return self.lookup.get(value, self.unknown)
-        if value is None or _is_nan(value) or pd.isna(value):
+        # pandas-stubs list no overload for a plain object; isna takes any scalar at run time
+        if value is None or _is_nan(value) or pd.isna(value):  # type: ignore[call-overload]
             return self.missing
         return self.unknown
 
@@ -266,7 +274,7 @@ def _as_slice(index: np.ndarray) -> slice | np.ndarray:
     return index
 
 
-def _compile_tabulated(branch, cols: tuple[str, ...]) -> _TabulatedBranch:
+def _compile_tabulated(branch: BaseEstimator, cols: tuple[str, ...]) -> _TabulatedBranch:
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
@@ -290,7 +298,9 @@ def _compile_tabulated(branch, cols: tuple[str, ...]) -> _TabulatedBranch:
         raise _NotCompilable("a column without categories")
     base = {c: cats[0] for c, cats in zip(cols, categories, strict=True)}
 
-    tables, owners, base_row = [], [], None
+    tables: list[_ColumnTable] = []
+    owners: list[np.ndarray] = []
+    first_rows: list[np.ndarray] = []  # row 0 of each table: the base row, the same in all
     with warnings.catch_warnings():  # e.g. unknown categories with drop=...: expected here
         warnings.simplefilter("ignore")
         for col, cats, fill in zip(cols, categories, fills, strict=True):
@@ -304,8 +314,8 @@ def _compile_tabulated(branch, cols: tuple[str, ...]) -> _TabulatedBranch:
                 {c: values if c == col else [base[c]] * len(values) for c in cols}
             )
             out = np.asarray(branch.transform(frame), dtype=np.float64)
-            base_row = out[0].copy() if base_row is None else base_row
-            if not np.array_equal(out[0], base_row):
+            first_rows.append(out[0])
+            if not np.array_equal(out[0], first_rows[0]):
                 raise _NotCompilable("the base row differs between tables")
             owned = np.flatnonzero((out != out[0]).any(axis=0))
             owners.append(owned)
@@ -323,13 +333,16 @@ def _compile_tabulated(branch, cols: tuple[str, ...]) -> _TabulatedBranch:
     every = np.concatenate(owners)
     if len(np.unique(every)) != len(every):
         raise _NotCompilable("categorical columns are not encoded independently")
+    base_row = first_rows[0].copy()
     return _TabulatedBranch(base_row, tuple(tables), len(base_row))
 
 
-def _is_tabulated(branch) -> bool:
+def _is_tabulated(branch: BaseEstimator | str) -> bool:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
+    if isinstance(branch, str):  # "passthrough" / "drop"
+        return False
     return type(branch) is Pipeline and type(branch.steps[-1][1]) is OneHotEncoder
 
 
@@ -361,7 +374,7 @@ class CompiledPreprocessor:
         branches: Sequence[_NumericBranch | _TabulatedBranch],
         feature_names_in: Sequence[str],
         feature_names_out: Sequence[str],
-    ):
+    ) -> None:
         stacked: list[str] = []
         placed: list[_NumericBranch | _TabulatedBranch] = []
         for b in branches:  # each numeric branch reads a slice of one stacked array
@@ -418,7 +431,7 @@ class CompiledPreprocessor:
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
 
-def _column_transformer(prep):
+def _column_transformer(prep: BaseEstimator) -> ColumnTransformer | None:
     """The ColumnTransformer of ``prep`` (itself, or the only step of a Pipeline), or None."""
     from sklearn.compose import ColumnTransformer
 
@@ -427,7 +440,7 @@ def _column_transformer(prep):
     return ct if type(ct) is ColumnTransformer else None
 
 
-def compile_preprocessor(prep) -> CompiledPreprocessor | None:
+def compile_preprocessor(prep: BaseEstimator) -> CompiledPreprocessor | None:
     """Compile a fitted preprocessing ColumnTransformer to plain numpy, when it knows how.
 
     Parameters
@@ -483,7 +496,7 @@ def compile_preprocessor(prep) -> CompiledPreprocessor | None:
     return compiled
 
 
-def _matches_on_probe(compiled: CompiledPreprocessor, prep) -> bool:
+def _matches_on_probe(compiled: CompiledPreprocessor, prep: BaseEstimator) -> bool:
     """Whether ``compiled`` equals ``apply_branches`` on a few probe rows, one and several."""
     from eih_ml.explain.preprocess import apply_branches
 

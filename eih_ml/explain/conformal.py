@@ -23,6 +23,7 @@ simulated participants; it is not a guarantee for every individual.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -85,7 +86,7 @@ class ConformalCalibration:
 
     @classmethod
     def fit_levels(
-        cls, y: np.ndarray, pred: np.ndarray, task: str, levels
+        cls, y: np.ndarray, pred: np.ndarray, task: str, levels: Iterable[float]
     ) -> dict[str, ConformalCalibration]:
         """:meth:`fit` at each of ``levels``, keyed as a bundle stores them (``"0.9"``)."""
         return {f"{float(v):g}": cls.fit(y, pred, task, float(v)) for v in levels}

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from eih_ml.explain.attribution import Attributor, background_mean
 from eih_ml.features.metadata import DOMAINS, feature_info
+
+if TYPE_CHECKING:
+    from eih_ml.evaluation.nested_cv import ModelCV
 
 
 @dataclass
@@ -64,7 +68,7 @@ class GlobalExplanation:
 
 
 def explain_model_cv(
-    cv, X: pd.DataFrame, task: str, biomarkers: dict | None = None
+    cv: ModelCV, X: pd.DataFrame, task: str, biomarkers: dict | None = None
 ) -> GlobalExplanation:
     """Out-of-fold SHAP of a :class:`~eih_ml.evaluation.nested_cv.ModelCV` with kept pipelines."""
     folds = [f for f in cv.folds if f.repeat == 0 and f.pipeline is not None]

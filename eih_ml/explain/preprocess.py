@@ -7,11 +7,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
 
-def apply_branches(prep, X: pd.DataFrame) -> np.ndarray:
+
+def apply_branches(prep: BaseEstimator, X: pd.DataFrame) -> np.ndarray:
     """``prep.transform(X)`` as floats, with a fitted ColumnTransformer's branches applied directly.
 
     ``ColumnTransformer.transform`` checks its input, indexes it per branch and runs the branches

@@ -20,9 +20,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.models import Task
 
 from eih_ml.data.contract import MODALITIES
 
@@ -69,12 +74,14 @@ def describe(c: dict) -> str:
     )
 
 
-def has_prescription(bundle) -> bool:
+def has_prescription(bundle: ModelBundle) -> bool:
     """True when the model takes the programme's modality and dose as inputs."""
     return "programme_modality" in bundle.features
 
 
-def prescription_grid(bundle, X_row: pd.DataFrame, grid: Grid = DEFAULT_GRID) -> pd.DataFrame:
+def prescription_grid(
+    bundle: ModelBundle, X_row: pd.DataFrame, grid: Grid = DEFAULT_GRID
+) -> pd.DataFrame:
     """Predictions for one patient (a one-row model matrix) under every candidate prescription.
 
     Returns
@@ -100,7 +107,8 @@ def prescription_grid(bundle, X_row: pd.DataFrame, grid: Grid = DEFAULT_GRID) ->
         rows[k] = [c[k] for c in cands]
     if bundle.abstain_rule.assess(columns_of(rows.iloc[[0]], features), 1).abstained[0]:
         return pd.DataFrame()
-    scores = np.asarray(predict_scores(bundle.pipeline, rows, bundle.task), dtype=float)
+    task = cast("Task", bundle.task)  # the bundle's task is one of the Task values
+    scores = np.asarray(predict_scores(bundle.pipeline, rows, task), dtype=np.float64)
     out = pd.DataFrame(cands)
     out.insert(0, "prescription", [describe(c) for c in grid.candidates()])
     reasons = _extrapolation(bundle, rows, list(cands[0]))
@@ -135,7 +143,7 @@ def prescription_grid(bundle, X_row: pd.DataFrame, grid: Grid = DEFAULT_GRID) ->
     return out
 
 
-def _extrapolation(bundle, rows: pd.DataFrame, inputs: list[str]) -> list[list[str]]:
+def _extrapolation(bundle: ModelBundle, rows: pd.DataFrame, inputs: list[str]) -> list[list[str]]:
     """Per candidate, the prescription inputs outside what the training cohort had."""
     ref = bundle.reference
     reasons: list[list[str]] = [[] for _ in range(len(rows))]

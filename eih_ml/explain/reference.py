@@ -61,7 +61,7 @@ class CohortReference:
         default_factory=dict, init=False, repr=False, compare=False
     )
     #: Arrays derived once from the stored lists (the per-prediction path reads them).
-    _arrays: dict[object, object] = field(
+    _arrays: dict[tuple, np.ndarray] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -85,11 +85,17 @@ class CohortReference:
             ref.calibrate(X)
         return ref
 
+    def _rule(self) -> dict:
+        """The multivariate rule (:meth:`calibrate`); an error when there is none."""
+        if self.mahalanobis is None:
+            raise ValueError("expected a calibrated multivariate rule; this reference has none")
+        return self.mahalanobis
+
     def _mv_array(self, name: str) -> np.ndarray:
         """``center``, ``scale`` or ``inv_cov`` of the multivariate rule as an array (once)."""
         key = ("mahalanobis", name)
         if key not in self._arrays:
-            self._arrays[key] = np.asarray(self.mahalanobis[name], dtype=float)
+            self._arrays[key] = np.asarray(self._rule()[name], dtype=float)
         return self._arrays[key]
 
     def _standardized(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
@@ -97,7 +103,7 @@ class CohortReference:
         center, scale = self._mv_array("center"), self._mv_array("scale")
         nan = np.full(n, np.nan)
         m = np.array(
-            [columns.get(f, nan) for f in self.mahalanobis["features"]], dtype=float
+            [columns.get(f, nan) for f in self._rule()["features"]], dtype=float
         ).T.reshape(n, len(center))
         z = (m - center) / scale
         return np.where(np.isfinite(z), z, 0.0)
@@ -225,8 +231,8 @@ class CohortReference:
         """:meth:`out_of_range` of ``n`` rows given as named arrays."""
         reasons = self._univariate(columns, n)
         unusual, z = self._multivariate(columns, n)
-        if unusual.any():
-            mv = self.mahalanobis
+        if unusual.any() and z is not None:  # z is None only when nothing is unusual
+            mv = self._rule()
             for i in np.flatnonzero(unusual):
                 top = np.argsort(-np.abs(z[i]))[:3]
                 names = ", ".join(mv["features"][j] for j in top)

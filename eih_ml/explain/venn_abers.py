@@ -97,7 +97,8 @@ class VennAbersCalibration:
     @cached_property
     def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """grid, p0 and p1 as arrays, converted once (every prediction reads them)."""
-        return tuple(np.asarray(v, dtype=float) for v in (self.grid, self.p0, self.p1))
+        grid, p0, p1 = (np.asarray(v, dtype=float) for v in (self.grid, self.p0, self.p1))
+        return grid, p0, p1
 
     def interval(self, scores: np.ndarray) -> np.ndarray:
         """Array (rows x 2): p0 and p1 for each model score (probability of the label)."""

@@ -11,9 +11,13 @@ the training cohort did are marked.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from eih_ml.bundle import ModelBundle
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ LOW_RESPONSE_PROBABILITY = 0.35
 
 
 def protocol_whatif(
-    bundle, X_row: pd.DataFrame, protocols: tuple[Protocol, ...] = DEFAULT_PROTOCOLS
+    bundle: ModelBundle, X_row: pd.DataFrame, protocols: tuple[Protocol, ...] = DEFAULT_PROTOCOLS
 ) -> pd.DataFrame:
     """Predictions for one patient (a one-row model matrix) under each protocol.
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -25,7 +26,12 @@ DIRECT_MODELS: tuple[str, ...] = ("elastic_net", "random_forest", "xgboost")
 #: ... and each one's distributional variant (``{family}_dist``: a regression of the continuous
 #: EIH turned into the responder probability, eih_ml.distributional).
 DIST_SUFFIX = "_dist"
-ModelName = Literal[(*DIRECT_MODELS, *(f"{m}{DIST_SUFFIX}" for m in DIRECT_MODELS))]
+if TYPE_CHECKING:
+    # A Literal built from the registry at run time is not a type mypy can read; to it a model
+    # name is text (pydantic, at run time, validates the Literal below).
+    ModelName = str
+else:
+    ModelName = Literal[(*DIRECT_MODELS, *(f"{m}{DIST_SUFFIX}" for m in DIRECT_MODELS))]
 MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
 
 
@@ -249,18 +255,22 @@ class BootstrapConfig(_Section):
     optimism_resamples: int = Field(50, ge=10)
 
 
+Subgroup = Literal["sex", "condition", "age_band", "pain_modulation_profile"]
+#: The subgroups and added-value blocks an experiment reports by default.
+DEFAULT_SUBGROUPS: tuple[Subgroup, ...] = ("sex", "condition", "age_band")
+DEFAULT_ADDED_VALUE: tuple[AddedValueBlock, ...] = ("biomarker",)
+
+
 class EvaluationConfig(_Section):
     """Subgroups, decision-curve thresholds and added-value comparisons."""
 
-    subgroups: list[Literal["sex", "condition", "age_band", "pain_modulation_profile"]] = Field(
-        default_factory=lambda: ["sex", "condition", "age_band"]
-    )
+    subgroups: list[Subgroup] = Field(default_factory=lambda: list(DEFAULT_SUBGROUPS))
     age_bands: list[float] = Field(default_factory=lambda: [40.0, 60.0])
     min_subgroup_participants: int = Field(20, ge=5)
     decision_thresholds: list[float] = Field(
         default_factory=lambda: [round(0.05 * i, 2) for i in range(2, 19)]
     )
-    added_value: list[AddedValueBlock] = Field(default_factory=lambda: ["biomarker"])
+    added_value: list[AddedValueBlock] = Field(default_factory=lambda: list(DEFAULT_ADDED_VALUE))
     added_value_model: ModelName | None = Field(
         None, description="Model used for added-value comparisons (default: the first model)"
     )
@@ -386,7 +396,7 @@ class PredictionConfig(_Section):
 DIRECT_DEFAULT: tuple[str, ...] = DIRECT_MODELS
 
 
-def default_models(raw: dict) -> list[str]:
+def default_models(raw: Mapping[str, object]) -> list[str]:
     """The default ``models`` for a (raw, not yet validated) config mapping.
 
     The direct families for every task; ``xgboost_dist`` as well for an acute responder
@@ -399,7 +409,7 @@ def default_models(raw: dict) -> list[str]:
     ['elastic_net', 'random_forest', 'xgboost']
     """
 
-    def read(section: str, key: str, default):
+    def read(section: str, key: str, default: object) -> object:
         value = raw.get(section) or {}
         return value.get(key, default) if isinstance(value, dict) else getattr(value, key, default)
 
@@ -439,7 +449,7 @@ class ExperimentConfig(_Section):
 
     @model_validator(mode="before")
     @classmethod
-    def _task_default_models(cls, data):
+    def _task_default_models(cls, data: object) -> object:
         if isinstance(data, dict) and data.get("models") is None:
             data = {**data, "models": default_models(data)}
         return data

@@ -200,8 +200,13 @@ class ResponderRule:
         if self.rule == "pct":
             return float(self.pct)
         if self.sem_source == "published":
-            sem = self.sem if self.sem is not None else self.sd * math.sqrt(1.0 - self.icc)
-            return float(self.multiplier * sem)
+            if self.sem is not None:
+                return float(self.multiplier * self.sem)
+            # __post_init__ refused a published SEM rule with neither sem nor sd and icc
+            assert self.sd is not None and self.icc is not None
+            return float(self.multiplier * self.sd * math.sqrt(1.0 - self.icc))
+        # __post_init__ refused a training SEM rule without icc
+        assert self.icc is not None
         if values is None:
             raise ValueError("this rule needs the training outcome values")
         v = pd.Series(np.asarray(values, dtype=float))
@@ -315,11 +320,16 @@ class Outcome:
         if self.task == "multiclass":
             names = dict(enumerate(CLASS_NAMES))
         else:
-            positive = "hyperalgesic" if self.rule.target == "hyperalgesia" else "responders"
+            hyper = self.rule is not None and self.rule.target == "hyperalgesia"
+            positive = "hyperalgesic" if hyper else "responders"
             names = {0: "others" if positive == "hyperalgesic" else "non-responders", 1: positive}
-        classes = ", ".join(f"{int(n)} {names.get(int(k), k)}" for k, n in counts.items())
+        classes = ", ".join(
+            f"{int(n)} {names.get(int(k), k)}"
+            for k, n in zip(counts.index.to_numpy(), counts.to_numpy(), strict=True)
+        )
+        rule = self.rule.rule if self.rule is not None else "none"
         return (
-            f"<Outcome {self.name}: {self.task}, rule {self.rule.rule} > {thr}; {len(self.y)} "
+            f"<Outcome {self.name}: {self.task}, rule {rule} > {thr}; {len(self.y)} "
             f"sessions: {classes}>"
         )
 
@@ -367,7 +377,9 @@ def define_outcome(
         raise ConfigError(f"outcome.task must be one of {', '.join(TASKS)}; got {task!r}")
     rule = rule or ResponderRule()
     rule_used = None if task == "regression" else rule
-    name = outcome_column(site, "adj" if against_rest else measure, rule_used and rule_used.rule)
+    name = outcome_column(
+        site, "adj" if against_rest else measure, rule_used.rule if rule_used else None
+    )
     if (against_rest or measure == "adj") and rule_used and rule_used.rule == "pct":
         raise ConfigError(
             "The pct rule reads the relative change (eih_rel_*); it cannot be against_rest or "

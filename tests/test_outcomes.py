@@ -285,6 +285,16 @@ def test_define_outcome_three_class_and_regression(table):
     assert repr(reg) == "<Outcome eih_abs_local: regression, 6 rows>"
 
 
+def test_the_repr_of_a_label_without_its_rule_names_the_classes_not_a_crash():
+    # Found by mypy (#21): a classification Outcome built without its rule raised AttributeError.
+    y = pd.Series([1.0, 0.0, 1.0])
+    out = Outcome("eih_abs_local", y, "classification", None, 0.0, y)
+    assert repr(out) == (
+        "<Outcome eih_abs_local: classification, rule none > 0; 3 sessions: "
+        "1 non-responders, 2 responders>"
+    )
+
+
 def test_pct_rule_reads_the_relative_change(table):
     out = define_outcome(table, rule=ResponderRule("pct", pct=10.0))
     assert out.name == "eih_rel_local" == outcome_column("local", "abs", "pct")

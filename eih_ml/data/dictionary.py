@@ -29,13 +29,16 @@ import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from eih_ml.data.inputs import MISSING_SPELLINGS
 from eih_ml.errors import DictionaryError
+
+if TYPE_CHECKING:
+    from eih_ml.data.redcap import RedcapDictionary
 
 #: Conversions to each canonical unit: {canonical unit: {unit in the file: factor}}.
 #: 1 kg/cm^2 = 98.0665 kPa (EIH_REFERENCE.md section 1); 1 N/cm^2 = 10 kPa; 1 psi = 6.894757 kPa.
@@ -257,7 +260,7 @@ def load_dictionary(path: str | Path | None) -> ColumnDictionary:
     return parsed.merged_with(default)
 
 
-def _with_redcap(d: ColumnDictionary, dd) -> ColumnDictionary:
+def _with_redcap(d: ColumnDictionary, dd: RedcapDictionary) -> ColumnDictionary:
     """``d`` with what a REDCap data dictionary tells added (:func:`eih_ml.data.redcap.
     dictionary_updates`); ``d``'s own keys win. The result is self-contained: the model bundle
     keeps it, and the CSV is not needed again.

@@ -39,6 +39,7 @@ from eih_ml.data import contract
 
 if TYPE_CHECKING:
     import pandas as pd
+    from mlflow.types import Schema
 
 InputKind = Literal["id", "number", "category", "biomarker"]
 
@@ -181,7 +182,7 @@ def id_value(value: object) -> object:
     if isinstance(value, Integral):
         return str(int(value))
     if isinstance(value, Real) and math.isfinite(float(value)) and float(value).is_integer():
-        return str(int(value))
+        return str(math.trunc(value))
     return value
 
 
@@ -353,7 +354,7 @@ def json_schema(
     return {"anyOf": [number, text_number, {"type": "null"}]}
 
 
-def mlflow_input_schema(columns: list[str]):
+def mlflow_input_schema(columns: list[str]) -> Schema:
     """The pyfunc's input :class:`mlflow.types.Schema`: every column optional and of any type.
 
     MLflow enforces a signature before the model sees the table: a ``string`` column refuses

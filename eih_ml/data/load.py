@@ -26,6 +26,7 @@ from eih_ml.data import contract, redcap
 from eih_ml.data.dictionary import (
     DEFAULT_MISSING,
     ColumnDictionary,
+    RedcapSpec,
     load_dictionary,
     unit_factor,
 )
@@ -238,7 +239,7 @@ def _read_text(path: Path, d: ColumnDictionary, notes: list[str]) -> pd.DataFram
             )
     counts = {c: header.count(c) for c in _DELIMITERS}
     if counts[delimiter] == 0:
-        likely = max(counts, key=counts.get)
+        likely = max(counts, key=counts.__getitem__)
         hint = (
             f" The header looks {_DELIMITER_NAMES[likely]}-separated: set "
             f"'delimiter: {likely!r}' in the column dictionary."
@@ -326,7 +327,7 @@ def _sniff_delimiter(header: str) -> str | None:
         return csv.Sniffer().sniff(header, delimiters="".join(_DELIMITERS)).delimiter
     except csv.Error:
         counts = {c: header.count(c) for c in _DELIMITERS}
-        best = max(counts, key=counts.get)
+        best = max(counts, key=counts.__getitem__)
         return best if counts[best] else None
 
 
@@ -376,7 +377,7 @@ def _read_excel(path: Path, d: ColumnDictionary) -> pd.DataFrame:
         ) from None
 
 
-def _empty_sheet(book, name: str) -> bool:
+def _empty_sheet(book: pd.ExcelFile, name: int | str) -> bool:
     """True for a sheet with no cell filled (a workbook's unused 'Sheet2')."""
     rows = book.book[name].iter_rows(max_row=50, values_only=True)
     return not any(v is not None for row in rows for v in row)
@@ -452,9 +453,7 @@ def _with_suggestion(column: str) -> str:
     return repr(column) + did_you_mean(column, contract.example_names())
 
 
-def _default_redcap():
-    from eih_ml.data.dictionary import RedcapSpec
-
+def _default_redcap() -> RedcapSpec:
     return RedcapSpec()
 
 
@@ -493,8 +492,11 @@ def _merge_redcap_events(
         frame = sessions
     if spec.events:
 
-        def session(event):  # "visit_1_arm_1#2" (a repeating instance) keeps its "#2"
-            base, sep, instance = str(event).rpartition("#")
+        def session(event: object) -> object:
+            # "visit_1_arm_1#2" (a repeating instance) keeps its "#2"
+            if not isinstance(event, str):  # a missing session id stays missing
+                return event
+            base, sep, instance = event.rpartition("#")
             if event in spec.events or not sep:
                 return spec.events.get(event, event)
             return f"{spec.events[base]}#{instance}" if base in spec.events else event
@@ -516,7 +518,8 @@ def _normalise_ids(frame: pd.DataFrame) -> pd.DataFrame:
                 as_int = values.dropna()
                 if (np.isfinite(as_int) & (as_int == np.round(as_int))).all():
                     values = values.astype("Int64")
-            frame[col] = values.astype("string").str.strip().replace("", pd.NA)
+            # pandas-stubs has no overload of replace() with pd.NA as the value
+            frame[col] = values.astype("string").str.strip().replace("", pd.NA)  # type: ignore[call-overload]
     return frame
 
 

@@ -27,11 +27,15 @@ item_coding    questionnaire items: no item at the scale's minimum and some one 
 from __future__ import annotations
 
 from fnmatch import fnmatch
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
 from eih_ml.data import contract
+
+if TYPE_CHECKING:
+    from eih_ml.data.dictionary import ColumnDictionary
 
 #: Median of a study's pressure pain thresholds, in kPa, inside which the unit is taken to be
 #: kPa. Published PPTs with a 1 cm2 probe lie roughly between 100 and 1,000 kPa (lower in
@@ -45,7 +49,16 @@ PPT_UNIT_MIN_VALUES = MIN_VALUES
 FILE_RULES = ("ppt_unit", "cpm_unit", "ts_scale", "item_coding")
 
 
-def check_units(data: pd.DataFrame, col, dictionary) -> None:
+class Violations(Protocol):
+    """Where the rules record what they find (the validator's collector of violations)."""
+
+    def add(
+        self, mask: np.ndarray, column: str, values: pd.Series, rule: str, message: str
+    ) -> None:
+        """Record a violation of ``rule`` in ``column`` for each row in ``mask``."""
+
+
+def check_units(data: pd.DataFrame, col: Violations, dictionary: ColumnDictionary) -> None:
     """Run every file-level rule on the typed table; violations go to ``col``."""
     check_pressure_unit(data, col, dictionary, "ppt")
     check_pressure_unit(data, col, dictionary, "cpm")
@@ -53,12 +66,12 @@ def check_units(data: pd.DataFrame, col, dictionary) -> None:
     check_item_coding(data, col)
 
 
-def _declared(dictionary, columns: list[str]) -> bool:
+def _declared(dictionary: ColumnDictionary, columns: list[str]) -> bool:
     """The dictionary declares a unit for one of ``columns`` (they were converted on load)."""
     return any(fnmatch(c, pattern) for pattern in dictionary.units for c in columns)
 
 
-def _flag_first(data: pd.DataFrame, col, column: str, rule: str, message: str) -> None:
+def _flag_first(data: pd.DataFrame, col: Violations, column: str, rule: str, message: str) -> None:
     """One violation, on the first value of ``column``: a unit is a property of the file."""
     first = np.flatnonzero(data[column].notna().to_numpy())
     mask = np.zeros(len(data), dtype=bool)
@@ -66,7 +79,9 @@ def _flag_first(data: pd.DataFrame, col, column: str, rule: str, message: str) -
     col.add(mask, column, data[column], rule, message)
 
 
-def check_pressure_unit(data: pd.DataFrame, col, dictionary, measure: str = "ppt") -> None:
+def check_pressure_unit(
+    data: pd.DataFrame, col: Violations, dictionary: ColumnDictionary, measure: str = "ppt"
+) -> None:
     """PPTs (``measure="ppt"``) or CPM threshold stimuli (``"cpm"``) in another pressure unit.
 
     Skipped when the dictionary declares a unit for those columns. The error names the likely
@@ -121,7 +136,7 @@ def check_pressure_unit(data: pd.DataFrame, col, dictionary, measure: str = "ppt
     )
 
 
-def check_ts_scale(data: pd.DataFrame, col, dictionary) -> None:
+def check_ts_scale(data: pd.DataFrame, col: Violations, dictionary: ColumnDictionary) -> None:
     """Temporal-summation ratings that never pass 10: a 0-10 scale read as 0-100."""
     columns = [c for c in data.columns if c.startswith(("ts_rating_", "ts_single_"))]
     if not columns or _declared(dictionary, columns):
@@ -142,15 +157,17 @@ def check_ts_scale(data: pd.DataFrame, col, dictionary) -> None:
     )
 
 
-def check_item_coding(data: pd.DataFrame, col) -> None:
+def check_item_coding(data: pd.DataFrame, col: Violations) -> None:
     """Questionnaire items coded from one above the scale's minimum (PCS 1-5 for 0-4)."""
     by_scale: dict[str, list[str]] = {}
+    scale_range: dict[str, tuple[float, float]] = {}
     for c in data.columns:
         spec = contract.spec_for(c)
         if spec is not None and spec.block == "questionnaire" and spec.valid_range:
             by_scale.setdefault(spec.name, []).append(c)
+            scale_range[spec.name] = spec.valid_range
     for template, columns in by_scale.items():
-        lo, hi = contract.spec_for(columns[0]).valid_range
+        lo, hi = scale_range[template]
         values = data[columns].to_numpy(dtype=float).ravel()
         values = values[np.isfinite(values)]
         if len(values) < MIN_VALUES:

@@ -129,16 +129,16 @@ def _layout(keys: tuple) -> _Layout | None:
             categories[key] = frozenset(spec.categories)
         else:
             return None
-    lo, hi, integer, post = (
+    lows, highs, integers, posts = (
         (np.array(c) for c in zip(*bounds, strict=True)) if bounds else [np.empty(0)] * 4
     )
     return _Layout(
         ids=tuple(ids),
         numbers=tuple(numbers),
-        lo=lo.astype(float),
-        hi=hi.astype(float),
-        integer=integer.astype(bool),
-        post=post.astype(bool),
+        lo=lows.astype(float),
+        hi=highs.astype(float),
+        integer=integers.astype(bool),
+        post=posts.astype(bool),
         biomarker=frozenset(biomarker),
         categories=categories,
         stimuli=tuple(contract.cpm_stimulus_columns(numbers)),
@@ -254,7 +254,7 @@ def _dependent_ranges_hold(arrays: dict[str, np.ndarray], n: int, stimuli: tuple
         if name not in arrays:
             continue
         x = arrays[name]
-        ranges = contract.spec_for(name).range_by.ranges
+        ranges = contract.INTENSITY_RANGES  # every intensity column's (INTENSITY_COLUMNS)
         unit = arrays.get(unit_name, np.full(n, np.nan, dtype=object))
         for i in np.flatnonzero(np.isfinite(x)):
             bounds = ranges.get(unit[i]) if isinstance(unit[i], str) else None

@@ -32,14 +32,18 @@ contradicts the contract's is a note).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from eih_ml.errors import DictionaryError
+
+if TYPE_CHECKING:
+    from eih_ml.data.dictionary import RedcapSpec
 
 #: A checkbox column: ``<field>___<code>`` (REDCap writes a negative or dotted code with '_').
 CHECKBOX = re.compile(r"^(?P<field>.+?)___(?P<code>[A-Za-z0-9_]+)$")
@@ -224,7 +228,7 @@ def is_redcap_export(columns: list[str]) -> bool:
     )
 
 
-def prepare_export(frame: pd.DataFrame, spec, notes: list[str]) -> pd.DataFrame:
+def prepare_export(frame: pd.DataFrame, spec: RedcapSpec, notes: list[str]) -> pd.DataFrame:
     """One row per record x session, checkbox groups collapsed, REDCap's bookkeeping left out.
 
     Parameters
@@ -462,7 +466,7 @@ def dictionary_updates(dd: RedcapDictionary, target: Callable[[str], str]) -> di
     }
 
 
-def range_notes(spec, columns) -> list[str]:
+def range_notes(spec: RedcapSpec, columns: Collection[str]) -> list[str]:
     """Notes where the data dictionary's validation range contradicts the contract's."""
     from eih_ml.data import contract
 

@@ -261,7 +261,7 @@ def write_simulation(sim: SimulatedCohort, out_dir: str | os.PathLike[str]) -> d
     """
     from eih_ml.atomic_io import output_folder
 
-    out = output_folder(out_dir, "write_simulation's out_dir")
+    out = output_folder(Path(out_dir), "write_simulation's out_dir")
     paths = {"cohort": out / "cohort.csv", "ground_truth": out / "ground_truth.csv"}
     _atomic_write_csv(sim.cohort, paths["cohort"])
     _atomic_write_csv(sim.ground_truth, paths["ground_truth"])
@@ -275,9 +275,13 @@ def write_simulation(sim: SimulatedCohort, out_dir: str | os.PathLike[str]) -> d
 
 def check_int(name: str, value: object, low: int, high: int | None) -> int:
     """``value`` as an int if an integer in ``[low, high]``, else a DataError naming ``name``."""
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
-    if ok and value >= low and (high is None or value <= high):
-        return int(value)  # type: ignore[arg-type]
+    if (
+        isinstance(value, int | np.integer)
+        and not isinstance(value, bool)
+        and value >= low
+        and (high is None or value <= high)
+    ):
+        return int(value)
     allowed = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
     raise DataError(f"{name} must be {allowed}, got {value!r}.")
 

@@ -125,10 +125,10 @@ def render_markdown(table: pd.DataFrame, n_participants: int, seed: int) -> str:
         "| # | Quantity | Simulated | Published | Tolerance | OK | Source |",
         "|---|---|---|---|---|---|---|",
     ]
-    for i, row in enumerate(table.itertuples(index=False), start=1):
+    for i, row in enumerate(table.to_dict("records"), start=1):
         lines.append(
-            f"| {i} | {row.quantity} | {_fmt(row.simulated)} | {row.published} | "
-            f"{row.tolerance} | {'yes' if row.ok else '**NO**'} | {row.source} |"
+            f"| {i} | {row['quantity']} | {_fmt(row['simulated'])} | {row['published']} | "
+            f"{row['tolerance']} | {'yes' if row['ok'] else '**NO**'} | {row['source']} |"
         )
     lines += ["", "## How each row is computed", ""]
     for i, target in enumerate(TARGETS, start=1):

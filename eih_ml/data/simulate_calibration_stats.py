@@ -12,11 +12,16 @@ float each (:attr:`eih_ml.data.simulate_calibration_targets.Target.compute`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
 from eih_ml.data.simulate import SimulatedCohort
 from eih_ml.data.simulate_measurements import BIOMARKER_PANEL
+
+#: A calibration quantity: a number computed from the simulated cohorts (scenario -> cohort).
+Quantity = Callable[[dict[str, SimulatedCohort]], float]
 
 # --------------------------------------------------------------------------------------------------
 # Observed-data arithmetic
@@ -210,7 +215,7 @@ def _icc1(values: np.ndarray, groups: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------------
 
 
-def healthy_d(modality: str, low: float = 0.0, high: float = 100.0):
+def healthy_d(modality: str, low: float = 0.0, high: float = 100.0) -> Quantity:
     """The quantity: Cohen's d of observed EIH (healthy), one modality and intensity range."""
 
     def compute(sims: dict[str, SimulatedCohort]) -> float:
@@ -255,7 +260,7 @@ def rest_change_mean(sims: dict[str, SimulatedCohort]) -> float:
     return float(np.nanmean(_rest_change(sims["healthy"].cohort)))
 
 
-def icc(scenario: str):
+def icc(scenario: str) -> Quantity:
     """The quantity: ICC(1) of protocol-adjusted observed EIH across sessions in ``scenario``."""
 
     def compute(sims: dict[str, SimulatedCohort]) -> float:
@@ -265,7 +270,7 @@ def icc(scenario: str):
     return compute
 
 
-def r2_baseline(scenario: str):
+def r2_baseline(scenario: str) -> Quantity:
     """The quantity: grouped CV R² the baseline features add to the protocol in ``scenario``."""
 
     def compute(sims: dict[str, SimulatedCohort]) -> float:
@@ -275,7 +280,7 @@ def r2_baseline(scenario: str):
     return compute
 
 
-def r2_biomarkers(scenario: str):
+def r2_biomarkers(scenario: str) -> Quantity:
     """The quantity: grouped CV R² log biomarkers add to protocol and baseline in ``scenario``."""
 
     def compute(sims: dict[str, SimulatedCohort]) -> float:
@@ -295,7 +300,7 @@ def r2_cpm(sims: dict[str, SimulatedCohort]) -> float:
     return float(np.corrcoef(cpm, y)[0, 1] ** 2)
 
 
-def corr(scenario: str, column: str, chronic_only: bool = False):
+def corr(scenario: str, column: str, chronic_only: bool = False) -> Quantity:
     """The quantity: correlation of ``column`` with protocol-adjusted EIH in ``scenario``."""
 
     def compute(sims: dict[str, SimulatedCohort]) -> float:
@@ -310,7 +315,7 @@ def corr(scenario: str, column: str, chronic_only: bool = False):
     return compute
 
 
-def hyperalgesic_fraction(scenario: str):
+def hyperalgesic_fraction(scenario: str) -> Quantity:
     """The quantity: share of rows with negative expected local EIH (truth) in ``scenario``."""
 
     def compute(sims: dict[str, SimulatedCohort]) -> float:
@@ -319,7 +324,7 @@ def hyperalgesic_fraction(scenario: str):
     return compute
 
 
-def mean_eih(scenario: str, modality: str):
+def mean_eih(scenario: str, modality: str) -> Quantity:
     """The quantity: mean observed EIH (kPa) of sessions of ``modality`` in ``scenario``."""
 
     def compute(sims: dict[str, SimulatedCohort]) -> float:
@@ -339,7 +344,7 @@ def sex_difference(sims: dict[str, SimulatedCohort]) -> float:
     return float(np.mean(eih[aerobic & female]) - np.mean(eih[aerobic & male]))
 
 
-def total_stat(total: str, stat: str, healthy: bool):
+def total_stat(total: str, stat: str, healthy: bool) -> Quantity:
     """The quantity: mean or SD (``stat``) of ``total`` in healthy or chronic participants."""
 
     def compute(sims: dict[str, SimulatedCohort]) -> float:

@@ -32,12 +32,17 @@ whiplash: NDI; fibromyalgia: FIQR) improves by 0.8 x the relative pain improveme
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from eih_ml.data.simulate import SimulatedCohort
 from eih_ml.features.protocol import relative_intensity_array
+
+if TYPE_CHECKING:
+    import os
+    from pathlib import Path
 
 #: Visits of the simulated programme (weeks from baseline).
 VISIT_WEEKS = (0, 4, 8, 12)
@@ -205,7 +210,7 @@ def simulate_programme(
     return SimulatedProgramme(cohort, visits, truth.round(4), p)
 
 
-def write_programme(sim: SimulatedProgramme, out_dir) -> dict[str, object]:
+def write_programme(sim: SimulatedProgramme, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Write ``cohort.csv`` (with the programme columns), ``visits.csv`` and
     ``programme_truth.csv``.
     """

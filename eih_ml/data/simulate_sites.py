@@ -32,11 +32,18 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from eih_ml.errors import ConfigError
+
+if TYPE_CHECKING:
+    import os
+
+    from eih_ml.data.simulate import SimulatedCohort
+    from eih_ml.data.simulate_scenarios import Scenario
 
 __all__ = [
     "SiteSpec",
@@ -146,13 +153,13 @@ def site_specs_from_dicts(items: Sequence[Mapping]) -> tuple[SiteSpec, ...]:
     return tuple(specs)
 
 
-def _int(value) -> int:
+def _int(value: float | str) -> int:
     if isinstance(value, bool) or float(value) != int(float(value)):
         raise ValueError(f"n_participants must be a whole number, found {value!r}")
     return int(float(value))
 
 
-def simulate_sites(sites: Sequence[SiteSpec], seed: int = 0):
+def simulate_sites(sites: Sequence[SiteSpec], seed: int = 0) -> SimulatedCohort:
     """Simulate a pooled study of several sites (see the module docstring).
 
     Parameters
@@ -187,23 +194,25 @@ def simulate_sites(sites: Sequence[SiteSpec], seed: int = 0):
         raise ConfigError(f"Site names must be unique and not blank; found {names}.")
     seed = check_int("seed", seed, 0, None)
     streams = np.random.SeedSequence(seed).spawn(len(sites))
-    cohorts, truths, first = [], [], None
+    cohorts: list[pd.DataFrame] = []
+    truths: list[pd.DataFrame] = []
+    scenarios: list[Scenario] = []
     for spec, stream in zip(sites, streams, strict=True):
         if not (math.isfinite(spec.ppt_scale) and spec.ppt_scale > 0):
             raise ConfigError(
                 f"site {spec.name}: ppt_scale must be above 0; found {spec.ppt_scale}."
             )
         scen = _site_scenario(spec, resolve_scenario(spec.scenario))
-        first = first or scen
+        scenarios.append(scen)
         sim = _simulate_one(spec, scen, int(stream.generate_state(1)[0]))
         cohorts.append(sim.cohort)
         truths.append(sim.ground_truth)
     cohort = pd.concat(cohorts, ignore_index=True)
     truth = pd.concat(truths, ignore_index=True)
-    return SimulatedCohort(cohort=cohort, ground_truth=truth, scenario=first, seed=seed)
+    return SimulatedCohort(cohort=cohort, ground_truth=truth, scenario=scenarios[0], seed=seed)
 
 
-def _site_scenario(spec: SiteSpec, scen):
+def _site_scenario(spec: SiteSpec, scen: Scenario) -> Scenario:
     if not spec.condition_mix:
         return scen
     total = float(sum(spec.condition_mix.values()))
@@ -216,7 +225,7 @@ def _site_scenario(spec: SiteSpec, scen):
     return dataclasses.replace(scen, name=f"{scen.name}@{spec.name}", condition_mix=mix)
 
 
-def _simulate_one(spec: SiteSpec, scen, seed: int):
+def _simulate_one(spec: SiteSpec, scen: Scenario, seed: int) -> SimulatedCohort:
     from eih_ml.data.simulate import simulate_cohort
     from eih_ml.data.simulate_scenarios import check_scenario
 
@@ -265,7 +274,7 @@ def measure_with_shift(cohort: pd.DataFrame, spec: SiteSpec) -> pd.DataFrame:
     return out
 
 
-def read_site_specs(path) -> tuple[SiteSpec, ...]:
+def read_site_specs(path: str | os.PathLike[str]) -> tuple[SiteSpec, ...]:
     """The ``sites`` list of a YAML file as :class:`SiteSpec` (see :func:`site_specs_from_dicts`).
 
     Raises

@@ -121,11 +121,12 @@ class CohortReport:
             lines.append("")
             lines.append(f"{len(self.violations)} violation(s):")
             shown = self.violations if max_rows is None else self.violations.head(max_rows)
-            for v in shown.itertuples(index=False):
-                pid = f" participant {v.participant_id}" if v.participant_id else ""
+            for v in shown.to_dict("records"):
+                pid = f" participant {v['participant_id']}" if v["participant_id"] else ""
+                fix = _fix(v["rule"]) if self.lenient and v["severity"] == "error" else ""
                 lines.append(
-                    f"  row {v.row}{pid}, column {v.column}: {v.message} "
-                    f"[{v.rule}{_fix(v.rule) if self.lenient and v.severity == 'error' else ''}]"
+                    f"  row {v['row']}{pid}, column {v['column']}: {v['message']} "
+                    f"[{v['rule']}{fix}]"
                 )
             if max_rows is not None and len(self.violations) > max_rows:
                 lines.append(
@@ -146,7 +147,7 @@ def _fix(rule: str) -> str:
 class CohortValidationError(DataError):
     """Raised by strict validation; ``.report`` holds every violation."""
 
-    def __init__(self, report: CohortReport):
+    def __init__(self, report: CohortReport) -> None:
         self.report = report
         super().__init__(
             f"{report.source}: {report.n_errors} data error(s) found.\n"
@@ -168,7 +169,7 @@ def _show(value: object) -> str:
 class _Collector:
     """Gathers violations as arrays (vectorised: no Python loop over rows)."""
 
-    def __init__(self, data: pd.DataFrame):
+    def __init__(self, data: pd.DataFrame) -> None:
         self.data = data
         self.parts: list[pd.DataFrame] = []
         self.pid = (
@@ -383,9 +384,7 @@ def _check_types(data: pd.DataFrame, col: _Collector, decimal: str = ".") -> pd.
             if spec.kind == "biomarker"
             else ""
         )
-        col.add(
-            bad, name, values, "type", lambda v, e=expected: f"{e}, found '{v}'{missing_hint(v)}"
-        )
+        col.add(bad, name, values, "type", partial(_found_quoted, expected))
         data[name] = numeric.astype(float)
     names = [name for name, _ in columns]
     dtypes = data.dtypes
@@ -402,7 +401,7 @@ def _check_types(data: pd.DataFrame, col: _Collector, decimal: str = ".") -> pd.
         frac = np.isfinite(m) & (m != np.round(m))
         for j in np.flatnonzero(frac.any(axis=0)):
             name = integer[j]
-            spec = contract.spec_for(name)
+            spec = dict(columns)[name]
             col.add(
                 frac[:, j],
                 name,
@@ -413,15 +412,24 @@ def _check_types(data: pd.DataFrame, col: _Collector, decimal: str = ".") -> pd.
     return data
 
 
+def _found(expected: str, value: str) -> str:
+    return f"{expected}, found {value}{missing_hint(value)}"
+
+
+def _found_quoted(expected: str, value: str) -> str:
+    return f"{expected}, found '{value}'{missing_hint(value)}"
+
+
 def _check_ranges(data: pd.DataFrame, col: _Collector) -> None:
     """All fixed-range numeric columns checked as one block."""
-    columns = [(n, s) for n, s in _numeric_columns(data) if s.valid_range is not None]
-    if not columns:
+    ranged = [(n, s, r) for n, s in _numeric_columns(data) if (r := s.valid_range) is not None]
+    if not ranged:
         return
+    columns = [(n, s) for n, s, _ in ranged]
     names = [n for n, _ in columns]
     m = data[names].to_numpy(dtype=float)
-    lo = np.array([s.valid_range[0] for _, s in columns], dtype=float)
-    hi = np.array([s.valid_range[1] for _, s in columns], dtype=float)
+    lo = np.array([r[0] for _, _, r in ranged], dtype=float)
+    hi = np.array([r[1] for _, _, r in ranged], dtype=float)
     with np.errstate(invalid="ignore"):
         bad = (m < lo) | (m > hi)
     for j in np.flatnonzero(bad.any(axis=0)):
@@ -434,7 +442,7 @@ def _check_ranges(data: pd.DataFrame, col: _Collector) -> None:
             name,
             data[name],
             "range",
-            lambda v, e=expected: f"{e}, found {v}{missing_hint(v)}",
+            partial(_found, expected),
         )
 
 
@@ -479,7 +487,9 @@ def _category_message(allowed: tuple[str, ...], found: str) -> str:
     return f"expected one of {', '.join(allowed)}, found '{found}'{hint}"
 
 
-def _row_bounds(kind: np.ndarray, ranges: dict[str, tuple[float, float]]):
+def _row_bounds(
+    kind: np.ndarray, ranges: dict[str, tuple[float, float]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-row lower and upper bound from a per-row category (NaN where unknown or missing)."""
     lo = np.full(len(kind), np.nan)
     hi = np.full(len(kind), np.nan)
@@ -494,7 +504,7 @@ def _check_dependent_ranges(data: pd.DataFrame, col: _Collector) -> None:
     for name, unit_name in contract.INTENSITY_COLUMNS.items():
         if name not in data.columns:
             continue
-        ranges = contract.spec_for(name).range_by.ranges
+        ranges = contract.INTENSITY_RANGES  # every intensity column's (INTENSITY_COLUMNS)
         v = data[name]
         unit = (
             data[unit_name].astype(object).to_numpy()
@@ -787,6 +797,7 @@ def _exclusions(data: pd.DataFrame, excluded: dict[str, np.ndarray]) -> pd.DataF
 def _flow(rows_read: int, exclusions: pd.DataFrame, data: pd.DataFrame) -> dict:
     by_reason = exclusions.groupby("reason").size().to_dict() if len(exclusions) else {}
     sessions = data.groupby("participant_id").size() if len(data) else pd.Series(dtype=int)
+    counts = sessions.value_counts().sort_index()
     return {
         "rows_read": int(rows_read),
         "rows_excluded": len(exclusions),
@@ -794,6 +805,6 @@ def _flow(rows_read: int, exclusions: pd.DataFrame, data: pd.DataFrame) -> dict:
         "rows_analysed": len(data),
         "participants_analysed": int(data["participant_id"].nunique()),
         "sessions_per_participant": {
-            int(k): int(v) for k, v in sessions.value_counts().sort_index().items()
+            int(k): int(v) for k, v in zip(counts.index.to_numpy(), counts.to_numpy(), strict=True)
         },
     }

@@ -27,10 +27,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pandas as pd
 
 from eih_ml.errors import DataError
+
+if TYPE_CHECKING:
+    from eih_ml.data.dictionary import ColumnDictionary
 
 #: Numeric columns of the visits table and their plausible ranges.
 VISIT_RANGES: dict[str, tuple[float, float]] = {
@@ -68,7 +72,7 @@ class VisitsTable:
 class VisitsValidationError(DataError):
     """Every problem of a visits table, one line each (file row, column, value, how to fix)."""
 
-    def __init__(self, source: str, problems: list[str]):
+    def __init__(self, source: str, problems: list[str]) -> None:
         self.problems = problems
         shown = "\n".join(f"  - {p}" for p in problems[:100])
         more = f"\n  ... and {len(problems) - 100} more" if len(problems) > 100 else ""
@@ -110,7 +114,7 @@ def load_visits(
     return validate_visits(frame, str(path), participants, notes)
 
 
-def _mapping(columns: list[str], d) -> dict[str, str]:
+def _mapping(columns: list[str], d: ColumnDictionary) -> dict[str, str]:
     explicit = dict(d.columns)
     out = {}
     for col in columns:
@@ -189,7 +193,8 @@ def validate_visits(  # noqa: C901 - a sequence of independent checks or steps; 
             )
     dup = data.duplicated(["participant_id", "weeks_from_baseline"], keep=False)
     dup &= data["participant_id"].notna() & data["weeks_from_baseline"].notna()
-    for (p, w), rows in data[dup].groupby(["participant_id", "weeks_from_baseline"]).groups.items():
+    for key, rows in data[dup].groupby(["participant_id", "weeks_from_baseline"]).groups.items():
+        p, w = cast("tuple[object, float]", key)  # pandas-stubs types a group key as Hashable
         problems.append(
             f"rows {', '.join(map(str, rows))}: participant {p!r} has {len(rows)} visits at week "
             f"{w:g}; keep one visit per participant and week"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,10 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from eih_ml.data.contract import BIOMARKER_LOD_SUFFIX, BIOMARKER_ND_SUFFIX
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from sklearn.utils import Tags
 
 LodMethod = Literal["auto", "sqrt2", "half", "censored"]
 Transform = Literal["auto", "log", "sqrt", "none"]
@@ -74,12 +78,12 @@ class BiomarkerTransformer(TransformerMixin, BaseEstimator):
         lod_method: LodMethod = "auto",
         value_transform: Transform = "auto",
         missing_indicator: bool = True,
-    ):
+    ) -> None:
         self.lod_method = lod_method
         self.value_transform = value_transform
         self.missing_indicator = missing_indicator
 
-    def _frame(self, X, reset: bool) -> pd.DataFrame:
+    def _frame(self, X: ArrayLike, reset: bool) -> pd.DataFrame:
         arr = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
         # Column names are those seen in fit (feature_names_in_), so a transform input given as
         # an array, or with other names, is read by position exactly as in fit; validate_data has
@@ -89,7 +93,7 @@ class BiomarkerTransformer(TransformerMixin, BaseEstimator):
             names = [f"x{i}" for i in range(arr.shape[1])]
         return pd.DataFrame(arr, columns=[str(c) for c in names])
 
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: object = None) -> Self:
         """Learn, per marker, the LOD divisor from the detected values' GSD."""
         if self.lod_method not in ("auto", "sqrt2", "half", "censored"):
             raise ValueError(
@@ -123,7 +127,7 @@ class BiomarkerTransformer(TransformerMixin, BaseEstimator):
                 self.transform_[m] = self.value_transform
         return self
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Return transformed marker values (+ indicators), one column per output name."""
         check_is_fitted(self, "markers_")
         arr = validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
@@ -188,7 +192,7 @@ class BiomarkerTransformer(TransformerMixin, BaseEstimator):
             indicator=bool(self.missing_indicator),
         )
 
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(self, input_features: ArrayLike | None = None) -> np.ndarray:
         """Names of the output columns."""
         check_is_fitted(self, "markers_")
         names = []
@@ -200,7 +204,7 @@ class BiomarkerTransformer(TransformerMixin, BaseEstimator):
             names.append(PANEL_MISSING)
         return np.asarray(names, dtype=object)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags

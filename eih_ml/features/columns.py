@@ -68,7 +68,7 @@ class Columns:
 class FrameColumns(Columns):
     """:class:`Columns` over a pandas DataFrame."""
 
-    def __init__(self, df: pd.DataFrame):
+    def __init__(self, df: pd.DataFrame) -> None:
         self.df = df
         self.names = list(map(str, df.columns))
         self.n = len(df)
@@ -101,7 +101,7 @@ class FrameColumns(Columns):
 class ArrayColumns(Columns):
     """:class:`Columns` over a dict of 1-D arrays (float, or object for text)."""
 
-    def __init__(self, arrays: dict[str, np.ndarray], n: int):
+    def __init__(self, arrays: dict[str, np.ndarray], n: int) -> None:
         self.arrays = arrays
         self.names = list(arrays)
         self.n = n

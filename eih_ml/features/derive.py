@@ -34,6 +34,8 @@ Post-exercise PPTs and every outcome column are never features.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -203,7 +205,7 @@ def _programme_frame(data: pd.DataFrame, rpe_scale: RpeScale) -> pd.DataFrame | 
     return pd.DataFrame(out, index=data.index)
 
 
-def _has(columns, prefix: str) -> bool:
+def _has(columns: Iterable[str], prefix: str) -> bool:
     return any(c.startswith(prefix) for c in columns)
 
 

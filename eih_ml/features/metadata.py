@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from eih_ml.data.contract import BIOMARKER_LOD_SUFFIX, BIOMARKER_ND_SUFFIX
 
@@ -19,7 +19,7 @@ from eih_ml.data.contract import BIOMARKER_LOD_SUFFIX, BIOMARKER_ND_SUFFIX
 PHENOTYPE_FEATURE = "phenotype_membership"
 
 #: Domains in the order reports show them: the registry of feature domains.
-DOMAINS: tuple[str, ...] = (
+Domain = Literal[
     "QST",
     "psychological",
     "biomarker",
@@ -27,8 +27,9 @@ DOMAINS: tuple[str, ...] = (
     "demographic",
     "protocol",
     "programme",
-)
-Domain = Literal[DOMAINS]
+]
+#: The domains as a tuple, in the same order.
+DOMAINS: tuple[Domain, ...] = get_args(Domain)
 Better = Literal["higher", "lower"] | None
 
 
@@ -49,7 +50,15 @@ class FeatureInfo:
         return asdict(self)
 
 
-def _f(name, domain, label, unit="", better=None, categorical=False, description=""):
+def _f(
+    name: str,
+    domain: Domain,
+    label: str,
+    unit: str = "",
+    better: Better = None,
+    categorical: bool = False,
+    description: str = "",
+) -> FeatureInfo:
     return FeatureInfo(name, domain, label, unit, better, categorical, description)
 
 

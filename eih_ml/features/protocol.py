@@ -84,21 +84,22 @@ def protocol_features(df: pd.DataFrame, rpe_scale: RpeScale = "borg_6_20") -> pd
 
     Columns absent from ``df`` give no output column.
     """
-    out = protocol_arrays(FrameColumns(df), rpe_scale)
-    if "exercise_modality" in out:
+    arrays = protocol_arrays(FrameColumns(df), rpe_scale)
+    out: dict[str, object] = dict(arrays)
+    if "exercise_modality" in arrays:
         out["exercise_modality"] = df["exercise_modality"].astype("string")
-    if "exercise_intensity_band" in out:
-        out["exercise_intensity_band"] = pd.array(out["exercise_intensity_band"], dtype="string")
+    if "exercise_intensity_band" in arrays:
+        out["exercise_intensity_band"] = pd.array(arrays["exercise_intensity_band"], dtype="string")
     return pd.DataFrame(out, index=df.index)
 
 
-def protocol_arrays(src: Columns, rpe_scale: RpeScale = "borg_6_20") -> dict[str, object]:
+def protocol_arrays(src: Columns, rpe_scale: RpeScale = "borg_6_20") -> dict[str, np.ndarray]:
     """:func:`protocol_features` as named arrays (the arithmetic).
 
     ``exercise_modality`` is the column's labels ("" where missing) and
     ``exercise_intensity_band`` an object array (``pd.NA`` where none applies).
     """
-    out: dict[str, object] = {}
+    out: dict[str, np.ndarray] = {}
     if "exercise_modality" in src:
         out["exercise_modality"] = src.labels("exercise_modality")
     if "exercise_intensity" in src and "exercise_intensity_unit" in src:

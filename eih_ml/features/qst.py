@@ -249,7 +249,7 @@ def cpm_arrays(src: Columns, sham: bool | None = None) -> dict[str, np.ndarray]:
         is_rating = type_col == "rating"
 
     def means(kind: str) -> tuple[np.ndarray | None, np.ndarray | None]:
-        res = []
+        res: list[np.ndarray | None] = []
         for when in ("before", "during"):
             cols = indexed_columns(columns, f"cpm_{kind}_{when}")
             if cols:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -320,7 +320,8 @@ class QuestionnaireScoring:
         ConfigError
             ``max_missing`` names a scale that is not one of the rules' names.
         """
-        rules = {}
+        # scale name -> its rule; Any: mypy cannot match names chosen at run time to fields
+        rules: dict[str, Any] = {}
         for key, value in (max_missing or {}).items():
             if key not in _RULE_DEFAULTS:
                 raise ConfigError(

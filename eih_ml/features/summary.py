@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
 from eih_ml.atomic_io import atomic_path
 from eih_ml.data import contract
 from eih_ml.features.metadata import feature_info
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:
@@ -22,12 +26,12 @@ def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def feature_summary(table: pd.DataFrame):
+def feature_summary(table: pd.DataFrame) -> Table:
     """A rich table: each derived feature and outcome with its domain, unit, n, mean and SD."""
     from rich.table import Table
 
     out = Table(title="Features and outcomes", show_lines=False)
-    for col, justify in (
+    columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
         ("column", "left"),
         ("domain", "left"),
         ("label", "left"),
@@ -35,7 +39,8 @@ def feature_summary(table: pd.DataFrame):
         ("n", "right"),
         ("mean", "right"),
         ("sd", "right"),
-    ):
+    )
+    for col, justify in columns:
         out.add_column(col, justify=justify)
     skip = ("_n_trials", "_single_trial", "_n_missing", "_nd", "_lod")
     for col in table.columns:

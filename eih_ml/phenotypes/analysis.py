@@ -255,12 +255,12 @@ def find_phenotypes(
     else:
         chosen = int(k)
         selection = "fixed"
-        if models.get(chosen) is None:
-            raise DataError(
-                f"The Gaussian mixture with k = {chosen} could not be fitted to these data: "
-                + " ".join(notes)
-            )
-    model = models[chosen]
+    model = models.get(chosen)
+    if model is None:  # only a fixed k: the k chosen by BIC has a BIC, so a fitted model
+        raise DataError(
+            f"The Gaussian mixture with k = {chosen} could not be fitted to these data: "
+            + " ".join(notes)
+        )
     proba = model.transform(X)
     labels = np.argmax(proba, axis=1)
     people["cluster"] = labels + 1
@@ -316,7 +316,15 @@ def find_phenotypes(
     )
 
 
-def _check_args(k, n_bootstrap, seed, covariance_type, n_init, max_missing_share, describe_sd):
+def _check_args(
+    k: int | Literal["auto"],
+    n_bootstrap: int,
+    seed: int,
+    covariance_type: str,
+    n_init: int,
+    max_missing_share: float,
+    describe_sd: float,
+) -> None:
     from eih_ml.phenotypes.transformer import COVARIANCE_TYPES
 
     def is_int(v: object) -> bool:

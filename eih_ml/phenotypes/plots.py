@@ -14,12 +14,13 @@ import numpy as np
 from eih_ml.atomic_io import atomic_path
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from eih_ml.phenotypes.analysis import PhenotypeResult
 
 
-def _figure(figsize: tuple[float, float]):
+def _figure(figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     """A figure on an Agg canvas, outside pyplot (no global backend is touched)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -31,7 +31,9 @@ def fit_recording(model: PhenotypeClusters, X: np.ndarray) -> tuple[bool, str | 
     return model.converged_, None
 
 
-def _refit_labels(model: PhenotypeClusters, X: np.ndarray, idx: np.ndarray):
+def _refit_labels(
+    model: PhenotypeClusters, X: np.ndarray, idx: np.ndarray
+) -> tuple[np.ndarray | None, bool]:
     """Refit a clone of ``model`` on the resample ``X[idx]``; its labels of every row of ``X``
     (None when the fit failed) and whether EM converged.
     """
@@ -96,7 +98,7 @@ def bootstrap_stability(
     from sklearn.metrics import adjusted_rand_score
 
     k = model.n_components
-    base = {
+    base: dict[str, object] = {
         "n_resamples": int(n_bootstrap),
         "n_failed": 0,
         "n_not_converged": 0,
@@ -115,13 +117,15 @@ def bootstrap_stability(
     fits = Parallel(n_jobs=n_jobs)(delayed(_refit_labels)(model, X, idx) for idx in draws)
     aris: list[float] = []
     jaccard: list[np.ndarray] = []
+    n_failed = n_not_converged = 0
     for boot, converged in fits:
         if boot is None:
-            base["n_failed"] += 1
+            n_failed += 1
             continue
-        base["n_not_converged"] += int(not converged)
+        n_not_converged += int(not converged)
         aris.append(float(adjusted_rand_score(labels, boot)))
         jaccard.append(_best_jaccard(labels, boot, k))
+    base["n_failed"], base["n_not_converged"] = n_failed, n_not_converged
     if not aris:
         return base | empty | {"cluster_jaccard": None, "reason": "every refit failed"}
     values = np.asarray(aris)

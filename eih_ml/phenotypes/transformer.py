@@ -11,10 +11,15 @@ class is asked for.
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from sklearn.utils import Tags
 
 #: Covariance structures of :class:`sklearn.mixture.GaussianMixture`.
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -94,7 +99,7 @@ class PhenotypeClusters(TransformerMixin, BaseEstimator):
         max_iter: int = 200,
         max_missing_share: float = 0.5,
         random_state: int = 0,
-    ):
+    ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.n_init = n_init
@@ -118,7 +123,7 @@ class PhenotypeClusters(TransformerMixin, BaseEstimator):
         if not isinstance(share, numbers.Real) or not 0.0 <= share < 1.0:
             raise ValueError(f"max_missing_share must lie in [0, 1); got {share!r}")
 
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: object = None) -> Self:
         """Learn medians, standardization and the mixture from the training rows ``X``.
 
         Parameters
@@ -178,7 +183,7 @@ class PhenotypeClusters(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------------------- transform
 
-    def standardize(self, X) -> np.ndarray:
+    def standardize(self, X: ArrayLike) -> np.ndarray:
         """``X`` imputed with the training medians and standardized with the training mean/SD.
 
         Parameters
@@ -194,7 +199,7 @@ class PhenotypeClusters(TransformerMixin, BaseEstimator):
         filled = np.where(np.isnan(arr), self.medians_, arr)
         return (filled - self.mean_) / self.scale_
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Membership probability of each row in each cluster (rows sum to 1).
 
         Parameters
@@ -209,7 +214,7 @@ class PhenotypeClusters(TransformerMixin, BaseEstimator):
         z = self.standardize(X)  # checks that the transformer is fitted
         return self.gmm_.predict_proba(z)[:, self.order_]
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Most probable cluster of each row: 0 = ``phenotype_1`` (the largest), 1, ...
 
         Parameters
@@ -222,7 +227,7 @@ class PhenotypeClusters(TransformerMixin, BaseEstimator):
         """
         return np.argmax(self.transform(X), axis=1)
 
-    def bic(self, X) -> float:
+    def bic(self, X: ArrayLike) -> float:
         """BIC of the fitted mixture on ``X`` (imputed and standardized as in training).
 
         Parameters
@@ -236,7 +241,7 @@ class PhenotypeClusters(TransformerMixin, BaseEstimator):
         z = self.standardize(X)
         return float(self.gmm_.bic(z))
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+    def get_feature_names_out(self, input_features: ArrayLike | None = None) -> np.ndarray:
         """Output column names ``phenotype_1`` ... ``phenotype_k``.
 
         Parameters
@@ -254,7 +259,7 @@ class PhenotypeClusters(TransformerMixin, BaseEstimator):
             [f"{OUTPUT_PREFIX}{j + 1}" for j in range(self.n_components)], dtype=object
         )
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags

@@ -48,7 +48,7 @@ def write_phenotypes(result: PhenotypeResult, out_dir: str | os.PathLike[str]) -
     """
     from eih_ml.phenotypes.plots import eih_figure, profile_figure, save_png
 
-    out = output_folder(out_dir)
+    out = output_folder(Path(out_dir))
     paths: dict[str, Path] = {}
     paths["json"] = write_text(
         out / FILES["json"], json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"

@@ -124,6 +124,25 @@ def ecma_pattern(pattern: str) -> str:
     return pattern.replace("(?P<", "(?<")
 
 
+#: A named group of a Python pattern: ``(?P<lod>``.
+_NAMED_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
+
+
+def json_pattern(pattern: str) -> str:
+    """A pattern of this module as a JSON-schema (ECMA-262) pattern, read alike by Python.
+
+    Python's named groups ``(?P<name>...)`` are not ECMAScript (which writes ``(?<name>...)``,
+    a syntax error for Python's ``re``); the schema writes them as non-capturing groups, which
+    every JSON-schema validator reads and which match the same strings.
+
+    Examples
+    --------
+    >>> json_pattern(r"^<(?P<lod>[0-9]+)$")
+    '^<(?:[0-9]+)$'
+    """
+    return _NAMED_GROUP.sub("(?:", pattern)
+
+
 def input_kind(column: str) -> InputKind | None:
     """The input kind of a canonical column (``None`` when it is not in the data contract).
 
@@ -349,7 +368,7 @@ def json_schema(
     if high is not None and math.isfinite(high):
         number["maximum"] = high
     if kind == "biomarker":
-        nd = {"type": "string", "pattern": NONDETECT_PATTERN, "maxLength": 20}
+        nd = {"type": "string", "pattern": json_pattern(NONDETECT_PATTERN), "maxLength": 20}
         return {"anyOf": [number, nd, text_number, {"type": "null"}]}
     return {"anyOf": [number, text_number, {"type": "null"}]}
 

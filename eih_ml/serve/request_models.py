@@ -12,7 +12,6 @@ the ``PredictRequest`` body, whose sizes are capped by :data:`MAX_PATIENTS` and
 from __future__ import annotations
 
 import math
-import re
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -33,36 +32,8 @@ from eih_ml.serve.fields import ID_PATTERN, InputField
 MAX_PATIENTS = 1000
 #: Most patients for which one API request may ask for the full explanation (about 0.5 s each).
 MAX_EXPLAIN = 20
-#: A named group of a Python pattern: ``(?P<lod>``.
-_NAMED_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
-
-
-def _json_pattern(pattern: str) -> str:
-    """A Python pattern of the input contract as a JSON-schema (ECMA-262) pattern.
-
-    Python's named groups ``(?P<name>...)`` are not ECMAScript (which writes ``(?<name>...)``,
-    a syntax error for Python's ``re``); the schema writes them as non-capturing groups, which
-    every JSON-schema validator reads and which match the same strings.
-
-    Examples
-    --------
-    >>> _json_pattern(r"^<(?P<lod>[0-9]+)$")
-    '^<(?:[0-9]+)$'
-    """
-    return _NAMED_GROUP.sub("(?:", pattern)
-
-
 #: The non-detect spellings as the schema documents them and the model checks them.
-_NONDETECT = _json_pattern(inputs.NONDETECT_PATTERN)
-
-
-def _json_patterns(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` with each ``anyOf`` branch's ``pattern`` written by :func:`_json_pattern`."""
-    branches = [
-        {**b, "pattern": _json_pattern(b["pattern"])} if "pattern" in b else b
-        for b in schema.get("anyOf", [])
-    ]
-    return {**schema, "anyOf": branches} if "anyOf" in schema else schema
+_NONDETECT = inputs.json_pattern(inputs.NONDETECT_PATTERN)
 
 
 def _annotation(f: InputField) -> Any:
@@ -81,14 +52,12 @@ def _annotation(f: InputField) -> Any:
     # documents what is accepted.
     coerce = BeforeValidator(partial(inputs.coerce, f.name))
     schema = WithJsonSchema(
-        _json_patterns(
-            inputs.json_schema(
-                f.kind if f.kind != "integer" else "number",
-                low=f.low,
-                high=f.high,
-                whole=f.kind == "integer",
-                id_pattern=ID_PATTERN,
-            )
+        inputs.json_schema(
+            f.kind if f.kind != "integer" else "number",
+            low=f.low,
+            high=f.high,
+            whole=f.kind == "integer",
+            id_pattern=ID_PATTERN,
         )
     )
     if f.kind == "id":

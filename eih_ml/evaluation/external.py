@@ -201,16 +201,6 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
     if task == "classification":
         summary_metrics["observed_expected"] = float(np.sum(y) / max(np.sum(pred), _EPS))
     mix = case_mix(bundle.reference, X, groups)
-    if development is not None:
-        _, dev_table = bundle.derive(development, require_outcome=False)
-        _, X_dev, _ = bundle.matrix(dev_table)
-        mix["membership_auroc"] = membership_auroc(
-            X_dev,
-            X,
-            dev_table["participant_id"].astype(str).to_numpy(),
-            groups,
-            seed=seed,
-        )
     parts: dict[str, Any] = {}
     if task == "multiclass":
         from eih_ml.evaluation.multiclass import confusion
@@ -228,6 +218,16 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
             oof, table["site"].astype("string").to_numpy(dtype=object), task,
             n_boot=min(n_boot, 200), alpha=alpha, seed=seed,
         )  # fmt: skip
+    if development is not None:
+        _, dev_table = bundle.derive(development, require_outcome=False)
+        _, X_dev, _ = bundle.matrix(dev_table)
+        mix["membership_auroc"] = membership_auroc(
+            X_dev,
+            X,
+            dev_table["participant_id"].astype(str).to_numpy(),
+            groups,
+            seed=seed,
+        )
     summary = ExternalSummary(
         model=ValidatedModel(task=task, outcome=name, target=outcome.get("target")),
         cohort=ValidationCohort(

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from eih_ml.errors import ConfigError, EihMlError
+
+if TYPE_CHECKING:  # hints only: the commands import what they use when they run
+    import pandas as pd
+    from rich.console import Console
+
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.data.dictionary import ColumnDictionary
+    from eih_ml.data.validate import CohortReport
+    from eih_ml.evaluation.external import ExternalValidation
+    from eih_ml.run_record import RunSummary
 
 app = typer.Typer(
     name="eih-ml",
@@ -58,7 +68,7 @@ def _root(
     """
 
 
-def _console(stderr: bool = False):
+def _console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
@@ -104,7 +114,7 @@ def validate(
     _console().print(f"[bold green]{data}: {verdict}.[/]")
 
 
-def _write_report_json(path: Path, report) -> None:
+def _write_report_json(path: Path, report: CohortReport) -> None:
     import json
 
     from eih_ml.atomic_io import write_text
@@ -268,7 +278,7 @@ def simulate(
         sim = simulate_sites(read_site_specs(sites), seed=seed)
     else:
         sim = simulate_cohort(n or 300, scenario=scenario or "chronic_mixed", seed=seed)
-    paths = write_simulation(sim, out)
+    paths: dict[str, object] = dict(write_simulation(sim, out))
     _console().print(f"{sim!r}")
     if programme:
         from eih_ml.data.simulate_programme import simulate_programme, write_programme
@@ -333,7 +343,7 @@ def train(
         result = run_experiment(
             cfg, output_dir=output_dir, progress=progress, track=not no_track and None
         )
-    print_summary(result.summary, _console())
+    print_summary(cast("RunSummary", result.summary), _console())  # run_experiment sets it
     _console().print(f"Results: {result.output_dir}/summary.json")
     if result.run_id:
         _console().print(f"MLflow run: {result.run_id}")
@@ -434,7 +444,7 @@ ModelOpt = Annotated[
 ]
 
 
-def _dictionary_for(bundle, given: Path | None):
+def _dictionary_for(bundle: ModelBundle, given: Path | None) -> Path | ColumnDictionary | None:
     """The dictionary a study file is read through: ``--dictionary`` when given, else the one
     the model was trained through (kept in its bundle), else canonical names.
     """
@@ -484,7 +494,9 @@ def predict(
     bundle = load_model(model)
     if confidence is not None:
         bundle = bundle.at_level(confidence)
-    predictions = bundle.predict(load_study(input, _dictionary_for(bundle, dictionary)))
+    predictions = cast(  # a DataFrame unless as_records=True
+        "pd.DataFrame", bundle.predict(load_study(input, _dictionary_for(bundle, dictionary)))
+    )
     write_table(predictions, out)
     flagged = int(predictions["ood"].sum())
     abstained = int(predictions["abstained"].sum())
@@ -571,9 +583,9 @@ def evaluate(
     from eih_ml.tracking import load_model, track_external_validation
 
     bundle = load_model(model, tracking_uri)
-    dictionary = _dictionary_for(bundle, dictionary)
-    study = load_study(data, dictionary)
-    dev = load_study(development, dictionary) if development is not None else None
+    through = _dictionary_for(bundle, dictionary)
+    study = load_study(data, through)
+    dev = load_study(development, through) if development is not None else None
     result = external_validation(bundle, study, n_boot=bootstrap, development=dev)
     paths = write_external_validation(result, out, model_uri=model)
     s = result.summary
@@ -614,7 +626,15 @@ def evaluate(
     _console().print("\n".join(lines))
 
 
-def _write_update(bundle, result, update, model, out, run_id, tracking_uri) -> list[str]:
+def _write_update(
+    bundle: ModelBundle,
+    result: ExternalValidation,
+    update: str,
+    model: str,
+    out: Path,
+    run_id: str | None,
+    tracking_uri: str | None,
+) -> list[str]:
     """``evaluate --update``: the updated model written (and logged) with its lineage."""
     from eih_ml.evaluation.updating import UPDATE_METHODS, updated_bundle
 
@@ -759,7 +779,9 @@ def compare(
         table.add_column(col, overflow="fold")
     for _, r in runs.iterrows():
         values = {
-            k.removeprefix("metrics."): v for k, v in r.items() if str(k).startswith("metrics.")
+            str(k).removeprefix("metrics."): v
+            for k, v in r.items()
+            if str(k).startswith("metrics.")
         }
         table.add_row(
             f"{r.get('tags.mlflow.runName', '')} ({str(r['run_id'])[:8]})",

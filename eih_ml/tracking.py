@@ -28,20 +28,29 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
 from eih_ml import __version__
-from eih_ml.errors import ConfigError
+from eih_ml.errors import ConfigError, ModelError
 from eih_ml.external_record import ExternalSummary
 from eih_ml.provenance import artifact_root, git_commit, is_local, resolve_tracking_uri
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.models.model import ModelInfo
+
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.experiment import ExperimentResult
+    from eih_ml.run_record import RunSummary
 
 CHAMPION = "champion"
 _MAX_PARAM = 6000
 
 
-def import_mlflow():
+def import_mlflow() -> ModuleType:
     """The ``mlflow`` module, imported with MLflow's telemetry turned off."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -84,7 +93,7 @@ def preload_in_background() -> threading.Thread:
     return thread
 
 
-def ensure_experiment(client, name: str, uri: str) -> str:
+def ensure_experiment(client: MlflowClient, name: str, uri: str) -> str:
     """The experiment's id, creating it with an explicit artifact location when local."""
     from mlflow.exceptions import MlflowException
 
@@ -101,17 +110,24 @@ def ensure_experiment(client, name: str, uri: str) -> str:
         return exp.experiment_id
 
 
-def _metrics(d: dict) -> dict[str, float]:
+def _metrics(d: Mapping[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in d.items() if isinstance(v, int | float) and v == v}
 
 
-def _log_params(mlflow, params: dict[str, str]) -> None:
+def _log_params(mlflow: ModuleType, params: dict[str, str]) -> None:
     items = [(k[:250], str(v)[:_MAX_PARAM]) for k, v in params.items()]
     for i in range(0, len(items), 100):
         mlflow.log_params(dict(items[i : i + 100]))
 
 
-def track_experiment(result) -> str:
+def _run_summary(result: ExperimentResult) -> RunSummary:
+    """The summary of ``result``; run_experiment always sets it, a result made by hand may not."""
+    if result.summary is None:
+        raise ModelError("The experiment result has no summary: track what run_experiment returns.")
+    return result.summary
+
+
+def track_experiment(result: ExperimentResult) -> str:
     """Log an experiment (:class:`eih_ml.experiment.ExperimentResult`); return the parent run id."""
     mlflow = import_mlflow()
     from mlflow import MlflowClient
@@ -121,7 +137,7 @@ def track_experiment(result) -> str:
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
     exp_id = ensure_experiment(client, config.tracking.experiment, uri)
-    summary = result.summary
+    summary = _run_summary(result)
     best, outcome, data = summary.best_model, summary.outcome, summary.data
     tags = {
         "eih_ml.version": __version__,
@@ -190,14 +206,17 @@ def track_experiment(result) -> str:
     return run_id
 
 
-def _log_fold_scores(client, folds: list[dict]) -> None:
+def _log_fold_scores(client: MlflowClient, folds: list[dict[str, Any]]) -> None:
     """Each outer fold's inner-CV score as one metric series (step = repeat x 1000 + fold),
     in one batch (one store transaction instead of one per fold).
     """
     import mlflow
     from mlflow.entities import Metric
 
-    run_id = mlflow.active_run().info.run_id
+    active = mlflow.active_run()
+    if active is None:  # called inside track_experiment's parent run
+        raise RuntimeError("fold scores are logged into an active MLflow run")
+    run_id = active.info.run_id
     now = int(time.time() * 1000)
     metrics = [
         Metric("inner_cv_score", float(f["inner_score"]), now, f["repeat"] * 1000 + f["fold"])
@@ -242,7 +261,7 @@ def _site_metrics(sites: dict | None) -> dict[str, float]:
     return out
 
 
-def log_run_files(result, mlflow) -> None:
+def log_run_files(result: ExperimentResult, mlflow: ModuleType) -> None:
     """Log the run folder written by ``run_experiment`` (all but the model, logged as a pyfunc).
 
     Reusing the folder means tracking draws no figure twice. Out-of-fold predictions with
@@ -273,7 +292,7 @@ def log_run_files(result, mlflow) -> None:
             mlflow.log_artifact(str(path))
 
 
-def log_bundle(mlflow, bundle, saved: Path | None = None):
+def log_bundle(mlflow: ModuleType, bundle: ModelBundle, saved: Path | None = None) -> ModelInfo:
     """Log a model bundle as a pyfunc model (``model``) in the active run; returns its info.
 
     ``saved`` is a bundle folder already written (copied, not re-saved); otherwise the bundle
@@ -315,8 +334,8 @@ def _registered(model_uri: str) -> tuple[str, str | None, str | None]:
 
 
 def register_update(
-    bundle, model_uri: str, validation_run: str, *, tracking_uri: str | None = None
-) -> dict:
+    bundle: ModelBundle, model_uri: str, validation_run: str, *, tracking_uri: str | None = None
+) -> dict[str, str | None]:
     """Log an updated model (:func:`eih_ml.evaluation.updating.updated_bundle`) with its lineage.
 
     The model is logged in the validation run. When ``model_uri`` names a registered model
@@ -326,6 +345,12 @@ def register_update(
     the alias ``updated``; the ``champion`` alias does not move (an update is promoted by a
     person who has read the validation report). Returns what was logged.
     """
+    name, version, alias = _registered(model_uri)
+    if name and version is None and alias is None:
+        raise ModelError(
+            f"{model_uri} names no version or alias of {name}: give models:/{name}/<version> or "
+            f"models:/{name}@<alias> (the version the update came from)."
+        )
     mlflow = import_mlflow()
     from mlflow import MlflowClient
 
@@ -338,11 +363,14 @@ def register_update(
         mlflow.set_tags(
             {"eih_ml.update_method": update["method"], "eih_ml.update_model": info.model_uri}
         )
-    out = {"model_uri": info.model_uri, "registered": None}
-    name, version, alias = _registered(model_uri)
+    out: dict[str, str | None] = {"model_uri": info.model_uri, "registered": None}
     if not name:
         return out
-    source = version or client.get_model_version_by_alias(name, alias).version
+    source = (
+        cast(str, version)  # a version or an alias: checked at the top
+        if alias is None
+        else client.get_model_version_by_alias(name, alias).version
+    )
     source_tags = client.get_model_version(name, source).tags
     new = mlflow.register_model(info.model_uri, name)
     tags = {
@@ -360,16 +388,23 @@ def register_update(
     return out
 
 
-def log_and_register(result, mlflow, client) -> dict:
+def log_and_register(
+    result: ExperimentResult, mlflow: ModuleType, client: MlflowClient
+) -> dict[str, Any]:
     """Log the final model as a pyfunc, register it and move ``champion`` if it is better."""
     from eih_ml.bundle import ModelBundle
 
     config = result.config
-    bundle = result.bundle if result.bundle is not None else ModelBundle.build(result)
+    # ExperimentResult.bundle is typed object (the module does not import bundle.py at run time)
+    bundle = (
+        cast("ModelBundle", result.bundle)
+        if result.bundle is not None
+        else ModelBundle.build(result)
+    )
     saved = Path(result.output_dir) / "model" if result.output_dir else None
     info = log_bundle(mlflow, bundle, saved)
     name = config.tracking.registry.name
-    summary = result.summary
+    summary = _run_summary(result)
     pm = summary.primary_metric
     value = summary.best.metrics[pm]
     definition = summary.outcome.definition_key()
@@ -410,7 +445,13 @@ def log_and_register(result, mlflow, client) -> dict:
 
 
 def promote(
-    client, name: str, version: str, metric: str, value: float, definition: str, force: bool
+    client: MlflowClient,
+    name: str,
+    version: str,
+    metric: str,
+    value: float,
+    definition: str,
+    force: bool,
 ) -> tuple[bool, str]:
     """Move the champion alias to ``version`` when it is better (or forced); say why.
 
@@ -470,7 +511,7 @@ def promote(
     return False, f"{metric} {value:.4f} does not beat champion v{current.version} ({old:.4f})"
 
 
-def settle_champion(client, name: str, rounds: int = 20) -> str | None:
+def settle_champion(client: MlflowClient, name: str, rounds: int = 20) -> str | None:
     """Leave the champion alias on the best version of its outcome definition and metric.
 
     Among the registered versions tagged with the champion's ``eih_ml.outcome_definition`` and
@@ -546,7 +587,7 @@ def pip_requirements() -> list[str]:
     return out
 
 
-def load_model(model_uri: str, tracking_uri: str | None = None):
+def load_model(model_uri: str, tracking_uri: str | None = None) -> ModelBundle:
     """Load a model bundle from a folder, ``runs:/``, ``models:/NAME@alias`` or ``models:/m-...``.
 
     A URI is read from ``tracking_uri`` (default: ``MLFLOW_TRACKING_URI``, else the project's

@@ -31,8 +31,10 @@ holds aggregates (privacy rule).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -45,6 +47,14 @@ from eih_ml.external_record import (
     ValidatedModel,
     ValidationCohort,
 )
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.data.load import StudyTable
+    from eih_ml.explain.reference import CohortReference
+    from eih_ml.models import Task
 
 #: Subgroup axes of an external validation.
 SUBGROUPS = ("sex", "condition", "age_band", "pain_modulation_profile")
@@ -76,8 +86,8 @@ class ExternalValidation:
 
 
 def external_validation(  # noqa: C901 - a sequence of independent checks or steps; split in a tested refactor (#21)
-    bundle,
-    raw,
+    bundle: ModelBundle,
+    raw: StudyTable | pd.DataFrame,
     *,
     n_boot: int = 500,
     alpha: float = 0.05,
@@ -86,7 +96,7 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
     age_bands: tuple[float, ...] = (40.0, 60.0),
     min_subgroup_participants: int = 20,
     thresholds: tuple[float, ...] = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2)),
-    development=None,
+    development: StudyTable | pd.DataFrame | None = None,
 ) -> ExternalValidation:
     """Validate ``bundle`` (:class:`eih_ml.bundle.ModelBundle`) on a new cohort ``raw``.
 
@@ -119,7 +129,7 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
     )
     from eih_ml.outcomes import label
 
-    task = bundle.task
+    task = cast("Task", bundle.task)  # ModelBundle.task: a str holding one of Task's values
     outcome = bundle.meta["outcome"]
     name = outcome["outcome"]
     report, table = bundle.derive(raw, require_outcome=True)
@@ -191,16 +201,6 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
     if task == "classification":
         summary_metrics["observed_expected"] = float(np.sum(y) / max(np.sum(pred), _EPS))
     mix = case_mix(bundle.reference, X, groups)
-    if development is not None:
-        _, dev_table = bundle.derive(development, require_outcome=False)
-        _, X_dev, _ = bundle.matrix(dev_table)
-        mix["membership_auroc"] = membership_auroc(
-            X_dev,
-            X,
-            dev_table["participant_id"].astype(str).to_numpy(),
-            groups,
-            seed=seed,
-        )
     parts: dict[str, Any] = {}
     if task == "multiclass":
         from eih_ml.evaluation.multiclass import confusion
@@ -218,6 +218,16 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
             oof, table["site"].astype("string").to_numpy(dtype=object), task,
             n_boot=min(n_boot, 200), alpha=alpha, seed=seed,
         )  # fmt: skip
+    if development is not None:
+        _, dev_table = bundle.derive(development, require_outcome=False)
+        _, X_dev, _ = bundle.matrix(dev_table)
+        mix["membership_auroc"] = membership_auroc(
+            X_dev,
+            X,
+            dev_table["participant_id"].astype(str).to_numpy(),
+            groups,
+            seed=seed,
+        )
     summary = ExternalSummary(
         model=ValidatedModel(task=task, outcome=name, target=outcome.get("target")),
         cohort=ValidationCohort(
@@ -245,15 +255,15 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
         notes=notes,
         **parts,
     )
-    predictions = oof.drop(columns=["repeat", "position"]).assign(ood=rows["ood"].to_numpy(bool))
+    scored = oof.drop(columns=["repeat", "position"]).assign(ood=rows["ood"].to_numpy(bool))
     for method, values in updated.items():
         if method != "none":
-            predictions[f"pred_{method}"] = values
-    return ExternalValidation(summary=summary, predictions=predictions, X=X)
+            scored[f"pred_{method}"] = values
+    return ExternalValidation(summary=summary, predictions=scored, X=X)
 
 
 # ------------------------------------------------------------------------------------ case mix
-def case_mix(reference, X: pd.DataFrame, groups: np.ndarray) -> dict:
+def case_mix(reference: CohortReference, X: pd.DataFrame, groups: np.ndarray) -> dict[str, Any]:
     """Standardized differences (validation - development) of every model input.
 
     Numeric features: ``(mean_val - mean_dev) / sqrt((sd_dev^2 + sd_val^2) / 2)`` (Austin 2009
@@ -427,9 +437,9 @@ def recalibration(
     folds: int = 5,
     n_boot: int = 200,
     seed: int = 0,
-    pipeline=None,
+    pipeline: BaseEstimator | None = None,
     X: pd.DataFrame | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Model updating, cross-validated on the validation cohort (Steyerberg 2019 ch. 20).
 
     In order of the parameters re-estimated: recalibration in the large (the intercept),
@@ -478,12 +488,12 @@ def recalibration(
         return float(np.sqrt(np.mean((p[idx] - y[idx]) ** 2)))
 
     everyone = np.arange(len(y))
-    methods: dict[str, dict] = {}
+    methods: dict[str, dict[str, Any]] = {}
     draws = list(participant_resamples(groups, n_boot=n_boot, seed=seed))
     recommended = "none"
     for method in cv_pred:
         p = cv_pred[method]
-        entry = {"cross_validated": clean_dict(fn(y, p))}
+        entry: dict[str, Any] = {"cross_validated": clean_dict(fn(y, p))}
         if method == "refit":
             entry["parameters"] = {"refit": "every model parameter, development hyperparameters"}
         elif method != "none":
@@ -514,7 +524,14 @@ def recalibration(
     }
 
 
-def _cross_validated_refit(pipeline, X, y, splits, task: str, pred: np.ndarray) -> np.ndarray:
+def _cross_validated_refit(
+    pipeline: BaseEstimator,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    task: str,
+    pred: np.ndarray,
+) -> np.ndarray:
     """Out-of-fold predictions of the pipeline refitted on the other folds of the cohort.
 
     A fold whose training part holds one class only keeps the original predictions (nothing
@@ -531,7 +548,8 @@ def _cross_validated_refit(pipeline, X, y, splits, task: str, pred: np.ndarray) 
         if task == "classification" and len(np.unique(y[tr])) < 2:
             continue
         model = clone(template).fit(X.iloc[tr], y[tr])
-        out[te] = np.asarray(predict_scores(model, X.iloc[te], task), dtype=float)
+        # task: a str holding one of models.Task's values (recalibration's public signature)
+        out[te] = np.asarray(predict_scores(model, X.iloc[te], cast("Task", task)), dtype=float)
     return out
 
 
@@ -541,7 +559,9 @@ def to_linear_predictor(pred: np.ndarray, task: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------- writing
-def write_external_validation(result: ExternalValidation, out_dir, model_uri: str = "") -> dict:
+def write_external_validation(
+    result: ExternalValidation, out_dir: str | Path, model_uri: str = ""
+) -> dict[str, str]:
     """Write ``external_validation.json`` (aggregates), ``predictions.csv`` (participant-level,
     the user's own folder) and ``external_validation.html`` into ``out_dir``, each atomically.
 
@@ -563,13 +583,13 @@ def write_external_validation(result: ExternalValidation, out_dir, model_uri: st
     return {k: str(v) for k, v in paths.items()}
 
 
-def _fmt(x, digits: int = 3) -> str:
+def _fmt(x: float | None, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
     return f"{x:.{digits}f}"
 
 
-def validation_html(summary: dict) -> str:
+def validation_html(summary: ExternalSummary | Mapping[str, Any]) -> str:
     """A self-contained HTML report of an external validation (TRIPOD+AI validation items:
     model, validation cohort, case mix, performance with CIs, updating).
     """
@@ -666,7 +686,7 @@ rules: nothing was re-learned from this cohort.</p>
 """
 
 
-def _updating_html(upd: dict) -> str:
+def _updating_html(upd: Mapping[str, Any]) -> str:
     from html import escape
 
     upd_rows = "".join(

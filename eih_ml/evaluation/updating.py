@@ -22,6 +22,7 @@ the validation cohort (size and data digest, never rows), and the validation run
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,11 @@ from sklearn.base import BaseEstimator
 
 from eih_ml.errors import ModelError
 from eih_ml.external_record import ExternalSummary
+
+if TYPE_CHECKING:
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.evaluation.external import ExternalValidation
+    from eih_ml.models import Task
 
 __all__ = ["UPDATE_METHODS", "RecalibratedModel", "updated_bundle"]
 
@@ -57,7 +63,12 @@ class RecalibratedModel(BaseEstimator):
         The estimator's classes (classification).
     """
 
-    def __init__(self, estimator=None, method: str = "logistic", task: str = "classification"):
+    def __init__(
+        self,
+        estimator: BaseEstimator | None = None,
+        method: str = "logistic",
+        task: str = "classification",
+    ) -> None:
         self.estimator = estimator
         self.method = method
         self.task = task
@@ -73,29 +84,31 @@ class RecalibratedModel(BaseEstimator):
         self.intercept_, self.slope_ = fit(
             np.asarray(y, dtype=float), to_linear_predictor(pred, self.task), self.method
         )
-        if hasattr(self.estimator, "classes_"):
-            self.classes_ = self.estimator.classes_
+        classes = getattr(self.estimator, "classes_", None)
+        if classes is not None:
+            self.classes_ = classes
         self.n_features_in_ = getattr(self.estimator, "n_features_in_", X.shape[1])
         return self
 
-    def _raw(self, X) -> np.ndarray:
+    def _raw(self, X: pd.DataFrame) -> np.ndarray:
         from eih_ml.models import predict_scores
 
-        return np.asarray(predict_scores(self.estimator, X, self.task), dtype=float)
+        # task: a str parameter (the scikit-learn contract) holding one of models.Task's values
+        return np.asarray(predict_scores(self.estimator, X, cast("Task", self.task)), dtype=float)
 
-    def _recalibrated(self, X) -> np.ndarray:
+    def _recalibrated(self, X: pd.DataFrame) -> np.ndarray:
         from eih_ml.evaluation.external import apply_recalibration
 
         return apply_recalibration(self._raw(X), (self.intercept_, self.slope_), self.task)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Recalibrated probabilities, columns (negative, positive) (classification)."""
         if self.task != "classification":
             raise AttributeError("predict_proba is for classification models")
         p = self._recalibrated(X)
         return np.column_stack([1.0 - p, p])
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
         """The class at probability 0.5 (classification) or the recalibrated EIH (regression)."""
         if self.task == "classification":
             return self.classes_[(self._recalibrated(X) >= 0.5).astype(int)]
@@ -105,7 +118,14 @@ class RecalibratedModel(BaseEstimator):
         return hasattr(self, "slope_")
 
 
-def updated_bundle(bundle, result, method: str, *, model_uri: str = "", validation_run=None):
+def updated_bundle(
+    bundle: ModelBundle,
+    result: ExternalValidation,
+    method: str,
+    *,
+    model_uri: str = "",
+    validation_run: str | None = None,
+) -> ModelBundle:
     """The model ``bundle`` updated by ``method`` on an external validation ``result``.
 
     Parameters

@@ -131,6 +131,16 @@ def test_an_update_that_was_not_compared_is_refused(study, validation):
         updated_bundle(study["bundle"], validation, "isotonic")
 
 
+def test_registering_an_update_needs_the_version_it_came_from(study, validation):
+    """models:/NAME (no version, no alias) is refused before anything is logged (it used to log
+    the model, then fail on an alias of None)."""
+    from eih_ml.tracking import register_update
+
+    new = updated_bundle(study["bundle"], validation, "intercept", model_uri="models:/m")
+    with pytest.raises(ModelError, match="names no version or alias of eih_ml_responder"):
+        register_update(new, "models:/eih_ml_responder", "no-such-run", tracking_uri=study["uri"])
+
+
 def test_cli_registers_the_update_with_its_lineage_and_leaves_the_champion(study, capsys):
     import mlflow
     from mlflow import MlflowClient

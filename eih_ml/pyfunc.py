@@ -15,14 +15,14 @@ from eih_ml.data import contract
 
 if TYPE_CHECKING:
     from mlflow.models import ModelSignature
-    from mlflow.pyfunc import PythonModelContext
 
     from eih_ml.bundle import ModelBundle
 
 try:  # mlflow is imported only where a model is logged or served
-    from mlflow.pyfunc import PythonModel
+    # PythonModelContext at run time too: MLflow reads predict's type hints when it logs
+    from mlflow.pyfunc import PythonModel, PythonModelContext
 except ImportError:  # pragma: no cover - mlflow is a core dependency
-    PythonModel = object  # type: ignore[misc,assignment]  # without mlflow: a plain base class
+    PythonModel = PythonModelContext = object  # type: ignore[misc,assignment]  # a plain base
 
 
 class EihResponderModel(PythonModel):

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,17 @@ from eih_ml.prediction import EMPTIED_ON_ABSTAIN, ordered
 from eih_ml.run_record import Record
 
 if TYPE_CHECKING:  # the interval module imports scikit-learn: loaded when a bundle has one
-    from eih_ml.explain.eih_interval import IntervalCalibration
+    from eih_ml.data.dictionary import ColumnDictionary
+    from eih_ml.data.load import StudyTable
+    from eih_ml.data.validate import CohortReport
+    from eih_ml.experiment import ExperimentResult
+    from eih_ml.explain.attribution import Attributor
+    from eih_ml.explain.eih_interval import IntervalCalibration, QuantileBand
+    from eih_ml.features.questionnaires import QuestionnaireScoring
+    from eih_ml.models import Task
+
+    #: What :meth:`ModelBundle.predict` takes: a table, a loaded file or one record per patient.
+    Rows = pd.DataFrame | StudyTable | Sequence[Mapping[str, object]]
 
 BUNDLE_FORMAT = 1
 #: Type families a bundle may contain; anything else in a file is refused at load.
@@ -59,13 +69,13 @@ HYPERALGESIA_CLASSES = ("not hyperalgesic", "hyperalgesic")
 MULTICLASS_CLASSES = ("hyperalgesic", "non-responder", "hypoalgesic")
 
 
-def _dump(obj, path: Path) -> None:
+def _dump(obj: object, path: Path) -> None:
     import skops.io as sio
 
     sio.dump(obj, path)
 
 
-def _load(path: Path):
+def _load(path: Path) -> object:
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(file=path)
@@ -97,7 +107,7 @@ class BundleMeta(Record):
     #: The chosen model family (``xgboost``, ``elastic_net``...) and its tuned hyperparameters.
     model: str = "model"
     params: dict[str, Any] = {}
-    task: str
+    task: Literal["classification", "multiclass", "regression"]
     features: list[str]
     #: Per feature: label, domain, unit... (:func:`eih_ml.features.metadata.feature_info`).
     feature_info: dict[str, dict[str, Any]] = {}
@@ -216,10 +226,10 @@ class ModelBundle:
     venn_abers: VennAbersCalibration | None = None
     #: Quantile heads of the EIH prediction interval (:class:`~eih_ml.explain.eih_interval.
     #: QuantileBand`) and their conformal calibration, or None.
-    eih_heads: object | None = field(default=None, repr=False)
+    eih_heads: QuantileBand | None = field(default=None, repr=False)
     eih_calibration: IntervalCalibration | None = None
-    _attributor: object | None = field(default=None, repr=False)
-    _questionnaire_scoring: object | None = field(default=None, repr=False)
+    _attributor: Attributor | None = field(default=None, repr=False)
+    _questionnaire_scoring: QuestionnaireScoring | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.meta, BundleMeta):
@@ -227,7 +237,7 @@ class ModelBundle:
 
     # ------------------------------------------------------------------------------- properties
     @property
-    def task(self) -> str:
+    def task(self) -> Task:
         """classification, multiclass or regression."""
         return self.meta.task
 
@@ -245,7 +255,7 @@ class ModelBundle:
         )
 
     @property
-    def _scoring(self):
+    def _scoring(self) -> QuestionnaireScoring:
         """The questionnaire scoring rules the model was trained with (built once)."""
         if self._questionnaire_scoring is None:
             from eih_ml.features.questionnaires import QuestionnaireScoring
@@ -256,7 +266,7 @@ class ModelBundle:
         return self._questionnaire_scoring
 
     @property
-    def attributor(self):
+    def attributor(self) -> Attributor:
         """The SHAP attributor (built once)."""
         if self._attributor is None:
             from eih_ml.explain.attribution import Attributor
@@ -269,7 +279,9 @@ class ModelBundle:
 
     # ------------------------------------------------------------------------------------ build
     @classmethod
-    def build(cls, result, *, confidence_level: float | None = None) -> ModelBundle:
+    def build(
+        cls, result: ExperimentResult, *, confidence_level: float | None = None
+    ) -> ModelBundle:
         """Bundle the final model of an experiment (:class:`eih_ml.experiment.ExperimentResult`).
 
         ``confidence_level`` defaults to ``prediction.confidence_level``; every level of
@@ -281,6 +293,8 @@ class ModelBundle:
         config = result.config
         task = config.outcome.task
         summary = result.summary
+        if summary is None:
+            raise ModelError("The experiment has no summary yet: bundle it after it has run.")
         threshold = summary.outcome.final_threshold
         oof = result.cvs[result.best_model].oof
         level = float(confidence_level or config.prediction.confidence_level)
@@ -391,7 +405,7 @@ class ModelBundle:
         if meta.eih_interval and (directory / "eih_interval.skops").is_file():
             from eih_ml.explain.eih_interval import IntervalCalibration
 
-            heads = _load(directory / "eih_interval.skops")
+            heads = cast("QuantileBand", _load(directory / "eih_interval.skops"))  # skops: object
             eih_cal = IntervalCalibration.from_dict(meta.eih_interval)
         return cls(
             _load(directory / "pipeline.skops"), conformal, meta, reference, venn, heads, eih_cal
@@ -428,7 +442,7 @@ class ModelBundle:
         )
 
     @property
-    def dictionary(self):
+    def dictionary(self) -> ColumnDictionary | None:
         """The :class:`~eih_ml.data.dictionary.ColumnDictionary` the model was trained through,
         or None (canonical column names).
         """
@@ -448,7 +462,9 @@ class ModelBundle:
         return tuple(self.meta.levels or (self.meta.confidence_level,))
 
     # ------------------------------------------------------------------------------- prediction
-    def prepare(self, raw) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
+    def prepare(
+        self, raw: pd.DataFrame | StudyTable
+    ) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
         """Input rows -> (ids, model matrix, per-row list of features not measured).
 
         ``raw`` is a DataFrame in canonical columns, or a
@@ -463,7 +479,9 @@ class ModelBundle:
         with python_string_storage():
             return self._prepare(raw)
 
-    def derive(self, raw, *, require_outcome: bool = False):
+    def derive(
+        self, raw: pd.DataFrame | StudyTable, *, require_outcome: bool = False
+    ) -> tuple[CohortReport, pd.DataFrame]:
         """Input rows -> (validation report, feature table) by the rules the model was trained with.
 
         The loader, validation and feature derivation of :meth:`prepare`, keeping the whole
@@ -474,7 +492,9 @@ class ModelBundle:
         with python_string_storage():
             return self._derive(raw, require_outcome)
 
-    def _derive(self, raw, require_outcome: bool):
+    def _derive(
+        self, raw: pd.DataFrame | StudyTable, require_outcome: bool
+    ) -> tuple[CohortReport, pd.DataFrame]:
         from eih_ml.data.load import StudyTable, load_frame
         from eih_ml.data.validate import validate_cohort
         from eih_ml.features.derive import derive_features
@@ -508,7 +528,9 @@ class ModelBundle:
         )
         return report, table
 
-    def _prepare(self, raw) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
+    def _prepare(
+        self, raw: pd.DataFrame | StudyTable
+    ) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
         _, table = self._derive(raw, require_outcome=False)
         return self.matrix(table)
 
@@ -531,9 +553,31 @@ class ModelBundle:
         ids[PROFILE] = table[PROFILE].to_numpy(dtype=object)
         return ids, X, missing
 
+    @overload
     def predict(
         self,
-        raw,
+        raw: Rows,
+        top_k: int = ...,
+        *,
+        path: str = ...,
+        rows: list[int] | None = ...,
+        as_records: Literal[False] = ...,
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def predict(
+        self,
+        raw: Rows,
+        top_k: int = ...,
+        *,
+        path: str = ...,
+        rows: list[int] | None = ...,
+        as_records: Literal[True],
+    ) -> list[dict]: ...
+
+    def predict(
+        self,
+        raw: Rows,
         top_k: int = 5,
         *,
         path: str = "auto",
@@ -618,27 +662,37 @@ class ModelBundle:
                     "(canonical names, values in range, categories as in the data contract, "
                     "not a StudyTable); these need the frame path: pass path='auto' or 'frame'."
                 )
+            table: pd.DataFrame | StudyTable
             if isinstance(raw, list | tuple):
-                raw = pd.DataFrame.from_records(records)
+                table = pd.DataFrame.from_records(list(raw))
                 if rows is not None:
-                    raw.index = pd.Index(rows, name="row")
-            ids, X, _ = self.prepare(raw)
+                    table.index = pd.Index(rows, name="row")
+            else:
+                table = cast("pd.DataFrame | StudyTable", raw)  # anything else: prepare says
+            ids, X, _ = self.prepare(table)
             with python_string_storage():
                 columns = self._matrix_columns(X, ids, top_k)
         return self._answer(columns, as_records)
 
     def _answer(self, columns: dict[str, list], as_records: bool) -> pd.DataFrame | list[dict]:
         """Named prediction columns as a DataFrame, or one dict per row (either path's answer)."""
-        columns = ordered(columns, self.task)
         if as_records:
+            columns = ordered(columns, self.task)
             names = list(columns)
             return [
                 dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)
             ]
+        return self._frame(columns)
+
+    def _frame(self, columns: dict[str, list]) -> pd.DataFrame:
+        """Named prediction columns as :meth:`predict`'s DataFrame."""
+        columns = ordered(columns, self.task)
         with python_string_storage():
             return pd.DataFrame(columns)
 
-    def _predict_plain(self, records, top_k: int) -> dict[str, list] | None:
+    def _predict_plain(
+        self, records: list[Mapping[str, object]], top_k: int
+    ) -> dict[str, list] | None:
         """Records -> prediction columns, or None when they need the full path."""
         from eih_ml.data.dictionary import load_dictionary
         from eih_ml.data.records import plain_records
@@ -679,7 +733,7 @@ class ModelBundle:
 
     def predict_prepared(
         self,
-        raw: object,
+        raw: Rows,
         top_k: int = 5,
         *,
         derived: bool = False,
@@ -720,6 +774,7 @@ class ModelBundle:
             Values out of range, text in number fields, unknown categories: every problem named
             with its row and column.
         """
+        table: pd.DataFrame | StudyTable
         if derived:
             if not isinstance(raw, pd.DataFrame):
                 raise TypeError(
@@ -728,8 +783,10 @@ class ModelBundle:
             ids, X, _ = self.matrix(raw)
         else:
             if isinstance(raw, list | tuple):
-                raw = pd.DataFrame.from_records(list(raw))
-            ids, X, _ = self.prepare(raw)
+                table = pd.DataFrame.from_records(list(raw))
+            else:
+                table = cast("pd.DataFrame | StudyTable", raw)  # anything else: prepare says
+            ids, X, _ = self.prepare(table)
         if select is not None:
             rows = list(select(ids))
             ids, X = ids.iloc[rows], X.iloc[rows]
@@ -755,10 +812,18 @@ class ModelBundle:
         with python_string_storage():
             return self._predict_matrix(X, ids, missing, top_k)
 
-    def _predict_matrix(self, X, ids, missing, top_k) -> pd.DataFrame:
-        return self._answer(self._matrix_columns(X, ids, top_k), as_records=False)
+    def _predict_matrix(
+        self,
+        X: pd.DataFrame,
+        ids: pd.DataFrame | None,
+        missing: list[list[str]] | None,
+        top_k: int,
+    ) -> pd.DataFrame:
+        return self._frame(self._matrix_columns(X, ids, top_k))
 
-    def _matrix_columns(self, X, ids, top_k) -> dict[str, list]:
+    def _matrix_columns(
+        self, X: pd.DataFrame, ids: pd.DataFrame | None, top_k: int
+    ) -> dict[str, list]:
         n = len(X)
         if ids is None:
             id_columns = {
@@ -1002,7 +1067,7 @@ def columns_of(X: pd.DataFrame, features: list[str]) -> dict[str, np.ndarray]:
     return {f: columns[f] for f in features}
 
 
-def _derived_value(columns: dict[str, np.ndarray], i: int, feature: str):
+def _derived_value(columns: dict[str, np.ndarray], i: int, feature: str) -> str | None:
     """A derived indicator's value for display (bio_panel_missing); None for anything else."""
     if feature == "bio_panel_missing":
         markers = [c for c in columns if c.startswith("bio_") and not c.endswith(("_nd", "_lod"))]

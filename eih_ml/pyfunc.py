@@ -7,26 +7,41 @@ inside the bundle artifact, loaded with an explicit allowlist of trusted types.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pandas as pd
 
 from eih_ml.data import contract
 
+if TYPE_CHECKING:
+    from mlflow.models import ModelSignature
+
+    from eih_ml.bundle import ModelBundle
+
 try:  # mlflow is imported only where a model is logged or served
-    from mlflow.pyfunc import PythonModel
+    # PythonModelContext at run time too: MLflow reads predict's type hints when it logs
+    from mlflow.pyfunc import PythonModel, PythonModelContext
 except ImportError:  # pragma: no cover - mlflow is a core dependency
-    PythonModel = object
+    PythonModel = PythonModelContext = object  # type: ignore[misc,assignment]  # a plain base
 
 
 class EihResponderModel(PythonModel):
     """``predict(model_input)`` returns :meth:`eih_ml.bundle.ModelBundle.predict`'s columns."""
 
-    def load_context(self, context) -> None:
+    bundle: ModelBundle
+
+    def load_context(self, context: PythonModelContext) -> None:
         """Load the bundle folder logged as the ``bundle`` artifact."""
         from eih_ml.bundle import ModelBundle
 
         self.bundle = ModelBundle.load(context.artifacts["bundle"])
 
-    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
+    def predict(
+        self,
+        context: PythonModelContext | None,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
         """One output row per input row (canonical data-contract columns).
 
         ``params={"confidence_level": 0.95}`` answers at another calibrated level (the
@@ -72,7 +87,9 @@ def input_columns(features: list[str]) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
-def signature(features: list[str], task: str, example: pd.DataFrame, level: float = 0.9):
+def signature(
+    features: list[str], task: str, example: pd.DataFrame, level: float = 0.9
+) -> ModelSignature:
     """MLflow signature: every input optional and of any type, typed by the input contract.
 
     :func:`eih_ml.data.inputs.mlflow_input_schema` explains why: MLflow's own enforcement would

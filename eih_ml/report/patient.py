@@ -10,14 +10,21 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from eih_ml import __version__
 from eih_ml.errors import DataError
 
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
-def _env():
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.data.load import StudyTable
+
+
+def _env() -> Environment:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     return Environment(
@@ -26,7 +33,12 @@ def _env():
     )
 
 
-def explain_patient(bundle, raw, participant_id: str, session_id: str | None = None) -> dict:
+def explain_patient(
+    bundle: ModelBundle,
+    raw: pd.DataFrame | StudyTable,
+    participant_id: str,
+    session_id: str | None = None,
+) -> dict[str, Any]:
     """Everything the report (and the web app) shows for one patient session.
 
     Returns a dict with the prediction row, the plain-language explanation, the factor list,
@@ -42,7 +54,7 @@ def explain_patient(bundle, raw, participant_id: str, session_id: str | None = N
     scored = bundle.predict_prepared(raw, select=_patient_row(participant_id, session_id))
     X_row = scored.matrix
     row = scored.table.iloc[0].to_dict()
-    explanation = patient_explanation(row, bundle.meta, bundle.task)
+    explanation = patient_explanation(row, bundle.meta.to_dict(), bundle.task)
     if row.get("abstained"):  # too little measured: a reason, nothing to explain or compare
         return {
             "row": row,
@@ -72,7 +84,7 @@ def explain_patient(bundle, raw, participant_id: str, session_id: str | None = N
         from eih_ml.report.figures import prescription_figure
 
         value = "eih_kpa" if "eih_kpa" in prescriptions else "probability"
-        unit = outcome_unit(bundle.meta) if value == "eih_kpa" else "chance"
+        unit = outcome_unit(bundle.meta.to_dict()) if value == "eih_kpa" else "chance"
         figures["prescriptions"] = to_data_uri(prescription_figure(prescriptions, value, unit))
     return {
         "row": row,
@@ -127,7 +139,12 @@ def _patient_row(
     return pick
 
 
-def render_patient_report(bundle, raw, participant_id: str, session_id: str | None = None) -> str:
+def render_patient_report(
+    bundle: ModelBundle,
+    raw: pd.DataFrame | StudyTable,
+    participant_id: str,
+    session_id: str | None = None,
+) -> str:
     """The patient report as HTML text."""
     data = explain_patient(bundle, raw, participant_id, session_id)
     whatif = data["whatif"]
@@ -155,7 +172,11 @@ def _ranked(grid: pd.DataFrame, top: int = 10) -> list[dict]:
 
 
 def write_patient_report(
-    bundle, raw, participant_id: str, out: str | Path, session_id: str | None = None
+    bundle: ModelBundle,
+    raw: pd.DataFrame | StudyTable,
+    participant_id: str,
+    out: str | Path,
+    session_id: str | None = None,
 ) -> Path:
     """Render and write the report atomically."""
     from eih_ml.atomic_io import write_text

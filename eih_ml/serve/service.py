@@ -9,11 +9,13 @@ requests are joined into one call by :class:`Batcher`. Input the model cannot us
 :class:`InputProblems`, naming each field.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import math
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,10 @@ from eih_ml.serve.fields import build_sections, describe_inputs
 from eih_ml.serve.request_models import MAX_PATIENTS, patient_model, request_model
 from eih_ml.serve.validation import FieldError, validate_text_row
 
+if TYPE_CHECKING:
+    from eih_ml.bundle import ModelBundle
+    from eih_ml.data.validate import CohortValidationError
+
 #: Training-cohort counts below this are shown as "<5" by ``GET /api/model``.
 SMALL_CELL = 5
 
@@ -34,7 +40,7 @@ SMALL_CELL = 5
 class InputProblems(Exception):
     """Input the model cannot use; ``errors`` name each field."""
 
-    def __init__(self, errors: list[FieldError]):
+    def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
         super().__init__(f"{len(errors)} input problem(s)")
 
@@ -42,7 +48,7 @@ class InputProblems(Exception):
 class Service:
     """The loaded model and everything computed from it once; predictions under one lock."""
 
-    def __init__(self, bundle, model_uri: str | None):
+    def __init__(self, bundle: ModelBundle, model_uri: str | None) -> None:
         self.bundle = bundle
         self.task = bundle.task
         self.meta = bundle.meta
@@ -129,13 +135,16 @@ class Service:
             groups.setdefault(key, []).append(i)
         return groups
 
-    def _violations(self, exc, index: list[int], prefix: tuple) -> InputProblems:
+    def _violations(
+        self, exc: CohortValidationError, index: list[int], prefix: tuple
+    ) -> InputProblems:
         v = exc.report.violations
         v = v[v["severity"] == "error"]
         errors = []
         for r in v.itertuples(index=False):
+            cell: Any = r.row  # a violation's row number, or text for a cohort-wide problem
             try:
-                patient = int(r.row) - 1
+                patient = int(cell) - 1
             except (TypeError, ValueError):
                 patient = None
             if patient is not None and patient not in index:
@@ -161,7 +170,7 @@ class Service:
         """Is ``level`` the model's own confidence level."""
         return abs(float(level) - float(self.bundle.meta.confidence_level)) < 1e-9
 
-    def at_level(self, level: float | None, prefix: tuple = ("body",)):
+    def at_level(self, level: float | None, prefix: tuple = ("body",)) -> ModelBundle:
         """The bundle at ``level`` (None: the model's own); a level not calibrated is a 422."""
         if level is None:
             return self.bundle
@@ -354,7 +363,7 @@ class Batcher:
     Nothing outlives the call.
     """
 
-    def __init__(self, service: Service):
+    def __init__(self, service: Service) -> None:
         self.service = service
         self.cv = threading.Condition()
         self.queue: list[dict] = []
@@ -370,7 +379,8 @@ class Batcher:
                     self.cv.wait()
                     continue
                 self.busy = True
-                batch, rows = [], 0
+                batch: list[dict[str, Any]] = []
+                rows = 0
                 while self.queue and (
                     not batch or rows + len(self.queue[0]["patients"]) <= MAX_PATIENTS
                 ):

@@ -15,7 +15,6 @@ import typer
 from eih_ml.errors import ConfigError, EihMlError
 
 if TYPE_CHECKING:  # hints only: the commands import what they use when they run
-    import pandas as pd
     from rich.console import Console
 
     from eih_ml.bundle import ModelBundle
@@ -494,9 +493,7 @@ def predict(
     bundle = load_model(model)
     if confidence is not None:
         bundle = bundle.at_level(confidence)
-    predictions = cast(  # a DataFrame unless as_records=True
-        "pd.DataFrame", bundle.predict(load_study(input, _dictionary_for(bundle, dictionary)))
-    )
+    predictions = bundle.predict(load_study(input, _dictionary_for(bundle, dictionary)))
     write_table(predictions, out)
     flagged = int(predictions["ood"].sum())
     abstained = int(predictions["abstained"].sum())

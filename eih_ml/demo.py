@@ -79,10 +79,13 @@ def run_demo(
     new = simulate_cohort(3, scenario="chronic_mixed", seed=seed + 1000).cohort
     new = new[[c for c in new.columns if "_post" not in c and "rest_" not in c]]
     pid = str(new["participant_id"].iloc[0])
-    explained = explain_patient(result.bundle, new, pid)
+    bundle = result.bundle
+    if bundle is None:  # run_experiment always builds one for a demo run
+        raise RuntimeError("The demo's experiment built no model bundle.")
+    explained = explain_patient(bundle, new, pid)
     console.print(as_text(explained["explanation"]), markup=False)
     if len(explained["whatif"]):
         console.print(explained["whatif"].round(3).to_string(index=False), markup=False)
-    report_path = write_patient_report(result.bundle, new, pid, out / "patient_report.html")
+    report_path = write_patient_report(bundle, new, pid, out / "patient_report.html")
     console.print(f"Patient report: {report_path}")
     return result

@@ -396,11 +396,7 @@ def log_and_register(
 
     config = result.config
     # ExperimentResult.bundle is typed object (the module does not import bundle.py at run time)
-    bundle = (
-        cast("ModelBundle", result.bundle)
-        if result.bundle is not None
-        else ModelBundle.build(result)
-    )
+    bundle = result.bundle if result.bundle is not None else ModelBundle.build(result)
     saved = Path(result.output_dir) / "model" if result.output_dir else None
     info = log_bundle(mlflow, bundle, saved)
     name = config.tracking.registry.name

@@ -13,7 +13,8 @@ that of "hyperalgesic vs not", and its calibration curves are drawn per class.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ def every_class(y: pd.Series, task: str) -> bool:
     return y.nunique() >= (len(CLASS_NAMES) if task == "multiclass" else 2)
 
 
-def clean_dict(d: dict) -> dict:
+def clean_dict(d: Mapping[str, Any]) -> dict[str, Any]:
     """Floats made JSON-safe (NaN and infinities become null)."""
     return {k: json_safe(v) for k, v in d.items()}
 

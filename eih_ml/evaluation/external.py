@@ -129,7 +129,7 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
     )
     from eih_ml.outcomes import label
 
-    task = cast("Task", bundle.task)  # ModelBundle.task: a str holding one of Task's values
+    task = bundle.task
     outcome = bundle.meta["outcome"]
     name = outcome["outcome"]
     report, table = bundle.derive(raw, require_outcome=True)
@@ -163,8 +163,8 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
             )
     else:
         threshold, y = None, values
-    scored = bundle.predict_prepared(table, derived=True)
-    rows, X = scored.table, scored.matrix
+    prepared = bundle.predict_prepared(table, derived=True)
+    rows, X = prepared.table, prepared.matrix
     groups = table["participant_id"].astype(str).to_numpy()
     frame = {
         "participant_id": groups,

@@ -149,7 +149,7 @@ def updated_bundle(
     """
     from sklearn.base import clone
 
-    from eih_ml.bundle import ModelBundle
+    from eih_ml.bundle import BundleMeta, ModelBundle
     from eih_ml.explain.attribution import unwrap
     from eih_ml.explain.conformal import ConformalCalibration
     from eih_ml.explain.reference import CohortReference
@@ -228,4 +228,4 @@ def updated_bundle(
             from eih_ml.explain.attribution import background_mean
 
             meta["background_mean"] = background_mean(pipeline, X).tolist()
-    return ModelBundle(pipeline, conformal, meta, reference, venn)
+    return ModelBundle(pipeline, conformal, BundleMeta.from_mapping(meta), reference, venn)

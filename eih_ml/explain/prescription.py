@@ -19,15 +19,15 @@ of :func:`caveat` says which.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from eih_ml.bundle import ModelBundle
-    from eih_ml.models import Task
+    from eih_ml.bundle import BundleMeta, ModelBundle
 
 from eih_ml.data.contract import MODALITIES
 
@@ -107,7 +107,7 @@ def prescription_grid(
         rows[k] = [c[k] for c in cands]
     if bundle.abstain_rule.assess(columns_of(rows.iloc[[0]], features), 1).abstained[0]:
         return pd.DataFrame()
-    task = cast("Task", bundle.task)  # the bundle's task is one of the Task values
+    task = bundle.task
     scores = np.asarray(predict_scores(bundle.pipeline, rows, task), dtype=np.float64)
     out = pd.DataFrame(cands)
     out.insert(0, "prescription", [describe(c) for c in grid.candidates()])
@@ -165,7 +165,7 @@ def _extrapolation(bundle: ModelBundle, rows: pd.DataFrame, inputs: list[str]) -
     return reasons
 
 
-def caveat(meta: dict) -> str:
+def caveat(meta: Mapping[str, Any] | BundleMeta) -> str:
     """How to read the comparison: effects only when the programmes were randomised."""
     if meta.get("protocol_randomized"):
         return (

@@ -9,10 +9,15 @@ label's limited reliability; out-of-distribution warnings).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from eih_ml import outcome_words
 from eih_ml.features.metadata import CATEGORY_LABELS
 from eih_ml.outcome_words import outcome_site
+
+if TYPE_CHECKING:
+    from eih_ml.bundle import BundleMeta
 
 
 def value_text(f: dict) -> str:
@@ -134,7 +139,7 @@ def headline(row: dict, task: str, meta: dict) -> str:
     return text
 
 
-def outcome_unit(meta: dict) -> str:
+def outcome_unit(meta: Mapping[str, Any] | BundleMeta) -> str:
     """The unit of a model's outcome (its bundle metadata ``meta``): kPa, %, NRS points or points.
 
     See :func:`eih_ml.outcome_words.outcome_unit`.

@@ -19,6 +19,7 @@ from eih_ml import __version__
 if TYPE_CHECKING:
     import pandas as pd
 
+    from eih_ml.bundle import BundleMeta
     from eih_ml.serve.service import Service
 
 
@@ -165,7 +166,7 @@ def _domain_bars(domains: dict, task: str) -> list[dict]:
     return rows
 
 
-def result_view(data: dict, task: str, meta: dict) -> dict:
+def result_view(data: dict, task: str, meta: BundleMeta) -> dict:
     """The result panel of one explained patient (``Service.explain``): numbers, charts, what-if."""
     rec = data["record"]
     level = round(100 * float(rec.get("confidence_level") or meta.get("confidence_level", 0.9)))
@@ -277,7 +278,7 @@ def result_view(data: dict, task: str, meta: dict) -> dict:
     return view
 
 
-def _prescription_view(grid: pd.DataFrame | None, task: str, meta: dict) -> dict | None:
+def _prescription_view(grid: pd.DataFrame | None, task: str, meta: BundleMeta) -> dict | None:
     """The prescription explorer as a grid per modality and the ten best candidates."""
     if grid is None or not len(grid):
         return None

@@ -183,6 +183,18 @@ class BundleMeta(Record):
         ModelError
             The file is not JSON, or not a bundle of this format.
         """
+        data, reference = cls.read_json(path)
+        return cls.from_mapping(data, str(path)), reference
+
+    @staticmethod
+    def read_json(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``bundle.json`` -> (its metadata as JSON, the reference's dict), format checked only.
+
+        Raises
+        ------
+        ModelError
+            The file is not JSON, or not a bundle of this format.
+        """
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -197,7 +209,7 @@ class BundleMeta(Record):
         reference = data.pop("reference", None)
         if not isinstance(reference, dict):
             raise ModelError(f"{path} has no 'reference': it is not an eih_ml model bundle.")
-        return cls.from_mapping(data, str(path)), reference
+        return data, reference
 
 
 @dataclass(frozen=True)
@@ -397,19 +409,22 @@ class ModelBundle:
                 f"{directory} is not an eih_ml model bundle (no bundle.json). Pass the folder "
                 "written by 'eih-ml train', or a models:/ or runs:/ URI."
             )
-        meta, reference_dict = BundleMeta.read(meta_path)
+        data, reference_dict = BundleMeta.read_json(meta_path)
+        # the files' types are checked before the metadata, as they always were
+        heads = None
+        if data.get("eih_interval") and (directory / "eih_interval.skops").is_file():
+            heads = cast("QuantileBand", _load(directory / "eih_interval.skops"))  # skops: object
+        pipeline = _load(directory / "pipeline.skops")
+        meta = BundleMeta.from_mapping(data, str(meta_path))
         reference = CohortReference.from_dict(reference_dict)
         conformal = ConformalCalibration.from_dict(meta.conformal) if meta.conformal else None
         venn = VennAbersCalibration.from_dict(meta.venn_abers) if meta.venn_abers else None
-        heads = eih_cal = None
-        if meta.eih_interval and (directory / "eih_interval.skops").is_file():
+        eih_cal = None
+        if heads is not None and meta.eih_interval:
             from eih_ml.explain.eih_interval import IntervalCalibration
 
-            heads = cast("QuantileBand", _load(directory / "eih_interval.skops"))  # skops: object
             eih_cal = IntervalCalibration.from_dict(meta.eih_interval)
-        return cls(
-            _load(directory / "pipeline.skops"), conformal, meta, reference, venn, heads, eih_cal
-        )
+        return cls(pipeline, conformal, meta, reference, venn, heads, eih_cal)
 
     def at_level(self, level: float) -> ModelBundle:
         """The same model answering at another calibrated confidence level.
@@ -587,7 +602,8 @@ class ModelBundle:
         """Prediction, uncertainty, top factors and OOD flag for each input row.
 
         The one prediction entry point: the CLI, the MLflow pyfunc, the web app and its JSON API
-        call it. The columns are the prediction row of the model's task, in the order of
+        call it; a caller that needs the model matrix too (a patient explanation, an external
+        validation) calls :meth:`predict_prepared`, its frame path. The columns are the prediction row of the model's task, in the order of
         :func:`eih_ml.prediction.column_names`: participant_id, session_id,
         pain_modulation_profile (a code of :data:`eih_ml.features.profile.PROFILES`), the
         prediction and its uncertainty (predicted_class / probability / prediction_set /

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import numpy as np
 import pandas as pd
-from pydantic import PrivateAttr, ValidationError
+from pydantic import PrivateAttr
 
 from eih_ml import __version__
 from eih_ml.errors import DataError, ModelError
@@ -147,15 +147,7 @@ class BundleMeta(Record):
             ``data`` is not an eih_ml bundle's metadata (the message names ``source`` and the
             first key that is missing or wrong).
         """
-        try:
-            meta = cls.model_validate(dict(data))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            problem = "has no" if first["type"] == "missing" else f"has a wrong ({first['msg']})"
-            raise ModelError(
-                f"{source} {problem} {where!r}: it is not the metadata of an eih_ml model bundle."
-            ) from None
+        meta = cls.validated(data, source, "the metadata of an eih_ml model bundle", ModelError)
         meta._order = list(data)
         return meta
 

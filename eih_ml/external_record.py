@@ -23,8 +23,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from eih_ml.errors import DataError
 from eih_ml.run_record import Record
 
@@ -150,15 +148,7 @@ class ExternalSummary(Record):
             raise DataError(
                 f"{source} holds {type(data).__name__}, not an eih_ml external validation."
             )
-        try:
-            return cls.model_validate(dict(data))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            problem = "has no" if first["type"] == "missing" else f"has a wrong ({first['msg']})"
-            raise DataError(
-                f"{source} {problem} {where!r}: it is not an eih_ml external validation."
-            ) from None
+        return cls.validated(data, source, "an eih_ml external validation")
 
     def __repr__(self) -> str:
         name = next((k for k in ("auroc", "auroc_macro", "rmse") if k in self.metrics), None)

@@ -23,9 +23,9 @@ Everything here is aggregate (counts, rates, metrics): no participant-level valu
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -79,6 +79,27 @@ class Record(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """The record as plain Python (nested records too), with only the keys that were set."""
         return self.model_dump(exclude_unset=True)
+
+    @classmethod
+    def validated(
+        cls,
+        data: Mapping[str, Any],
+        source: object,
+        what: str,
+        error: type[Exception] = DataError,
+    ) -> Self:
+        """``data`` read as this record, or ``error`` naming ``source`` and the first bad key.
+
+        The one wording of every typed file's refusal: "<source> has no 'key': it is not
+        <what>." (or "has a wrong (<reason>) 'key'").
+        """
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            problem = "has no" if first["type"] == "missing" else f"has a wrong ({first['msg']})"
+            raise error(f"{source} {problem} {where!r}: it is not {what}.") from None
 
 
 class DataSummary(Record):
@@ -260,15 +281,7 @@ class RunSummary(Record):
         """
         if not isinstance(data, dict):
             raise DataError(f"{source} holds {type(data).__name__}, not an eih_ml summary.")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            problem = "has no" if first["type"] == "missing" else f"has a wrong ({first['msg']})"
-            raise DataError(
-                f"{source} {problem} {where!r}: it is not the summary of an eih_ml experiment."
-            ) from None
+        return cls.validated(data, source, "the summary of an eih_ml experiment")
 
     def __repr__(self) -> str:
         pm = self.primary_metric

@@ -44,7 +44,7 @@ from eih_ml.features.profile import COLUMN as PROFILE
 from eih_ml.features.profile import ProfileRule, profile_array
 from eih_ml.frame_mode import python_string_storage, to_python_strings
 from eih_ml.prediction import EMPTIED_ON_ABSTAIN, ordered
-from eih_ml.run_record import Record
+from eih_ml.run_record import OutcomeSummary, Record
 
 if TYPE_CHECKING:  # the interval module imports scikit-learn: loaded when a bundle has one
     from eih_ml.data.dictionary import ColumnDictionary
@@ -113,8 +113,8 @@ class BundleMeta(Record):
     feature_info: dict[str, dict[str, Any]] = {}
     #: The minimum-information rule (:meth:`eih_ml.explain.abstain.AbstainRule.to_dict`).
     abstain: dict[str, Any] | None = None
-    #: The outcome's definition (:meth:`eih_ml.run_record.OutcomeSummary.to_dict`).
-    outcome: dict[str, Any]
+    #: The outcome's definition, as the run summary holds it.
+    outcome: OutcomeSummary
     threshold: float | int | None = None
     confidence_level: float | int
     levels: list[float | int] = []
@@ -253,7 +253,7 @@ class ModelBundle:
     def __repr__(self) -> str:
         o = self.meta.outcome
         return (
-            f"<ModelBundle {self.meta.model}: {self.task} of {o['outcome']}, "
+            f"<ModelBundle {self.meta.model}: {self.task} of {o.outcome}, "
             f"{len(self.features)} features, trained on {self.reference.n_participants} "
             "participants>"
         )
@@ -335,7 +335,7 @@ class ModelBundle:
             features=list(result.X.columns),
             feature_info=info,
             abstain=rule.to_dict(),
-            outcome=summary.outcome.to_dict(),
+            outcome=summary.outcome.model_copy(deep=True),
             threshold=threshold,
             confidence_level=level,
             levels=list(levels),
@@ -929,9 +929,9 @@ class ModelBundle:
         return out
 
     @property
-    def target(self) -> str:
+    def target(self) -> Literal["hypoalgesia", "hyperalgesia"]:
         """What the probability is of: "hypoalgesia" (a responder) or "hyperalgesia"."""
-        return self.meta.outcome.get("target") or "hypoalgesia"
+        return "hyperalgesia" if self.meta.outcome.target == "hyperalgesia" else "hypoalgesia"
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -943,7 +943,7 @@ class ModelBundle:
     @property
     def risk_threshold(self) -> float:
         """The hyperalgesic probability from which "risk of more pain" is flagged."""
-        return float(self.meta.outcome.get("risk_threshold") or 0.5)
+        return float(self.meta.outcome.risk_threshold or 0.5)
 
     @cached_property
     def abstain_rule(self) -> AbstainRule:

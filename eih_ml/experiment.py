@@ -819,16 +819,16 @@ def uncertainty_summary(bundle: ModelBundle) -> dict:
     meta = bundle.meta
     out: dict = {
         "levels": list(bundle.offered_levels),
-        "confidence_level": meta["confidence_level"],
-        "prediction_set": (meta.get("conformal") or {}).get("method"),
+        "confidence_level": meta.confidence_level,
+        "prediction_set": (meta.conformal or {}).get("method"),
     }
-    if meta.get("venn_abers"):
+    if meta.venn_abers:
         out["venn_abers"] = {
-            "method": meta["venn_abers"]["method"],
-            "n_calibration": meta["venn_abers"]["n_calibration"],
+            "method": meta.venn_abers["method"],
+            "n_calibration": meta.venn_abers["n_calibration"],
         }
-    if meta.get("eih_interval"):
-        e = meta["eih_interval"]
+    if meta.eih_interval:
+        e = meta.eih_interval
         out["eih_interval"] = {
             "method": e["method"],
             "unit": e["unit"],

@@ -30,7 +30,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from eih_ml.errors import DataError
-from eih_ml.outcome_words import outcome_in_words, outcome_parts, outcome_unit
+from eih_ml.outcome_words import outcome_in_words, outcome_parts, outcome_site, outcome_unit
 
 
 class Record(BaseModel):
@@ -63,6 +63,14 @@ class Record(BaseModel):
 
     def __setitem__(self, key: str, value: Any) -> None:
         setattr(self, key, value)
+
+    def __eq__(self, other: object) -> bool:
+        """Records compare as pydantic models; a record equals the plain mapping it replaces."""
+        if isinstance(other, Mapping):
+            return self.to_dict() == dict(other)
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as pydantic's models
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value of ``key`` if it was set, else ``default`` (as :meth:`dict.get`)."""
@@ -143,6 +151,11 @@ class OutcomeSummary(Record):
     def site(self) -> str | None:
         """``local``, ``remote`` or ``global`` for acute EIH; None for a programme outcome."""
         return None if self.programme else outcome_parts(self.outcome)[1]
+
+    @property
+    def site_in_words(self) -> str:
+        """Where the pressure pain threshold was measured, in words (:func:`outcome_site`)."""
+        return outcome_site(self.to_dict())
 
     @property
     def unit(self) -> str:

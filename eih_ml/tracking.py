@@ -314,7 +314,7 @@ def log_bundle(mlflow: ModuleType, bundle: ModelBundle, saved: Path | None = Non
             artifacts={"bundle": str(bundle_dir)},
             code_paths=[str(Path(__file__).parent)],
             signature=signature(
-                features, bundle.task, example, float(bundle.meta["confidence_level"])
+                features, bundle.task, example, float(bundle.meta.confidence_level)
             ),
             input_example=example,
             pip_requirements=pip_requirements(),
@@ -357,7 +357,7 @@ def register_update(
     uri = resolve_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
-    update = bundle.meta["update"]
+    update = bundle.meta.update or {}
     with mlflow.start_run(run_id=validation_run):
         info = log_bundle(mlflow, bundle)
         mlflow.set_tags(
@@ -378,7 +378,7 @@ def register_update(
         "eih_ml.update_method": update["method"],
         "eih_ml.validation_run": validation_run,
         "eih_ml.outcome_definition": source_tags.get("eih_ml.outcome_definition", ""),
-        "eih_ml.model": source_tags.get("eih_ml.model", bundle.meta.get("model", "")),
+        "eih_ml.model": source_tags.get("eih_ml.model", bundle.meta.model),
         "eih_ml.performance_basis": "cross-validated on the validation cohort",
     }
     for key, value in tags.items():

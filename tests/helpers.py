@@ -73,3 +73,11 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
         code = exc.code if isinstance(exc.code, int) else 1
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def bundle_meta(outcome: dict, task: str = "classification", **fields):
+    """A model bundle's metadata with only what a wording test sets (the rest minimal)."""
+    from eih_ml.bundle import BUNDLE_FORMAT, BundleMeta
+
+    base = {"format": BUNDLE_FORMAT, "task": task, "features": [], "confidence_level": 0.9}
+    return BundleMeta.from_mapping({**base, "outcome": outcome, **fields})

@@ -5,6 +5,7 @@ import pytest
 from eih_ml.explain.text import headline
 from eih_ml.outcome_words import outcome_in_words, outcome_parts, outcome_site, outcome_unit
 from eih_ml.run_record import RunSummary
+from tests.helpers import bundle_meta
 
 
 @pytest.mark.parametrize(
@@ -69,7 +70,7 @@ def test_definitions_in_one_sentence_per_task():
 
 
 def test_a_relative_eih_regression_is_read_in_percent_not_kpa():
-    meta = {"outcome": {"outcome": "eih_rel_global", "task": "regression"}, "confidence_level": 0.9}
+    meta = bundle_meta({"outcome": "eih_rel_global", "task": "regression"}, "regression")
     row = {"eih_kpa": 12.4, "interval_low": -3.0, "interval_high": 30.0}
     text = headline(row, "regression", meta)
     assert "at the exercising muscle and a remote site (their mean)" in text
@@ -132,10 +133,10 @@ def test_what_is_not_a_summary_is_refused_with_a_clear_error(bad):
 
 
 def test_a_relative_eih_cut_off_is_in_percent_in_every_headline():
-    meta = {"outcome": {"outcome": "eih_rel_local", "rule": "sem"}, "threshold": 12.0}
+    meta = bundle_meta({"outcome": "eih_rel_local", "rule": "sem"}, threshold=12.0)
     row = {"probability": 0.7}
     assert "rising after exercise by more than 12%)" in headline(row, "classification", meta)
-    meta_kpa = {"outcome": {"outcome": "eih_abs_local", "rule": "sem"}, "threshold": 12.0}
+    meta_kpa = bundle_meta({"outcome": "eih_abs_local", "rule": "sem"}, threshold=12.0)
     assert "by more than 12 kPa)" in headline(row, "classification", meta_kpa)
     three = {"p_hyperalgesic": 0.2, "p_non_responder": 0.3, "p_hypoalgesic": 0.5}
     assert "changing by more than 12% either way" in headline(three, "multiclass", meta)

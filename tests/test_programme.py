@@ -16,7 +16,7 @@ from eih_ml.config import load_config
 from eih_ml.data.visits import VisitsValidationError, load_visits, validate_visits
 from eih_ml.errors import ConfigError
 from eih_ml.programme import ProgrammeSpec, programme_outcome
-from tests.helpers import SMALL_RUN, run_cli
+from tests.helpers import SMALL_RUN, bundle_meta, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = [*SMALL_RUN, "evaluation.added_value=[]", "models=[elastic_net]"]
@@ -310,8 +310,9 @@ def test_cli_train_explain_report_and_web_page(tmp_path, capsys):
 def test_the_prescription_wording_follows_the_design():
     from eih_ml.explain.prescription import caveat
 
-    assert "assigned at random" in caveat({"protocol_randomized": True})
-    observational = caveat({"protocol_randomized": False})
+    outcome = {"outcome": "followup_pain_nrs_w12", "programme": {"measure": "pain_nrs"}}
+    assert "assigned at random" in caveat(bundle_meta(outcome, protocol_randomized=True))
+    observational = caveat(bundle_meta(outcome, protocol_randomized=False))
     assert "associations learned from the data" in observational
     assert "not trial results" in observational
 

@@ -130,8 +130,8 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
     from eih_ml.outcomes import label
 
     task = bundle.task
-    outcome = bundle.meta["outcome"]
-    name = outcome["outcome"]
+    outcome = bundle.meta.outcome
+    name = outcome.outcome
     report, table = bundle.derive(raw, require_outcome=True)
     notes = list(report.notes) if hasattr(report, "notes") else []
     if name not in table.columns or table[name].notna().sum() == 0:
@@ -147,7 +147,7 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
     values = table[name].to_numpy(float)
     if task in ("classification", "multiclass"):
         threshold = float(bundle.meta.get("threshold") or 0.0)
-        y = label(values, threshold, task, outcome.get("target") or "hypoalgesia")
+        y = label(values, threshold, task, bundle.target)
         needed = 3 if task == "multiclass" else 2
         if len(np.unique(y)) < needed:
             from eih_ml.outcomes import CLASS_NAMES
@@ -229,7 +229,7 @@ def external_validation(  # noqa: C901 - a sequence of independent checks or ste
             seed=seed,
         )
     summary = ExternalSummary(
-        model=ValidatedModel(task=task, outcome=name, target=outcome.get("target")),
+        model=ValidatedModel(task=task, outcome=name, target=outcome.target),
         cohort=ValidationCohort(
             source="<DataFrame>"
             if isinstance(raw, pd.DataFrame)

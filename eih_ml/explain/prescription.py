@@ -19,9 +19,8 @@ of :func:`caveat` says which.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -165,9 +164,9 @@ def _extrapolation(bundle: ModelBundle, rows: pd.DataFrame, inputs: list[str]) -
     return reasons
 
 
-def caveat(meta: Mapping[str, Any] | BundleMeta) -> str:
+def caveat(meta: BundleMeta) -> str:
     """How to read the comparison: effects only when the programmes were randomised."""
-    if meta.get("protocol_randomized"):
+    if meta.protocol_randomized:
         return (
             "The programmes in the training data were assigned at random, so the differences "
             "between prescriptions estimate their effects for patients like this one."

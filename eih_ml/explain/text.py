@@ -9,12 +9,9 @@ label's limited reliability; out-of-distribution warnings).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from eih_ml import outcome_words
 from eih_ml.features.metadata import CATEGORY_LABELS
-from eih_ml.outcome_words import outcome_site
 
 if TYPE_CHECKING:
     from eih_ml.bundle import BundleMeta
@@ -48,7 +45,7 @@ def factor_sentences(
 ) -> list[str]:
     """One sentence per factor.
 
-    ``target`` is the bundle's ``meta["outcome"]["target"]``: a hyperalgesia model (binary) and a
+    ``target`` is the bundle's ``meta.outcome.target``: a hyperalgesia model (binary) and a
     multiclass model (whose attributions explain the hyperalgesic class) speak of the chance of
     more pain; a responder model of the chance of relief; a regression of the predicted relief.
     """
@@ -81,7 +78,7 @@ def factor_sentences(
     return out
 
 
-def headline(row: dict, task: str, meta: dict) -> str:
+def headline(row: dict, task: str, meta: BundleMeta) -> str:
     """The prediction with its uncertainty, in one or two sentences.
 
     An abstained row (the model's minimum-information rule, :mod:`eih_ml.explain.abstain`)
@@ -89,14 +86,14 @@ def headline(row: dict, task: str, meta: dict) -> str:
     """
     if row.get("abstained"):
         return str(row["abstain_reason"])
-    programme = meta["outcome"].get("programme")
+    programme = meta.outcome.programme
     if programme:
         return _programme_headline(row, task, meta, programme)
-    level = round(100 * float(row.get("confidence_level", meta.get("confidence_level", 0.9))))
-    site = outcome_site(meta["outcome"])
-    if task == "classification" and meta["outcome"].get("target") == "hyperalgesia":
+    level = _level(row, meta)
+    site = meta.outcome.site_in_words
+    if task == "classification" and meta.outcome.target == "hyperalgesia":
         p = float(row["probability"])
-        risk = float(meta["outcome"].get("risk_threshold") or 0.5)
+        risk = float(meta.outcome.risk_threshold or 0.5)
         text = (
             f"Estimated probability of more pain sensitivity after this exercise (exercise-induced "
             f"hyperalgesia: pressure pain threshold at {site} falling{_rule_text(meta)}): "
@@ -126,7 +123,7 @@ def headline(row: dict, task: str, meta: dict) -> str:
         return text
     eih = float(row["eih_kpa"])  # the column's name is historical: the outcome's own unit
     direction = "rise" if eih >= 0 else "fall"
-    unit = outcome_unit(meta)
+    unit = meta.outcome.unit
     text = (
         f"Predicted change of the pressure pain threshold at {site} after exercise: "
         f"{eih:+.0f} {unit} (a {direction}; positive means less pain sensitivity)."
@@ -139,17 +136,14 @@ def headline(row: dict, task: str, meta: dict) -> str:
     return text
 
 
-def outcome_unit(meta: Mapping[str, Any] | BundleMeta) -> str:
-    """The unit of a model's outcome (its bundle metadata ``meta``): kPa, %, NRS points or points.
-
-    See :func:`eih_ml.outcome_words.outcome_unit`.
-    """
-    return outcome_words.outcome_unit(meta["outcome"])
+def _level(row: dict, meta: BundleMeta) -> int:
+    """The row's confidence level (the model's when the row has none), in percent."""
+    return round(100 * float(row.get("confidence_level", meta.confidence_level)))
 
 
-def _programme_headline(row: dict, task: str, meta: dict, programme: dict) -> str:
+def _programme_headline(row: dict, task: str, meta: BundleMeta, programme: dict) -> str:
     """A programme outcome: the chance of a clinically important improvement, or its size."""
-    level = round(100 * float(row.get("confidence_level", meta.get("confidence_level", 0.9))))
+    level = _level(row, meta)
     week = f"week {float(programme['week']):g}"
     if task == "classification":
         p = float(row["probability"])
@@ -160,7 +154,7 @@ def _programme_headline(row: dict, task: str, meta: dict, programme: dict) -> st
         if row.get("prediction_set"):
             text += f" At {level} % confidence the possible outcomes are: {row['prediction_set']}."
         return text
-    unit = outcome_unit(meta)
+    unit = meta.outcome.unit
     what = (
         "pain"
         if programme["measure"] == "pain_nrs"
@@ -179,13 +173,13 @@ def _programme_headline(row: dict, task: str, meta: dict, programme: dict) -> st
     return text
 
 
-def _multiclass_headline(row: dict, meta: dict, site: str, level: int) -> str:
+def _multiclass_headline(row: dict, meta: BundleMeta, site: str, level: int) -> str:
     """Three probabilities, the risk flag and the conformal set of a three-class model."""
     p = {k: float(row[f"p_{k}"]) for k in ("hyperalgesic", "non_responder", "hypoalgesic")}
-    risk = float(meta["outcome"].get("risk_threshold") or 0.5)
-    thr = meta.get("threshold")
+    risk = float(meta.outcome.risk_threshold or 0.5)
+    thr = meta.threshold
     band = (
-        f"by more than {float(thr):.3g}{_spaced(outcome_unit(meta))} either way"
+        f"by more than {float(thr):.3g}{_spaced(meta.outcome.unit)} either way"
         if thr
         else "either way"
     )
@@ -205,12 +199,11 @@ def _multiclass_headline(row: dict, meta: dict, site: str, level: int) -> str:
     return text
 
 
-def _rule_text(meta: dict) -> str:
-    rule = meta["outcome"].get("rule")
-    thr = meta.get("threshold")
-    if rule == "gt0" or thr in (None, 0, 0.0):
+def _rule_text(meta: BundleMeta) -> str:
+    thr = meta.threshold
+    if meta.outcome.rule == "gt0" or thr is None or thr == 0:
         return ""
-    return f" by more than {thr:.3g}{_spaced(outcome_unit(meta))}"
+    return f" by more than {thr:.3g}{_spaced(meta.outcome.unit)}"
 
 
 def _spaced(unit: str) -> str:
@@ -218,16 +211,16 @@ def _spaced(unit: str) -> str:
     return unit if unit == "%" else f" {unit}"
 
 
-def caveats(meta: dict, row: dict) -> list[str]:
+def caveats(meta: BundleMeta, row: dict) -> list[str]:
     """What the clinician must keep in mind."""
-    cohort = meta["training_cohort"]
+    cohort = meta.training_cohort
     conditions = ", ".join(
         f"{CATEGORY_LABELS['condition'].get(k, k)} ({v})"
         for k, v in sorted(cohort.get("conditions", {}).items(), key=lambda kv: -kv[1])
     )
     source = cohort.get("source", {})
     simulated = " (a simulated cohort)" if source.get("kind") == "simulated" else ""
-    rc = meta.get("reliability_ceiling", {})
+    rc = meta.reliability_ceiling
     out = [
         "This is decision support, not a diagnosis: weigh it with the clinical picture.",
         f"The model was built on {cohort['n_participants']} participants{simulated}"
@@ -240,7 +233,7 @@ def caveats(meta: dict, row: dict) -> list[str]:
             f"way on two days with kappa about {rc['retest_kappa']:.2f}), so no prediction can be "
             "more certain than the measurement it predicts."
         )
-    if meta["outcome"].get("programme"):
+    if meta.outcome.programme:
         from eih_ml.explain.prescription import caveat
 
         out.append(caveat(meta))
@@ -253,7 +246,7 @@ def caveats(meta: dict, row: dict) -> list[str]:
     return out
 
 
-def uncertainty_sentences(row: dict, meta: dict) -> list[str]:
+def uncertainty_sentences(row: dict, meta: BundleMeta) -> list[str]:
     """The patient's own uncertainty in plain words, one sentence per measure.
 
     * the Venn-Abers range of the probability (:mod:`eih_ml.explain.venn_abers`): how often
@@ -266,13 +259,13 @@ def uncertainty_sentences(row: dict, meta: dict) -> list[str]:
     if row.get("abstained"):
         return []
     out = []
-    level = round(100 * float(row.get("confidence_level", meta.get("confidence_level", 0.9))))
+    level = _level(row, meta)
     lo, hi = row.get("probability_low"), row.get("probability_high")
     if lo is not None and hi is not None:
-        n = (meta.get("venn_abers") or {}).get("n_calibration")
-        if meta["outcome"].get("programme"):
+        n = (meta.venn_abers or {}).get("n_calibration")
+        if meta.outcome.programme:
             what = "a clinically important improvement"
-        elif meta["outcome"].get("target") == "hyperalgesia":
+        elif meta.outcome.target == "hyperalgesia":
             what = "more pain sensitivity after exercise"
         else:
             what = "a hypoalgesic response"
@@ -284,8 +277,8 @@ def uncertainty_sentences(row: dict, meta: dict) -> list[str]:
         )
     lo, hi = row.get("eih_low"), row.get("eih_high")
     if lo is not None and hi is not None:
-        unit = (meta.get("eih_interval") or {}).get("unit", "kPa")
-        site = outcome_site(meta["outcome"])
+        unit = (meta.eih_interval or {}).get("unit", "kPa")
+        site = meta.outcome.site_in_words
         out.append(
             f"At {level} % confidence, this patient's change of the pressure pain threshold at "
             f"{site} after exercise lies between {float(lo):+.0f} and {float(hi):+.0f} {unit}: "
@@ -301,7 +294,7 @@ def _range(lo: float, hi: float) -> str:
     return f"{a}" if a == b else f"{a} to {b}"
 
 
-def patient_explanation(row: dict, meta: dict, task: str, n_factors: int = 5) -> dict:
+def patient_explanation(row: dict, meta: BundleMeta, task: str, n_factors: int = 5) -> dict:
     """Headline, factor sentences and caveats for one prediction row (from ``bundle.predict``)."""
     factors = row["top_factors"]
     if isinstance(factors, str):
@@ -319,8 +312,8 @@ def patient_explanation(row: dict, meta: dict, task: str, n_factors: int = 5) ->
         "factors": factor_sentences(
             factors[:n_factors],
             task,
-            meta["outcome"].get("target"),
-            bool(meta["outcome"].get("programme")),
+            meta.outcome.target,
+            bool(meta.outcome.programme),
         ),
         "caveats": caveats(meta, row),
     }

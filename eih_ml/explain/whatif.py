@@ -107,7 +107,7 @@ def protocol_whatif(
     elif bundle.task == "classification":
         scores = out["probability"].to_numpy(float)
         if bundle.target == "hyperalgesia":  # the protocols that lower the risk go unflagged
-            risk = float(bundle.meta["outcome"].get("risk_threshold") or 0.5)
+            risk = bundle.risk_threshold
             out["flag"] = np.where(scores >= risk, "risk of more pain after this exercise", "")
         else:
             out["flag"] = np.where(

@@ -54,7 +54,7 @@ def explain_patient(
     scored = bundle.predict_prepared(raw, select=_patient_row(participant_id, session_id))
     X_row = scored.matrix
     row = scored.table.iloc[0].to_dict()
-    explanation = patient_explanation(row, bundle.meta.to_dict(), bundle.task)
+    explanation = patient_explanation(row, bundle.meta, bundle.task)
     if row.get("abstained"):  # too little measured: a reason, nothing to explain or compare
         return {
             "row": row,
@@ -70,7 +70,7 @@ def explain_patient(
         }
     att = bundle.attributor.explain(X_row)
     contrib = att.values.iloc[0]
-    labels = {f: bundle.meta["feature_info"].get(f, {}).get("label", f) for f in contrib.index}
+    labels = {f: bundle.meta.feature_info.get(f, {}).get("label", f) for f in contrib.index}
     domains = {f: feature_info(f).domain for f in contrib.index}
     by_domain = contrib.groupby(pd.Series(domains)).sum()
     from eih_ml.explain.prescription import has_prescription, prescription_grid
@@ -80,11 +80,10 @@ def explain_patient(
     whatif = pd.DataFrame() if has_prescription(bundle) else protocol_whatif(bundle, X_row)
     figures = {}
     if len(prescriptions):
-        from eih_ml.explain.text import outcome_unit
         from eih_ml.report.figures import prescription_figure
 
         value = "eih_kpa" if "eih_kpa" in prescriptions else "probability"
-        unit = outcome_unit(bundle.meta.to_dict()) if value == "eih_kpa" else "chance"
+        unit = bundle.meta.outcome.unit if value == "eih_kpa" else "chance"
         figures["prescriptions"] = to_data_uri(prescription_figure(prescriptions, value, unit))
     return {
         "row": row,

@@ -261,7 +261,9 @@ class Service:
         from eih_ml.outcome_words import outcome_in_words
 
         thr = self.meta.threshold
-        return outcome_in_words(self.meta.outcome, thr if isinstance(thr, int | float) else None)
+        return outcome_in_words(
+            self.meta.outcome.to_dict(), thr if isinstance(thr, int | float) else None
+        )
 
     def abstain_rule(self) -> dict:
         """The model's minimum-information rule (eih_ml.explain.abstain), for GET /api/model."""

@@ -46,7 +46,7 @@ class Pages:
             "model_version": service.version,
             "version": __version__,
             "token_enabled": token_enabled,
-            "n_participants": bundle.meta.get("training_cohort", {}).get("n_participants"),
+            "n_participants": bundle.meta.training_cohort.get("n_participants"),
         }
 
     def page(self, template: str, status: int = 200, context: dict | None = None) -> bytes:
@@ -169,7 +169,7 @@ def _domain_bars(domains: dict, task: str) -> list[dict]:
 def result_view(data: dict, task: str, meta: BundleMeta) -> dict:
     """The result panel of one explained patient (``Service.explain``): numbers, charts, what-if."""
     rec = data["record"]
-    level = round(100 * float(rec.get("confidence_level") or meta.get("confidence_level", 0.9)))
+    level = round(100 * float(rec.get("confidence_level") or meta.confidence_level))
     if rec.get("abstained"):  # the minimum-information rule: a reason, not a number
         return {
             "record": rec,
@@ -182,7 +182,7 @@ def result_view(data: dict, task: str, meta: BundleMeta) -> dict:
     view: dict[str, Any] = {
         "record": rec,
         "explanation": data["explanation"],
-        "waterfall": _waterfall({**data, "target": meta["outcome"].get("target")}, task),
+        "waterfall": _waterfall({**data, "target": meta.outcome.target}, task),
         "domains": _domain_bars(data["domains"], task),
         "level": level,
     }
@@ -212,21 +212,19 @@ def result_view(data: dict, task: str, meta: BundleMeta) -> dict:
         view["big"] = _pct(p)
         view["big_caption"] = (
             "chance of more pain sensitivity after exercise (hyperalgesia)"
-            if meta["outcome"].get("target") == "hyperalgesia"
+            if meta.outcome.target == "hyperalgesia"
             else "chance of less pain sensitivity after exercise (hypoalgesia)"
         )
         view["uncertainty"] = (
             f"At {level} % confidence: {rec['prediction_set']}" if rec.get("prediction_set") else ""
         )
         view["gauge"] = {"x": round(100 * p, 2)}
-    elif meta["outcome"].get("programme"):  # a programme's improvement (eih_ml.programme)
-        from eih_ml.explain.text import outcome_unit
-
-        unit = outcome_unit(meta)
+    elif meta.outcome.programme:  # a programme's improvement (eih_ml.programme)
+        unit = meta.outcome.unit
         v = float(rec["eih_kpa"])
         view["big"] = f"{v:+.1f} {unit}"
         view["big_caption"] = (
-            f"predicted improvement at week {float(meta['outcome']['programme']['week']):g} "
+            f"predicted improvement at week {float(meta.outcome.programme['week']):g} "
             "of the programme"
         )
         view["scale"] = ("worse", "no change", "better")
@@ -285,7 +283,6 @@ def _prescription_view(grid: pd.DataFrame | None, task: str, meta: BundleMeta) -
     import numpy as np
 
     from eih_ml.explain.prescription import caveat
-    from eih_ml.explain.text import outcome_unit
 
     value = "eih_kpa" if "eih_kpa" in grid else "probability"
 
@@ -329,7 +326,7 @@ def _prescription_view(grid: pd.DataFrame | None, task: str, meta: BundleMeta) -
     return {
         "unit": "chance of a clinically important improvement"
         if value == "probability"
-        else f"predicted improvement ({outcome_unit(meta)})",
+        else f"predicted improvement ({meta.outcome.unit})",
         "panels": panels,
         "best": [
             {

@@ -450,8 +450,10 @@ class ModelBundle:
 
     @property
     def dictionary(self) -> ColumnDictionary | None:
-        """The :class:`~eih_ml.data.dictionary.ColumnDictionary` the model was trained through,
-        or None (canonical column names).
+        """The column dictionary the model was trained through, or None (canonical names).
+
+        A :class:`~eih_ml.data.dictionary.ColumnDictionary`; None when the model was trained on
+        canonical column names.
         """
         kept = self.meta.dictionary
         if not kept:

@@ -62,8 +62,9 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """Predict an individual's exercise-induced hypoalgesia (EIH) response: simulate, validate,
-    derive features, train, explain, track and serve.
+    """Predict an individual's exercise-induced hypoalgesia (EIH) response.
+
+    The commands simulate, validate, derive features, train, explain, track and serve.
     """
 
 
@@ -175,8 +176,10 @@ def phenotypes(
         bool, typer.Option(help="Blank offending cells instead of failing on a data error.")
     ] = False,
 ) -> None:
-    """Find data-driven pain-modulation phenotypes: cluster participants on QST and
-    questionnaires (Gaussian mixture, k by BIC), with stability, profiles and EIH by cluster.
+    """Find data-driven pain-modulation phenotypes by clustering on QST and questionnaires.
+
+    Participants are clustered on QST and questionnaires (Gaussian mixture, k by BIC); the
+    output has the clusters' stability, profiles and EIH by cluster.
     """
     from eih_ml.data.load import load_study
     from eih_ml.data.validate import validate_cohort
@@ -444,8 +447,10 @@ ModelOpt = Annotated[
 
 
 def _dictionary_for(bundle: ModelBundle, given: Path | None) -> Path | ColumnDictionary | None:
-    """The dictionary a study file is read through: ``--dictionary`` when given, else the one
-    the model was trained through (kept in its bundle), else canonical names.
+    """The column dictionary a study file is read through when ``bundle`` predicts from it.
+
+    ``--dictionary`` when given, else the one the model was trained through (kept in its bundle),
+    else None (canonical names).
     """
     if given is not None:
         return given

@@ -72,8 +72,10 @@ def _categorical_branch() -> Pipeline:
 
 
 def phenotype_columns(features: list[str], phenotypes: dict) -> list[str]:
-    """The model features the phenotype clustering reads (``features.phenotype.features``, or
-    the QST and questionnaire features of :data:`eih_ml.phenotypes.DEFAULT_FEATURES`).
+    """The model features the phenotype clustering reads.
+
+    ``features.phenotype.features``, or the QST and questionnaire features of
+    :data:`eih_ml.phenotypes.DEFAULT_FEATURES`.
     """
     from eih_ml.phenotypes.analysis import DEFAULT_FEATURES
 
@@ -264,7 +266,9 @@ def search_space(model: str, task: Task) -> dict:
 
 
 def predict_scores(pipeline: BaseEstimator, X: ArrayLike, task: Task) -> np.ndarray:
-    """Probability of the positive class (classification), the three class probabilities
+    """The pipeline's predictions of ``X`` in the form of its task.
+
+    Probability of the positive class (classification), the three class probabilities
     (multiclass: rows x :data:`eih_ml.outcomes.CLASS_NAMES`) or the predicted EIH (regression).
     """
     if task == "multiclass":

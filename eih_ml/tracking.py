@@ -207,8 +207,9 @@ def track_experiment(result: ExperimentResult) -> str:
 
 
 def _log_fold_scores(client: MlflowClient, folds: list[dict[str, Any]]) -> None:
-    """Each outer fold's inner-CV score as one metric series (step = repeat x 1000 + fold),
-    in one batch (one store transaction instead of one per fold).
+    """Log each outer fold's inner-CV score as one metric series, in one batch.
+
+    Step = repeat x 1000 + fold; one batch is one store transaction instead of one per fold.
     """
     import mlflow
     from mlflow.entities import Metric

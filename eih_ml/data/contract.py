@@ -84,8 +84,9 @@ class RangeBy:
 
     @property
     def envelope(self) -> tuple[float, float]:
-        """The smallest range holding every value's range (what a field accepts before the
-        value of ``by`` is known).
+        """The smallest range holding every value's range.
+
+        It is what a field accepts before the value of ``by`` is known.
 
         Examples
         --------
@@ -190,8 +191,9 @@ class ColumnSpec:
 
     @property
     def bounds(self) -> tuple[float, float] | None:
-        """The plausible range a value of this column may take: ``valid_range``, or the
-        envelope of ``range_by`` (``None`` when open).
+        """The plausible range a value of this column may take (``None`` when open).
+
+        ``valid_range``, or else the envelope of ``range_by``.
         """
         if self.valid_range is not None:
             return self.valid_range

@@ -163,8 +163,10 @@ class ColumnDictionary(_Strict):
         return f"<ColumnDictionary {Path(self.source).name}: {'; '.join(parts)}>"
 
     def target(self, name: str) -> str:
-        """The canonical name a study column is read as: ``columns``, then ``patterns``, else
-        its own name (REDCap's record and event columns are mapped by the loader).
+        """The canonical name a study column is read as.
+
+        ``columns``, then ``patterns``, else its own name (REDCap's record and event columns are
+        mapped by the loader).
         """
         if name in self.columns:
             return self.columns[name]
@@ -261,9 +263,10 @@ def load_dictionary(path: str | Path | None) -> ColumnDictionary:
 
 
 def _with_redcap(d: ColumnDictionary, dd: RedcapDictionary) -> ColumnDictionary:
-    """``d`` with what a REDCap data dictionary tells added (:func:`eih_ml.data.redcap.
-    dictionary_updates`); ``d``'s own keys win. The result is self-contained: the model bundle
-    keeps it, and the CSV is not needed again.
+    """``d`` with what a REDCap data dictionary tells added; ``d``'s own keys win.
+
+    The additions are those of :func:`eih_ml.data.redcap.dictionary_updates`. The result is
+    self-contained: the model bundle keeps it, and the CSV is not needed again.
     """
     from eih_ml.data.redcap import dictionary_updates
 

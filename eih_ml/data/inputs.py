@@ -113,7 +113,8 @@ ACCEPTS: dict[str, str] = {
 
 
 def ecma_pattern(pattern: str) -> str:
-    """A pattern of this module as an ECMAScript regular expression (the web form's checks):
+    """A pattern of this module as an ECMAScript regular expression (the web form's checks).
+
     Python's named groups ``(?P<name>...)`` are written ``(?<name>...)``.
 
     Examples
@@ -225,8 +226,10 @@ def biomarker_value(value: object) -> object:
 
 
 def category_value(column: str, value: object) -> object:
-    """A category cell as the contract spells it (``"Female"`` -> ``"female"``, ``"LBP"`` ->
-    ``"low_back_pain"``); text that is still not a category is returned stripped, as found.
+    """A category cell as the contract spells it; text that is still not a category, stripped.
+
+    For example ``"Female"`` -> ``"female"`` and ``"LBP"`` -> ``"low_back_pain"``; text that is
+    not a category after that is returned as found, only stripped.
 
     Examples
     --------
@@ -312,10 +315,12 @@ def blank_missing(frame: pd.DataFrame, extra: tuple[str, ...] | list[str] = ()) 
 
 
 def parse_numbers(values: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
-    """:func:`parse_number` of every cell: (floats with NaN where missing or unreadable, mask of
-    the ambiguous cells such as ``"1,050"``). Vectorised: one conversion for the column, a
-    regular expression only over the cells that are not plain numbers. ``decimal=","`` (a column
-    dictionary's declaration) reads every single comma as the decimal separator.
+    """:func:`parse_number` of every cell of ``values``, vectorised.
+
+    Returns (floats with NaN where missing or unreadable, mask of the ambiguous cells such as
+    ``"1,050"``). Vectorised: one conversion for the column, a regular expression only over the
+    cells that are not plain numbers. ``decimal=","`` (a column dictionary's declaration) reads
+    every single comma as the decimal separator.
     """
     import numpy as np
     import pandas as pd

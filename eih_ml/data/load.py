@@ -567,9 +567,10 @@ _WHOLE_FLOAT = re.compile(r"(-?\d+)\.0+")
 
 
 def _code_text(value: object) -> str:
-    """A category code as text, whole numbers without the '.0' that Excel and REDCap's numeric
-    exports add (``1.0`` and ``"1.0"`` -> ``"1"``), so that a dictionary's ``'1': female``
-    matches them and an unknown code is echoed as the user typed it.
+    """A category code as text, whole numbers without the '.0' that Excel and REDCap add.
+
+    Excel and REDCap's numeric exports write ``1.0``; ``1.0`` and ``"1.0"`` -> ``"1"``, so that a
+    dictionary's ``'1': female`` matches them and an unknown code is echoed as the user typed it.
 
     >>> _code_text(1.0), _code_text(" 2.0 "), _code_text("1.5"), _code_text("F")
     ('1', '2', '1.5', 'F')

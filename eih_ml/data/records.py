@@ -82,8 +82,9 @@ _INFINITE = (math.inf, -math.inf)
 
 @dataclass(frozen=True, eq=False)
 class _Layout:
-    """How the columns of a set of record keys are read (cached per key set: a service sees
-    the same fields request after request).
+    """How the columns of a set of record keys are read.
+
+    Cached per key set: a service sees the same fields request after request.
     """
 
     ids: tuple[str, ...]
@@ -100,9 +101,10 @@ class _Layout:
 
 @lru_cache(maxsize=64)
 def _layout(keys: tuple) -> _Layout | None:
-    """The reading plan of ``keys``; None when a key is not text or of a kind this short way
-    does not read. Columns the loader leaves out (not in the contract, helper columns) are
-    skipped.
+    """The reading plan of ``keys``; None when this short way cannot read them.
+
+    None when a key is not text or of a kind this short way does not read. Columns the loader
+    leaves out (not in the contract, helper columns) are skipped.
     """
     ids, numbers, categories, bounds, biomarker = [], [], {}, [], set()
     order = []
@@ -247,7 +249,9 @@ def _numbers(
 
 
 def _dependent_ranges_hold(arrays: dict[str, np.ndarray], n: int, stimuli: tuple[str, ...]) -> bool:
-    """Exercise and programme intensity within their unit's range; CPM stimuli within their test
+    """Whether intensities and CPM stimuli lie within the range their unit or test type sets.
+
+    Exercise and programme intensity within their unit's range; CPM stimuli within their test
     type's.
     """
     for name, unit_name in contract.INTENSITY_COLUMNS.items():
@@ -278,8 +282,9 @@ def _declared_lod(marker: str, d: ColumnDictionary) -> float:
 
 
 def _nondetect(v: object, marker: str, d: ColumnDictionary) -> float | None:
-    """The LOD of a non-detect written as text ("<0.7", "<LOD", "ND"...), as the loader reads
-    it; None when ``v`` is not such a text or no LOD is known (the full path reports it).
+    """The LOD of a non-detect written as text ("<0.7", "<LOD", "ND"...), as the loader reads it.
+
+    None when ``v`` is not such a text or no LOD is known (the full path reports it).
     """
     if not isinstance(v, str):
         return None
@@ -293,8 +298,10 @@ def _nondetect(v: object, marker: str, d: ColumnDictionary) -> float | None:
 def _add_biomarker_helpers(
     arrays: dict[str, np.ndarray], nondetects: dict[str, dict[int, float]], d: ColumnDictionary
 ) -> None:
-    """``bio_{m}_nd`` (1 for a non-detect, 0 where measured) and ``bio_{m}_lod`` (the LOD
-    written with a non-detect, else the declared one), missing where nothing was given.
+    """Add the non-detect flag and LOD columns of every biomarker ``m`` to ``arrays``.
+
+    ``bio_{m}_nd`` (1 for a non-detect, 0 where measured) and ``bio_{m}_lod`` (the LOD written
+    with a non-detect, else the declared one), missing where nothing was given.
     """
     for col in contract.biomarker_columns(list(arrays)):
         x = arrays[col]

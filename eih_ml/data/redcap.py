@@ -319,8 +319,10 @@ def _unique_event_names(frame: pd.DataFrame, column: str, notes: list[str]) -> p
 def _collapse_checkboxes(
     frame: pd.DataFrame, notes: list[str], declared: dict[str, dict[str, str]]
 ) -> pd.DataFrame:
-    """``field___code`` columns into ``field``; ``declared`` (from a data dictionary) maps each
-    checkbox field to {column suffix: code}. Without it every ``___`` group is a checkbox.
+    """``frame`` with its ``field___code`` checkbox columns collapsed into ``field``.
+
+    ``declared`` (from a data dictionary) maps each checkbox field to {column suffix: code}.
+    Without it every ``___`` group is a checkbox.
     """
     groups: dict[str, list[tuple[str, str]]] = {}
     for col in frame.columns:
@@ -415,8 +417,10 @@ def _merge_instances(
 
 
 def dictionary_updates(dd: RedcapDictionary, target: Callable[[str], str]) -> dict:
-    """What a REDCap data dictionary adds to a column dictionary (applied by
-    :func:`eih_ml.data.dictionary.load_dictionary`; the dictionary's own keys win there).
+    """What a REDCap data dictionary adds to a column dictionary.
+
+    Applied by :func:`eih_ml.data.dictionary.load_dictionary`; the column dictionary's own keys
+    win there.
 
     ``target(field)`` is the canonical column a field is read as (the column dictionary's
     ``columns``/``patterns``). Returned keys:

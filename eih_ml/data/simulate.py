@@ -315,8 +315,10 @@ _ITEM_PREFIXES = tuple(f"{m.prefix}_" for m in ITEM_MODELS)
 
 
 def _assemble_cohort(people: Arrays, sessions: Arrays, measured: Arrays) -> pd.DataFrame:
-    """The observed cohort in a stable column order: ids, demographics, clinical, exercise, PPT,
-    CPM, TS, questionnaire items, biomarkers. Participant-level arrays are repeated per row.
+    """The observed cohort as one frame in a stable column order.
+
+    The order: ids, demographics, clinical, exercise, PPT, CPM, TS, questionnaire items,
+    biomarkers. Participant-level arrays are repeated per row.
     """
     p = sessions["person"]
     cols: dict[str, np.ndarray] = {
@@ -377,8 +379,10 @@ def _assemble_truth(
 
 
 def _atomic_write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` through a temporary file in the same directory and
-    :func:`os.replace`; float columns holding only whole numbers are written without ``.0``.
+    """Write ``frame`` to ``path`` atomically, whole numbers without ``.0``.
+
+    Through a temporary file in the same directory and :func:`os.replace`; float columns holding
+    only whole numbers are written without ``.0``.
     """
     whole = {}
     for col in frame.select_dtypes("float").columns:

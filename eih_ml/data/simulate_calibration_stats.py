@@ -70,8 +70,9 @@ def _protocol_residual(cohort: pd.DataFrame, y: np.ndarray) -> np.ndarray:
 
 
 def _sum_score(items: np.ndarray, min_answered: int) -> np.ndarray:
-    """Sum of items, prorated from the mean of answered items when at least ``min_answered``
-    items are answered (otherwise NaN).
+    """Sum of items, prorated from the mean of the answered items.
+
+    Prorated when at least ``min_answered`` items are answered, otherwise NaN.
     """
     answered = np.sum(~np.isnan(items), axis=1)
     mean = np.nansum(items, axis=1) / np.maximum(answered, 1)
@@ -140,9 +141,10 @@ def _log_biomarkers(cohort: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ols_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
-    """Least squares with an intercept (normal equations with a negligible ridge, so that a protocol
-    absent from the training fold does not make the system singular); NaN predictors are imputed
-    with training means.
+    """Least-squares predictions with an intercept; NaN predictors take training means.
+
+    Normal equations with a negligible ridge, so that a protocol absent from the training fold
+    does not make the system singular.
     """
     means = np.nanmean(x_train, axis=0)
     means = np.where(np.isnan(means), 0.0, means)
@@ -177,8 +179,9 @@ def _participant_folds(cohort: pd.DataFrame, n_folds: int = 5, seed: int = 0) ->
 def _incremental_r2(
     cohort: pd.DataFrame, base: pd.DataFrame, extra: pd.DataFrame, y: np.ndarray
 ) -> float:
-    """Out-of-sample R^2 that ``extra`` adds to ``base``: ``1 - SSE(base + extra) / SSE(base)``,
-    5-fold cross-validation grouped by participant.
+    """Out-of-sample R^2 that ``extra`` adds to ``base``: ``1 - SSE(base + extra) / SSE(base)``.
+
+    Out of sample: 5-fold cross-validation grouped by participant.
     """
     keep = ~np.isnan(y)
     folds = _participant_folds(cohort)[keep]

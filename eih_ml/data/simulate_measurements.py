@@ -67,9 +67,10 @@ def ppt_columns(
 def cpm_columns(
     people: Arrays, sessions: Arrays, scen: Scenario, rng: np.random.Generator
 ) -> tuple[Arrays, np.ndarray]:
-    """CPM with a PPT test stimulus: two trials before and two during conditioning (parallel
-    design; Reezigt 2021), in every session before the exercise. Returns the columns and the true
-    relative CPM effect of each session.
+    """CPM with a PPT test stimulus, in every session before the exercise.
+
+    Two trials before and two during conditioning (parallel design; Reezigt 2021). Returns the
+    columns and the true relative CPM effect of each session.
     """
     p = sessions["person"]
     m = p.size
@@ -90,9 +91,11 @@ def cpm_columns(
 def ts_columns(
     people: Arrays, sessions: Arrays, scen: Scenario, rng: np.random.Generator
 ) -> Arrays:
-    """Temporal summation: a train of 10 ratings (0-100) rising from ``first`` towards
-    ``first + increase``, and five single-stimulus ratings for part of the participants (wind-up
-    ratio, DFNS). First rating and increase are log-normal in S and F.
+    """Temporal summation: a train of 10 ratings and, for part of the participants, 5 single ones.
+
+    The train's ratings (0-100) rise from ``first`` towards ``first + increase``; the five
+    single-stimulus ratings give the wind-up ratio (DFNS). First rating and increase are
+    log-normal in S and F.
     """
     p = sessions["person"]
     m = p.size
@@ -160,8 +163,9 @@ ITEM_MODELS: tuple[_ItemModel, ...] = (
 def _graded_response(
     theta: np.ndarray, model: _ItemModel, n_items: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Item answers (n, n_items) of a graded-response model; ``theta`` (n, n_items) holds the
-    latent trait each item measures.
+    """Item answers (n, n_items) of a graded-response model.
+
+    ``theta`` (n, n_items) holds the latent trait each item measures.
     """
     k = model.item_max - model.item_min
     j = np.arange(1, n_items + 1)
@@ -240,8 +244,10 @@ _BIOMARKER_LOADINGS: dict[str, float] = {
 
 
 def biomarkers(people: Arrays, scen: Scenario, rng: np.random.Generator) -> tuple[Arrays, Arrays]:
-    """Observed biomarker columns (object: float, NaN or a non-detect string) and the truth
-    (uncensored values, NaN without the panel, and ``has_biomarkers``).
+    """Observed biomarker columns and their truth.
+
+    Observed columns are object arrays (float, NaN or a non-detect string); the truth holds the
+    uncensored values (NaN without the panel) and ``has_biomarkers``.
     """
     n = people["age"].size
     has_panel = rng.random(n) < scen.biomarker_coverage

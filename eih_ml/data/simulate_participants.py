@@ -128,8 +128,10 @@ def draw_pain_history(people: Arrays, rng: np.random.Generator) -> Arrays:
 
 
 def baseline_ppt(people: Arrays, scen: Scenario, rng: np.random.Generator) -> Arrays:
-    """True baseline PPT (kPa) at the local, remote and CPM test sites: log-normal (Rolke 2006),
-    lower with sensitivity and in women, with a site-specific participant deviation.
+    """True baseline PPT (kPa) at the local, remote and CPM test sites.
+
+    Log-normal (Rolke 2006), lower with sensitivity and in women, with a site-specific participant
+    deviation.
     """
     n = people["age"].size
     common = (

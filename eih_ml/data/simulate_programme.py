@@ -211,8 +211,9 @@ def simulate_programme(
 
 
 def write_programme(sim: SimulatedProgramme, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write ``cohort.csv`` (with the programme columns), ``visits.csv`` and
-    ``programme_truth.csv``.
+    """Write the simulated programme's three CSV files into ``out_dir``; returns their paths.
+
+    ``cohort.csv`` (with the programme columns), ``visits.csv`` and ``programme_truth.csv``.
     """
     from pathlib import Path
 

@@ -101,9 +101,10 @@ def _draw_protocols(m: int, scen: Scenario, rng: np.random.Generator) -> Arrays:
 def session_clinical(
     people: Arrays, sessions: Arrays, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
-    """Current pain (usual pain + session noise, NRS 0-10, 0 for healthy) and the pain expected
-    during the exercise (NRS 0-10; driven by fear, sensitivity, usual pain and modality; a predictor
-    in Toomey 2025).
+    """Current pain and the pain expected during the exercise (both NRS 0-10).
+
+    Current pain is usual pain + session noise, 0 for healthy participants. Expected pain is driven
+    by fear, sensitivity, usual pain and modality (a predictor in Toomey 2025).
     """
     p, modality = sessions["person"], sessions["modality"]
     m = p.size

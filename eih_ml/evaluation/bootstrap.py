@@ -222,8 +222,10 @@ class BootstrapResult:
     replicates: dict[str, np.ndarray] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, float]:
-        """Flat ``{name, name_ci_low, name_ci_high}`` for every metric, plus ``n_boot`` and
-        ``n_boot_skipped``: the keys logged to MLflow and written to reports.
+        """The keys logged to MLflow and written to reports, as one flat mapping.
+
+        ``{name, name_ci_low, name_ci_high}`` for every metric, plus ``n_boot`` and
+        ``n_boot_skipped``.
         """
         out: dict[str, float] = {}
         for name, value in self.estimate.items():
@@ -415,9 +417,11 @@ class PairedBootstrapResult:
     n_participants: int
 
     def as_dict(self) -> dict[str, float]:
-        """Flat keys per metric ``m``: ``m_base``, ``m_extended``, ``m_difference``,
-        ``m_difference_ci_low``, ``m_difference_ci_high``, ``m_fraction_extended_better``; plus
-        ``n_boot`` and ``n_boot_skipped``.
+        """The comparison as flat keys: base, extended and their difference for every metric.
+
+        Per metric ``m``: ``m_base``, ``m_extended``, ``m_difference``, ``m_difference_ci_low``,
+        ``m_difference_ci_high``, ``m_fraction_extended_better``; plus ``n_boot`` and
+        ``n_boot_skipped``.
         """
         out: dict[str, float] = {}
         for m in self.metrics:
@@ -565,8 +569,10 @@ def paired_bootstrap_difference(
 def replicate_optimism(
     bootstrap_performance: Mapping[str, float], original_performance: Mapping[str, float]
 ) -> dict[str, float]:
-    """Optimism of one bootstrap replicate: performance of the refitted model on its own bootstrap
-    sample minus the performance of that same model on the original sample, per metric.
+    """Optimism of one bootstrap replicate, per metric.
+
+    The performance of the refitted model on its own bootstrap sample minus the performance of
+    that same model on the original sample.
 
     See :func:`optimism_corrected`.
     """

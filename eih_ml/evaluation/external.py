@@ -562,8 +562,10 @@ def to_linear_predictor(pred: np.ndarray, task: str) -> np.ndarray:
 def write_external_validation(
     result: ExternalValidation, out_dir: str | Path, model_uri: str = ""
 ) -> dict[str, str]:
-    """Write ``external_validation.json`` (aggregates), ``predictions.csv`` (participant-level,
-    the user's own folder) and ``external_validation.html`` into ``out_dir``, each atomically.
+    """Write an external validation's JSON summary, predictions and HTML report into ``out_dir``.
+
+    ``external_validation.json`` (aggregates), ``predictions.csv`` (participant-level, the user's
+    own folder) and ``external_validation.html``, each written atomically.
 
     Returns the paths written.
     """
@@ -590,8 +592,9 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 def validation_html(summary: ExternalSummary | Mapping[str, Any]) -> str:
-    """A self-contained HTML report of an external validation (TRIPOD+AI validation items:
-    model, validation cohort, case mix, performance with CIs, updating).
+    """A self-contained HTML report of an external validation (TRIPOD+AI validation items).
+
+    The items: model, validation cohort, case mix, performance with CIs, updating.
     """
     from html import escape
 

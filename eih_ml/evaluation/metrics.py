@@ -173,8 +173,10 @@ def better_than(name: str, a: Any, b: Any) -> Any:
 
 
 def goodness(name: str, value: Any) -> Any:
-    """A metric's value on a higher-is-better scale: the value itself (AUROC, R²), its negative
-    (Brier, RMSE), or minus its distance from the target (calibration intercept and slope).
+    """A metric's value on a higher-is-better scale.
+
+    The value itself (AUROC, R²), its negative (Brier, RMSE), or minus its distance from the
+    target (calibration intercept and slope).
 
     >>> float(goodness("brier", 0.2)), round(float(goodness("calibration_slope", 1.3)), 3)
     (-0.2, -0.3)

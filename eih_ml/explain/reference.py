@@ -119,8 +119,10 @@ class CohortReference:
         return self._distances_of(self._standardized(columns, n))
 
     def calibrate(self, X: pd.DataFrame, false_alarm: float = FALSE_ALARM) -> None:
-        """Set the margin and the distance threshold so that at most ``false_alarm`` of the
-        training sessions ``X`` are flagged (half per rule); store the rates measured.
+        """Set the margin and distance threshold that flag at most ``false_alarm`` of ``X``.
+
+        ``X`` is the training sessions; at most ``false_alarm`` of them are flagged, half per rule.
+        The rates measured are stored.
         """
         feats = [c for c in self.quantiles if c in X.columns]
         columns = {c: X[c].to_numpy(dtype=float, na_value=np.nan) for c in feats}

@@ -1,5 +1,6 @@
-"""The feature-block registry's vocabulary that the config reads: which blocks an added-value
-comparison may name.
+"""The feature-block names the config reads: which blocks an added-value comparison may name.
+
+This is the feature-block registry's vocabulary.
 
 Kept free of numpy and pandas so that :mod:`eih_ml.config` builds its types from it; the columns
 of every block are :data:`eih_ml.features.derive.BLOCKS`.

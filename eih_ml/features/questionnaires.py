@@ -312,8 +312,10 @@ class QuestionnaireScoring:
         hads_items: HadsItems = "scored",
         max_missing: dict[str, int] | None = None,
     ) -> QuestionnaireScoring:
-        """The scoring of an experiment config's ``features.questionnaires`` (also stored in
-        the model bundle, so a prediction scores questionnaires as training did).
+        """The scoring of an experiment config's ``features.questionnaires``.
+
+        It is also stored in the model bundle, so a prediction scores questionnaires as training
+        did.
 
         Raises
         ------

@@ -24,8 +24,9 @@ _OUTCOME_LABELS = {
 
 
 def label_of(name: str) -> str:
-    """Clinician-readable label of a feature (:func:`eih_ml.features.metadata.feature_info`) or
-    of an EIH outcome column.
+    """Clinician-readable label of a feature or of an EIH outcome column.
+
+    A feature's label is that of :func:`eih_ml.features.metadata.feature_info`.
     """
     from eih_ml.features.metadata import feature_info
 

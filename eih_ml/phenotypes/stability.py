@@ -34,8 +34,10 @@ def fit_recording(model: PhenotypeClusters, X: np.ndarray) -> tuple[bool, str | 
 def _refit_labels(
     model: PhenotypeClusters, X: np.ndarray, idx: np.ndarray
 ) -> tuple[np.ndarray | None, bool]:
-    """Refit a clone of ``model`` on the resample ``X[idx]``; its labels of every row of ``X``
-    (None when the fit failed) and whether EM converged.
+    """Refit a clone of ``model`` on the resample ``X[idx]`` and label every row of ``X``.
+
+    Returns the clone's labels of every row of ``X`` (None when the fit failed) and whether EM
+    converged.
     """
     from sklearn.base import clone
     from threadpoolctl import threadpool_limits

@@ -225,8 +225,10 @@ def number_text(x: float) -> str:
 
 
 def describe_field(col: str, infos: Mapping[str, Mapping[str, Any]] | None = None) -> InputField:  # noqa: C901 - one branch per kind of input (id, category, biomarker, integer, number), each a few lines
-    """The :class:`InputField` of one canonical column: its range, unit, kind and pattern read
-    from the data contract's declaration (:func:`eih_ml.data.contract.spec_for`).
+    """The :class:`InputField` of one canonical column, read from the data contract.
+
+    Its range, unit, kind and pattern come from the contract's declaration
+    (:func:`eih_ml.data.contract.spec_for`).
 
     ``infos`` is a model bundle's ``meta.feature_info`` (it names biomarkers and their units);
     without it, the built-in feature metadata is used.

@@ -127,8 +127,10 @@ _PredictionRow = create_model(
 
 
 class Prediction(_PredictionRow):
-    """One patient's prediction (the columns of ``ModelBundle.predict``, declared in
-    :data:`eih_ml.prediction.COLUMNS`) and, with ``explain=true``, its explanation.
+    """One patient's prediction and, with ``explain=true``, its explanation.
+
+    The prediction has the columns of ``ModelBundle.predict``, declared in
+    :data:`eih_ml.prediction.COLUMNS`.
     """
 
     explanation: Explanation | None = None

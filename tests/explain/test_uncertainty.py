@@ -165,11 +165,9 @@ def test_quantile_band_adapts_its_width_to_the_patient():
 
 # ------------------------------------------------------------------- through the bundle
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    config = load_config(
-        "configs/default.yaml", [*SMALL, "data.simulate.n_participants=300", "models=[xgboost]"]
-    )
-    return run_experiment(config, output_dir=tmp_path_factory.mktemp("u") / "run", track=False)
+def trained(xgboost_300):
+    """The shared 300-participant XGBoost model (tests/explain/conftest.py; read only)."""
+    return xgboost_300
 
 
 def _fresh(n=400, seed=4242):

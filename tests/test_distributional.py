@@ -265,3 +265,22 @@ def test_heteroscedastic_fast_paths_match_predict_proba(family):
     scores, _, _ = att.predict_and_explain(np.asarray(Xt, dtype=float))
     np.testing.assert_allclose(scores, p, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(att.predict_transformed(Xt), p, rtol=1e-12)
+
+
+def test_a_heteroscedastic_model_survives_the_bundle_format(tmp_path):
+    from eih_ml.bundle import _dump, _load
+    from eih_ml.distributional import tune_distributional
+    from eih_ml.evaluation.nested_cv import grouped_folds
+
+    x, eih = _heteroscedastic(np.random.default_rng(9), 200)
+    X = pd.DataFrame({"age": 40 + 10 * x[:, 0], "bmi": 25 + 3 * x[:, 1]})
+    groups = np.arange(len(eih))
+    inner = grouped_folds(eih, groups, 3, 0, stratify=False)
+    pipe, _ = tune_distributional(
+        "xgboost_dist", X, eih, inner, threshold=2.0, target="hypoalgesia", n_iter=2, seed=0,
+        groups=groups, scale="heteroscedastic",
+    )  # fmt: skip
+    _dump(pipe, tmp_path / "model.skops")  # the loader refuses types outside TRUSTED_MODULES
+    loaded = _load(tmp_path / "model.skops")
+    assert loaded.named_steps["model"].scale_model_ is not None
+    assert np.array_equal(loaded.predict_proba(X), pipe.predict_proba(X))

@@ -244,6 +244,12 @@ class DistributionalConfig(_Section):
     participant_effect: Literal["random_intercept", "independent"] = "independent"
     #: Alternating fits of the random-intercept model (1 = the ordinary fit).
     iterations: int = Field(3, ge=1, le=20)
+    #: constant (the default): one predictive SD sigma for every patient, the RMSE of the
+    #: cross-validated predictions. heteroscedastic: a per-patient sigma(x) from a Gamma GLM
+    #: (log link) of the cross-validated squared residuals on the predicted EIH and the
+    #: features (eih_ml.distributional.fit_scale_model), kept within 0.25-4 times the constant
+    #: sigma. An option until it is measured better on a cohort (see eih_ml.distributional).
+    scale: Literal["constant", "heteroscedastic"] = "constant"
 
 
 class BootstrapConfig(_Section):

@@ -381,6 +381,7 @@ def fit_final_model(
         scoring=config.search.scoring,
         participant_effect=config.distributional.participant_effect,
         effect_iterations=config.distributional.iterations,
+        dist_scale=config.distributional.scale,
         n_jobs=config.cv.n_jobs,
     )
     return fitted, best_params(search), threshold
@@ -646,6 +647,7 @@ def run_experiment(  # noqa: C901 - a sequence of independent checks or steps; s
         scoring=config.search.scoring,
         participant_effect=config.distributional.participant_effect,
         effect_iterations=config.distributional.iterations,
+        dist_scale=config.distributional.scale,
     )
     for model, cv in zip(config.models, cvs, strict=False):
         result.cvs[model] = cv

@@ -197,3 +197,90 @@ def test_the_default_models_follow_the_task():
         assert load_config(ROOT / "configs" / "default.yaml", [override]).models == direct
     assert load_config(None, ["models=[xgboost]"]).models == ["xgboost"]
     assert load_config(None, ["models=[xgboost]", "models=null"]).models[-1] == "xgboost_dist"
+
+
+def _heteroscedastic(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    x = np.column_stack([rng.uniform(0, 4, n), rng.normal(size=n)])
+    eih = 5 * x[:, 1] + 3 + rng.normal(size=n) * (2 + x[:, 0])  # noise SD 2 + x0
+    return x, eih
+
+
+def test_heteroscedastic_sigma_tracks_the_true_noise():
+    from sklearn.linear_model import LinearRegression
+
+    x, eih = _heteroscedastic(np.random.default_rng(5), 4000)
+    model = ExceedanceClassifier(LinearRegression(), scale="heteroscedastic").fit(x, eih)
+    grid = np.column_stack([np.linspace(0.2, 3.8, 10), np.zeros(10)])
+    sigma = model.predict_scale(grid)
+    assert np.all(np.diff(sigma) > 0)
+    # a log-linear variance model of a linear SD: within 15% of the truth over the range
+    np.testing.assert_allclose(sigma, 2 + grid[:, 0], rtol=0.15)
+    # and it is honest: held-out rows of high noise get wider intervals, coverage ~ nominal
+    xt, et = _heteroscedastic(np.random.default_rng(6), 4000)
+    z = np.abs(et - model.predict_mean(xt)) / model.predict_scale(xt)
+    for part in (xt[:, 0] < 1, xt[:, 0] > 3):
+        assert np.mean(z[part] < 1.96) == pytest.approx(0.95, abs=0.025)
+
+
+def test_constant_scale_is_unchanged_and_a_bad_scale_is_refused():
+    from sklearn.linear_model import LinearRegression
+
+    x, eih = _heteroscedastic(np.random.default_rng(7), 500)
+    model = ExceedanceClassifier(LinearRegression()).fit(x, eih)
+    assert model.scale_model_ is None
+    p = exceedance_probability(model.predict_mean(x), model.scale_, 0.0)
+    assert np.array_equal(model.predict_proba(x)[:, 1], p)  # bit-identical to one sigma
+    assert np.array_equal(model.predict_scale(x), np.full(len(x), model.scale_))
+    with pytest.raises(ConfigError, match="distributional.scale must be"):
+        ExceedanceClassifier(LinearRegression(), scale="wide").fit(x, eih)
+    with pytest.raises(ConfigError, match="distributional.scale"):
+        load_config(None, ["distributional.scale=wide"])
+    assert load_config(None).distributional.scale == "constant"
+
+
+@pytest.mark.parametrize("family", ["xgboost_dist", "elastic_net_dist"])
+def test_heteroscedastic_fast_paths_match_predict_proba(family):
+    from eih_ml.distributional import tune_distributional
+    from eih_ml.evaluation.nested_cv import grouped_folds
+    from eih_ml.explain.attribution import Attributor
+
+    rng = np.random.default_rng(8)
+    x, eih = _heteroscedastic(rng, 300)
+    X = pd.DataFrame({"age": 40 + 10 * x[:, 0], "bmi": 25 + 3 * x[:, 1]})
+    X.loc[::7, "bmi"] = np.nan  # the XGBoost matrix keeps NaN
+    groups = np.arange(len(eih))
+    inner = grouped_folds(eih, groups, 3, 0, stratify=False)
+    kw = {"threshold": 2.0, "target": "hypoalgesia", "n_iter": 2, "seed": 0}
+    pipe, _ = tune_distributional(
+        family, X, eih, inner, groups=groups, scale="heteroscedastic", **kw
+    )
+    model = pipe.named_steps["model"]
+    assert model.scale_model_ is not None
+    Xt = pipe[:-1].transform(X)
+    sigma = model.predict_scale(Xt)
+    assert np.isfinite(sigma).all() and sigma.std() > 0
+    assert sigma.min() >= 0.25 * model.scale_ - 1e-12
+    p = pipe.predict_proba(X)[:, 1]
+    att = Attributor(pipe, "classification", None)
+    scores, _, _ = att.predict_and_explain(np.asarray(Xt, dtype=float))
+    np.testing.assert_allclose(scores, p, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(att.predict_transformed(Xt), p, rtol=1e-12)
+
+
+def test_a_heteroscedastic_model_survives_the_bundle_format(tmp_path):
+    from eih_ml.bundle import _dump, _load
+    from eih_ml.distributional import tune_distributional
+    from eih_ml.evaluation.nested_cv import grouped_folds
+
+    x, eih = _heteroscedastic(np.random.default_rng(9), 200)
+    X = pd.DataFrame({"age": 40 + 10 * x[:, 0], "bmi": 25 + 3 * x[:, 1]})
+    groups = np.arange(len(eih))
+    inner = grouped_folds(eih, groups, 3, 0, stratify=False)
+    pipe, _ = tune_distributional(
+        "xgboost_dist", X, eih, inner, threshold=2.0, target="hypoalgesia", n_iter=2, seed=0,
+        groups=groups, scale="heteroscedastic",
+    )  # fmt: skip
+    _dump(pipe, tmp_path / "model.skops")  # the loader refuses types outside TRUSTED_MODULES
+    loaded = _load(tmp_path / "model.skops")
+    assert loaded.named_steps["model"].scale_model_ is not None
+    assert np.array_equal(loaded.predict_proba(X), pipe.predict_proba(X))

@@ -217,6 +217,7 @@ def tune_model(
     scoring: str = "log_loss",
     participant_effect: str = "independent",
     effect_iterations: int = 3,
+    dist_scale: str = "constant",
     n_jobs: int = 1,
 ) -> tuple[BaseEstimator, RandomizedSearchCV]:
     """The one tuning step of an outer fold and of the final model: random search on ``inner``.
@@ -254,6 +255,7 @@ def tune_model(
             groups=groups,
             participant_effect=participant_effect,
             iterations=effect_iterations,
+            scale=dist_scale,
         )
     pipe = make_pipeline(
         model, list(X.columns), task, seed=seed, biomarkers=biomarkers, phenotypes=phenotypes
@@ -299,6 +301,7 @@ def fit_fold(
     scoring: str = "log_loss",
     participant_effect: str = "independent",
     effect_iterations: int = 3,
+    dist_scale: str = "constant",
 ) -> tuple[FoldFit, np.ndarray, np.ndarray]:
     """Tune on the inner folds of one outer training set, predict its test rows.
 
@@ -346,6 +349,7 @@ def fit_fold(
         scoring=scoring,
         participant_effect=participant_effect,
         effect_iterations=effect_iterations,
+        dist_scale=dist_scale,
     )
     return _fold_result(
         split, search, fitted, threshold, groups, X.iloc[te], task, keep_model, y_te
@@ -422,6 +426,7 @@ def nested_cross_validate(
     scoring: str = "log_loss",
     participant_effect: str = "independent",
     effect_iterations: int = 3,
+    dist_scale: str = "constant",
 ) -> ModelCV:
     """Nested CV of one model over the given outer splits.
 
@@ -459,6 +464,7 @@ def nested_cross_validate(
         scoring=scoring,
         participant_effect=participant_effect,
         effect_iterations=effect_iterations,
+        dist_scale=dist_scale,
     )
     return next(iter(runs))
 
@@ -518,6 +524,7 @@ def nested_cross_validate_many(
     scoring: str = "log_loss",
     participant_effect: str = "independent",
     effect_iterations: int = 3,
+    dist_scale: str = "constant",
 ) -> Iterator[ModelCV]:
     """Several nested CVs over the same outer splits, all their folds in one pool of workers.
 
@@ -560,6 +567,7 @@ def nested_cross_validate_many(
         "scoring": scoring,
         "participant_effect": participant_effect,
         "effect_iterations": effect_iterations,
+        "dist_scale": dist_scale,
     }
     matrices = [X if list(X.columns) == run.features else X[run.features] for run in runs]
     jobs = [

@@ -208,10 +208,7 @@ class Attributor:
             dm = xgboost.DMatrix(Xt)
             scores = np.asarray(self._booster.predict(dm), dtype=float)
             if self.exceedance is not None:  # the booster gives the expected EIH
-                from eih_ml.distributional import exceedance_probability
-
-                e = self.exceedance
-                scores = exceedance_probability(scores, e.scale_, e.threshold, e.target)
+                scores = self.exceedance.probability_from_mean(Xt, scores)
             summed, base = self._xgboost_contributions(dm)
             return scores, summed, base
         summed, base = self.contributions(Xt)

@@ -49,9 +49,9 @@ baseline measures, trained on a simulated cohort of 400 participants, scored on 
 seeds) it did not help: log loss 0.5193 vs 0.5164 (constant) and calibration slope 0.82 vs
 0.85 for ``t = 0``; 0.6134 vs 0.6104 and 0.83 vs 0.88 for ``t = 30`` kPa; 90% coverage in the
 top baseline-PPT quartile 0.81-0.90 (constant) and 0.83-0.93 (heteroscedastic); Spearman
-correlation of ``sigma(x)`` with ``|EIH - expected EIH|`` 0.04-0.18. A stronger penalty (``alpha = 3``) tied the constant model
-on the simulator (log loss 0.5168 / 0.6092) but shrank the known-truth ``sigma(x)`` beyond the
-15% tolerance. The default stays ``constant``; the option is there for a cohort where it is
+correlation of ``sigma(x)`` with ``|EIH - expected EIH|`` 0.04-0.18. A stronger penalty
+(``alpha = 3``) tied the constant model on the simulator (log loss 0.5168 / 0.6092) but shrank
+the known-truth ``sigma(x)`` beyond the 15% tolerance. The default stays ``constant``; the option is there for a cohort where it is
 measured better.
 
 The family is offered beside the direct classifiers and compared with them in the same nested CV
@@ -254,8 +254,6 @@ class ExceedanceClassifier(ClassifierMixin, BaseEstimator):
 
     def probability_from_mean(self, X: ArrayLike, mean: np.ndarray) -> np.ndarray:
         """P(label 1) of rows ``X`` whose ``mu(x)`` is ``mean`` (the fast paths' entry)."""
-        if getattr(self, "scale_model_", None) is None:  # constant: exactly as before
-            return exceedance_probability(mean, self.scale_, self.threshold, self.target)
         scale = self.predict_scale(X, mean)
         return exceedance_probability(mean, scale, self.threshold, self.target)
 

@@ -379,9 +379,7 @@ def fit_final_model(
         phenotypes=phenotype_settings(config),
         calibration=config.cv.calibration,
         scoring=config.search.scoring,
-        participant_effect=config.distributional.participant_effect,
-        effect_iterations=config.distributional.iterations,
-        dist_scale=config.distributional.scale,
+        distributional=config.distributional,
         n_jobs=config.cv.n_jobs,
     )
     return fitted, best_params(search), threshold
@@ -645,9 +643,7 @@ def run_experiment(  # noqa: C901 - a sequence of independent checks or steps; s
         n_jobs=config.cv.n_jobs,
         on_fold=lambda name, _fit: progress.fold_done(name),
         scoring=config.search.scoring,
-        participant_effect=config.distributional.participant_effect,
-        effect_iterations=config.distributional.iterations,
-        dist_scale=config.distributional.scale,
+        distributional=config.distributional,
     )
     for model, cv in zip(config.models, cvs, strict=False):
         result.cvs[model] = cv

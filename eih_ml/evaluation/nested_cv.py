@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from eih_ml.config import DistributionalConfig
 from eih_ml.errors import ConfigError, DataError
 from eih_ml.json_values import json_safe
 from eih_ml.models import (
@@ -215,9 +216,7 @@ def tune_model(
     phenotypes: dict | None = None,
     calibration: str = "none",
     scoring: str = "log_loss",
-    participant_effect: str = "independent",
-    effect_iterations: int = 3,
-    dist_scale: str = "constant",
+    distributional: DistributionalConfig | None = None,
     n_jobs: int = 1,
 ) -> tuple[BaseEstimator, RandomizedSearchCV]:
     """The one tuning step of an outer fold and of the final model: random search on ``inner``.
@@ -240,6 +239,7 @@ def tune_model(
                 f"{model} gives the probability of a responder label from a regression of EIH: "
                 f"it needs task classification and a responder threshold (task is {task})."
             )
+        dist = distributional or DistributionalConfig()
         return tune_distributional(
             model,
             X,
@@ -253,9 +253,9 @@ def tune_model(
             phenotypes=phenotypes,
             n_jobs=n_jobs,
             groups=groups,
-            participant_effect=participant_effect,
-            iterations=effect_iterations,
-            scale=dist_scale,
+            participant_effect=dist.participant_effect,
+            iterations=dist.iterations,
+            scale=dist.scale,
         )
     pipe = make_pipeline(
         model, list(X.columns), task, seed=seed, biomarkers=biomarkers, phenotypes=phenotypes
@@ -299,9 +299,7 @@ def fit_fold(
     calibration: str = "none",
     keep_model: bool = True,
     scoring: str = "log_loss",
-    participant_effect: str = "independent",
-    effect_iterations: int = 3,
-    dist_scale: str = "constant",
+    distributional: DistributionalConfig | None = None,
 ) -> tuple[FoldFit, np.ndarray, np.ndarray]:
     """Tune on the inner folds of one outer training set, predict its test rows.
 
@@ -347,9 +345,7 @@ def fit_fold(
         phenotypes=phenotypes,
         calibration=calibration,
         scoring=scoring,
-        participant_effect=participant_effect,
-        effect_iterations=effect_iterations,
-        dist_scale=dist_scale,
+        distributional=distributional,
     )
     return _fold_result(
         split, search, fitted, threshold, groups, X.iloc[te], task, keep_model, y_te
@@ -424,9 +420,7 @@ def nested_cross_validate(
     keep_models: bool = True,
     on_fold: Callable[[FoldFit], None] | None = None,
     scoring: str = "log_loss",
-    participant_effect: str = "independent",
-    effect_iterations: int = 3,
-    dist_scale: str = "constant",
+    distributional: DistributionalConfig | None = None,
 ) -> ModelCV:
     """Nested CV of one model over the given outer splits.
 
@@ -462,9 +456,7 @@ def nested_cross_validate(
         n_jobs=n_jobs,
         on_fold=None if on_fold is None else lambda _name, fit: on_fold(fit),
         scoring=scoring,
-        participant_effect=participant_effect,
-        effect_iterations=effect_iterations,
-        dist_scale=dist_scale,
+        distributional=distributional,
     )
     return next(iter(runs))
 
@@ -522,9 +514,7 @@ def nested_cross_validate_many(
     n_jobs: int = 1,
     on_fold: Callable[[str, FoldFit], None] | None = None,
     scoring: str = "log_loss",
-    participant_effect: str = "independent",
-    effect_iterations: int = 3,
-    dist_scale: str = "constant",
+    distributional: DistributionalConfig | None = None,
 ) -> Iterator[ModelCV]:
     """Several nested CVs over the same outer splits, all their folds in one pool of workers.
 
@@ -540,10 +530,9 @@ def nested_cross_validate_many(
     scoring : {"log_loss", "auroc"}
         What a classifier's inner search maximises (``search.scoring``,
         :func:`eih_ml.models.search_scoring`).
-    participant_effect : {"random_intercept", "independent"}
-        How a distributional model uses a participant's several sessions
-        (``distributional.participant_effect``; :func:`eih_ml.distributional.random_intercept_fit`),
-        with ``effect_iterations`` alternating fits.
+    distributional : DistributionalConfig, optional
+        How a distributional model uses a participant's several sessions and its predictive
+        ``sigma`` (the config's ``distributional`` section; the defaults when None).
     on_fold : callable, optional
         Called with the run's name and the fold's fit after each outer fold (progress bars).
 
@@ -565,9 +554,7 @@ def nested_cross_validate_many(
         "phenotypes": phenotypes,
         "calibration": calibration,
         "scoring": scoring,
-        "participant_effect": participant_effect,
-        "effect_iterations": effect_iterations,
-        "dist_scale": dist_scale,
+        "distributional": distributional,
     }
     matrices = [X if list(X.columns) == run.features else X[run.features] for run in runs]
     jobs = [

@@ -346,6 +346,12 @@ def register_update(
     the alias ``updated``; the ``champion`` alias does not move (an update is promoted by a
     person who has read the validation report). Returns what was logged.
     """
+    update = bundle.meta.update
+    if update is None:
+        raise ModelError(
+            f"The bundle ({bundle!r}) is not an updated model: it has no update lineage. "
+            "Register the model that eih_ml.evaluation.updating.updated_bundle returns."
+        )
     name, version, alias = _registered(model_uri)
     if name and version is None and alias is None:
         raise ModelError(
@@ -358,7 +364,6 @@ def register_update(
     uri = resolve_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
-    update = bundle.meta.update or {}
     with mlflow.start_run(run_id=validation_run):
         info = log_bundle(mlflow, bundle)
         mlflow.set_tags(

@@ -462,3 +462,20 @@ def test_eight_processes_logging_at_once_to_a_postgres_server_lose_nothing(
     assert champion.run_id == run_ids[aurocs.index(max(aurocs))]
     # the best run says it became champion (its own decision, then settled to itself)
     assert by_run[champion.run_id].data.tags["eih_ml.champion"] == "True"
+
+
+def test_registering_a_bundle_that_is_not_an_update_is_refused_before_any_logging(
+    xgboost_experiment, tmp_path
+):
+    from eih_ml.errors import ModelError
+    from eih_ml.tracking import register_update
+
+    store = tmp_path / "mlruns.db"
+    with pytest.raises(ModelError, match="not an updated model: it has no update lineage"):
+        register_update(
+            xgboost_experiment.bundle,
+            "models:/eih/1",
+            "run-id",
+            tracking_uri=f"sqlite:///{store}",
+        )
+    assert not store.exists()  # nothing written

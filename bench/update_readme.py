@@ -221,6 +221,18 @@ ROWS = {
             "",
         ),
     ],
+    "scale": [
+        (
+            "Per-patient sigma(x) minus one sigma: log loss of P(EIH > 0), new participants",
+            "heteroscedastic_minus_constant_log_loss_t0",
+            "",
+            "< 0 to be the default",
+        ),
+        ("  one sigma (the default)", "scores.t_0.constant.log_loss", "", ""),
+        ("  heteroscedastic", "scores.t_0.heteroscedastic.log_loss", "", ""),
+        ("  calibration slope, one sigma", "scores.t_0.constant.cal_slope", "", ""),
+        ("  calibration slope, heteroscedastic", "scores.t_0.heteroscedastic.cal_slope", "", ""),
+    ],
     "scaling": [("Training time against cohort size: log-log slope", "loglog_slope", "", "")],
 }
 
@@ -237,27 +249,37 @@ def _fmt(value, unit: str) -> str:
     return f"{value} {unit}".strip()
 
 
-def _previous_rows(old_table: str) -> dict[str, list[str]]:
-    """The README's current rows of each benchmark, keyed by its first label."""
-    groups: dict[str, list[str]] = {}
-    current = None
-    for line in old_table.splitlines()[2:]:
-        if line.startswith("|   ") and current is not None:
-            groups[current].append(line)
-        elif line.startswith("| "):
-            current = line.split("|")[1].strip()
-            groups[current] = [line]
-    return groups
+def _label(line: str) -> str:
+    """The measure of a table line, as ROWS spells it (``| {label} | ...``)."""
+    return line.split("|")[1][1:-1]
+
+
+def _previous_rows(old_table: str, rows: list[tuple[str, str, str, str]]) -> list[str]:
+    """A benchmark's current lines in the README: from its first measure, while they are its own.
+
+    Matched by the measures ROWS declares for it, so a benchmark whose rows are not all indented
+    sub-rows (the web API's) keeps every line.
+    """
+    lines = old_table.splitlines()[2:]
+    labels = {label for label, *_ in rows}
+    for i, line in enumerate(lines):
+        if line.startswith("| ") and _label(line) == rows[0][0]:
+            kept = [line]
+            for following in lines[i + 1 :]:
+                if not following.startswith("| ") or _label(following) not in labels:
+                    break
+                kept.append(following)
+            return kept
+    return []
 
 
 def table(old_table: str = "") -> str:
     """The results table; a benchmark not re-run here keeps its rows from ``old_table``."""
-    previous = _previous_rows(old_table)
     lines = ["| measure | result | target | peak memory | measured on |", "|---|---|---|---|---|"]
     for name, rows in ROWS.items():
         path = HERE / "results" / f"{name}.json"
         if not path.is_file():
-            lines += previous.get(rows[0][0], [])
+            lines += _previous_rows(old_table, rows)
             continue
         data = json.loads(path.read_text())
         m = data.get("machine", {})

@@ -4,13 +4,26 @@ Train on one simulated cohort of 400 participants, score P(EIH > t) on another (
 participants, a different seed): log loss, Brier score, calibration slope, coverage of the 90%
 predictive interval by baseline-PPT quartile, and the Spearman correlation of sigma(x) with the
 absolute deviation of the measured EIH from its expected value (the simulator's truth).
-Run: ``PYTHONPATH=. python bench/bench_scale.py``.
+Writes ``results/scale.json``. Run: ``.venv/bin/python bench/run_all.py scale``.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import write_result
+
+SEEDS = [1, 2, 3]
+#: Responder thresholds t of P(EIH > t), kPa.
+THRESHOLDS = (0.0, 30.0)
+CONSTANT, HETERO = "constant", "heteroscedastic"
+SCALES = (CONSTANT, HETERO)
 
 
 def _frame(seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
@@ -46,16 +59,16 @@ def main() -> None:
 
     from eih_ml.distributional import ExceedanceClassifier
 
-    rows = []
-    for seed in (1, 2, 3):
+    rows, per_seed = [], []
+    for seed in SEEDS:
         X, y, _, g = _frame(seed)
         Xt, yt, truth, _ = _frame(seed + 100)
         Xt = Xt.reindex(columns=X.columns)
         reg = make_pipeline(SimpleImputer(), StandardScaler(), RidgeCV())
-        for scale in ("constant", "heteroscedastic"):
+        for scale in SCALES:
             m = ExceedanceClassifier(reg, threshold=0.0, scale=scale).fit(X, y, groups=g)
             mu, sd = m.predict_mean(Xt), m.predict_scale(Xt)
-            for t in (0.0, 30.0):
+            for t in THRESHOLDS:
                 m.threshold = t
                 p = np.clip(m.predict_proba(Xt)[:, 1], 1e-6, 1 - 1e-6)
                 lab = (yt > t).astype(int)
@@ -69,11 +82,29 @@ def main() -> None:
             q = pd.qcut(Xt["ppt_local_pre"], 4, labels=False).to_numpy()
             cov = [float(np.mean(z[q == k] < 1.645)) for k in range(4)]
             rho = spearmanr(sd, np.abs(yt - truth)).statistic if sd.std() > 0 else float("nan")
-            print(f"seed {seed} {scale:16s} 90% coverage by PPT quartile {np.round(cov, 3)}"
-                  f"  spearman(sigma, |EIH - truth|) {rho:.3f}  sigma range "
-                  f"{sd.min():.1f}-{sd.max():.1f}")  # fmt: skip
-    table = pd.DataFrame(rows).groupby(["t", "scale"])[["log_loss", "brier", "cal_slope"]]
-    print(table.mean().round(4))
+            per_seed.append(
+                {"seed": seed, "scale": scale, "coverage_90_by_ppt_quartile": cov,
+                 "spearman_sigma_vs_abs_error": None if np.isnan(rho) else float(rho),
+                 "sigma_min": float(sd.min()), "sigma_max": float(sd.max())}
+            )  # fmt: skip
+    means = pd.DataFrame(rows).groupby(["t", "scale"])[["log_loss", "brier", "cal_slope"]].mean()
+    scores = {
+        f"t_{t:g}": {scale: means.loc[(t, scale)].round(4).to_dict() for scale in SCALES}
+        for t in THRESHOLDS
+    }
+    write_result(
+        "scale",
+        {
+            "seeds": SEEDS,
+            "participants": 400,
+            "regressor": "ridge (RidgeCV) of the baseline measures",
+            "scores": scores,
+            "heteroscedastic_minus_constant_log_loss_t0": round(
+                scores["t_0"][HETERO]["log_loss"] - scores["t_0"][CONSTANT]["log_loss"], 4
+            ),
+            "per_seed": per_seed,
+        },
+    )
 
 
 if __name__ == "__main__":
